@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Speaker recognition on VoxCeleb: ResNet with statistics pooling (Padi et al. 2021/2022).
+# Without --voxceleb-root the recipe synthesises the demo corpus and runs on it.
+#
+# Usage: ./run.sh [--stage N] [--stop-stage N] [--voxceleb-root DIR] [--train-config FILE] ...
+#   stage 0: data dirs (and the demo corpus when no corpus is given)
+#   stage 1: 128-dim log-mel features
+#   stage 2: train the speaker model
+#   stage 3: average the last checkpoints
+#   stage 4: extract embeddings
+#   stage 5: cosine scoring of the trials, EER / minDCF, RESULTS.md
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+. ./path.sh
+. ./cmd.sh
+
+stage=0
+stop_stage=100
+nj=4                             # parallel feature / embedding jobs
+voxceleb_root=                   # VoxCeleb1 (wav/) or VoxCeleb2 (dev/aac/) root; empty: demo corpus
+trials=                          # trial list (veri_test2.txt format); default: VOXCELEB_ROOT/veri_test2.txt
+demo_dir=demo                    # where the demo corpus is written
+seed=777
+train_config=conf/train_demo.yaml
+exp=exp/resnet_demo
+ngpu=1
+num_avg=3                        # checkpoints averaged into the final model
+
+. utils/parse_options.sh
+
+if [ -z "$voxceleb_root" ]; then
+  voxceleb_root=$demo_dir/VoxCeleb1
+  use_demo=true
+else
+  use_demo=false
+fi
+[ -n "$trials" ] || trials=$voxceleb_root/veri_test2.txt
+
+if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
+  if $use_demo && [ ! -f "$voxceleb_root/veri_test2.txt" ]; then
+    local/make_demo_corpus.sh --seed $seed --what voxceleb "$demo_dir"
+  fi
+  # data/voxceleb: everything; data/voxceleb_train: speakers not in the trials; data/voxceleb_test: trial speakers
+  local/voxceleb_data_prep.sh --trials "$trials" "$voxceleb_root" data/voxceleb
+  for d in voxceleb_train voxceleb_test; do
+    utils/validate_data_dir.sh --no-feats --no-text data/$d
+  done
+fi
+
+if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
+  for d in voxceleb_train voxceleb_test; do
+    steps/make_fbank.sh --nj $nj --cmd "$train_cmd" --fbank-config conf/fbank.conf data/$d exp/make_fbank/$d fbank
+    utils/validate_data_dir.sh --no-text data/$d
+  done
+fi
