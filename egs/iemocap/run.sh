@@ -31,8 +31,8 @@ fi
 data=data/exp$exp_set
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
-  if $use_demo && [ ! -d "$iemocap_root/Session5" ]; then
-    local/make_demo_corpus.sh --seed $seed --what iemocap "$demo_dir"
+  if $use_demo; then
+    local/make_demo_corpus.sh --seed $seed "$demo_dir"
   fi
   local/iemocap_data_prep.sh --exp $exp_set "$iemocap_root" "$data/all"
   utils/validate_data_dir.sh --no-feats "$data/all"
@@ -40,7 +40,7 @@ fi
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   steps/make_fbank.sh --nj $nj --cmd "$train_cmd" --fbank-config conf/fbank.conf \
-    "$data/all" exp/make_fbank/exp$exp_set fbank
+    "$data/all" exp/make_fbank/exp$exp_set fbank/exp$exp_set
   utils/validate_data_dir.sh "$data/all"
   local/make_loso_folds.sh "$data/all" "$data/loso"
   for d in "$data"/loso/fold*/{train,dev,test}; do

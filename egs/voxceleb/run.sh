@@ -37,11 +37,12 @@ fi
 [ -n "$trials" ] || trials=$voxceleb_root/veri_test2.txt
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
-  if $use_demo && [ ! -f "$voxceleb_root/veri_test2.txt" ]; then
-    local/make_demo_corpus.sh --seed $seed --what voxceleb "$demo_dir"
+  if $use_demo; then
+    local/make_demo_corpus.sh --seed $seed "$demo_dir"
   fi
-  # data/voxceleb: everything; data/voxceleb_train: speakers not in the trials; data/voxceleb_test: trial speakers
-  local/voxceleb_data_prep.sh --trials "$trials" "$voxceleb_root" data/voxceleb
+  # data/voxceleb: everything; data/voxceleb_train: speakers not in the trials;
+  # data/voxceleb_test: the trial speakers, with the trials
+  local/voxceleb_data_prep.sh --trials "$trials" --test-spk-from-trials true "$voxceleb_root" data/voxceleb
   for d in voxceleb_train voxceleb_test; do
     utils/validate_data_dir.sh --no-feats --no-text data/$d
   done

@@ -1,0 +1,138 @@
+"""Reading audio the way Kaldi's ``wav.scp`` names it.
+
+An *rxfilename* (the value column of ``wav.scp``) is either
+
+* a path to a file that libsndfile can decode (wav, flac, ogg, ...), or
+* a Kaldi pipe: a shell command ending in ``|`` whose stdout is a decodable
+  audio stream, e.g. ``ffmpeg -loglevel error -i a.m4a -f wav -ac 1 - |``.
+  The command runs through ``bash -o pipefail -c``; a non-zero exit status is an
+  error (its stderr is quoted in the message).
+
+``load_audio`` always returns a float32 mono numpy vector in [-1, 1] at
+``target_sr``:
+
+* several channels -> their mean;
+* sample-rate policy: a file whose rate differs from ``target_sr`` is
+  **resampled by default** (``torchaudio.functional.resample``, windowed sinc);
+  with ``on_mismatch='error'`` (``--allow-resample false`` on the command line)
+  it is rejected with an ``AudioError`` naming the file and both rates.
+
+Every failure (missing file, empty file, undecodable/corrupt data, zero
+samples, failing pipe) raises ``AudioError`` whose message names the
+rxfilename, so callers can log ``file:line: utt: reason`` and skip the item.
+
+Not supported (known gaps): Kaldi's extended filenames ``foo.ark:123`` (wav
+archives with offsets) and ``[start:end]`` ranges.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+from typing import Tuple
+
+import numpy as np
+import soundfile
+
+__all__ = ["AudioError", "load_audio", "read_audio", "is_pipe", "parse_wav_scp"]
+
+
+class AudioError(Exception):
+    """Audio could not be read; the message names the file and the reason."""
+
+
+def is_pipe(rxfilename: str) -> bool:
+    return rxfilename.rstrip().endswith("|")
+
+
+def _run_pipe(rxfilename: str) -> bytes:
+    cmd = rxfilename.rstrip()[:-1].strip()
+    if not cmd:
+        raise AudioError(f"{rxfilename!r}: empty pipe command")
+    try:
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, check=False)
+    except OSError as e:  # bash missing etc.
+        raise AudioError(f"{rxfilename!r}: cannot run pipe: {e}") from e
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        tail = " | ".join(err[-3:]) if err else "no stderr"
+        raise AudioError(f"{rxfilename!r}: pipe command exited with status "
+                         f"{proc.returncode}: {tail}")
+    if not proc.stdout:
+        raise AudioError(f"{rxfilename!r}: pipe produced no output (empty audio)")
+    return proc.stdout
+
+
+def read_audio(rxfilename: str) -> Tuple[np.ndarray, int]:
+    """Decode ``rxfilename`` as it is: float32 array (samples, channels) and its rate."""
+    if is_pipe(rxfilename):
+        source = io.BytesIO(_run_pipe(rxfilename))
+    else:
+        path = rxfilename
+        if not os.path.exists(path):
+            raise AudioError(f"{path!r}: no such file")
+        if os.path.isdir(path):
+            raise AudioError(f"{path!r}: is a directory, not an audio file")
+        if os.path.getsize(path) == 0:
+            raise AudioError(f"{path!r}: empty file (0 bytes)")
+        source = path
+    try:
+        data, sr = soundfile.read(source, dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile.LibsndfileError, RuntimeError, EOFError...
+        msg = str(e).strip() or type(e).__name__
+        raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported "
+                         f"format): {msg}") from e
+    if data.shape[0] == 0:
+        raise AudioError(f"{rxfilename!r}: zero-length audio (no samples)")
+    if data.shape[1] == 0:
+        raise AudioError(f"{rxfilename!r}: audio has no channels")
+    if not np.all(np.isfinite(data)):
+        raise AudioError(f"{rxfilename!r}: audio contains NaN or Inf samples")
+    return data, int(sr)
+
+
+def load_audio(rxfilename: str, target_sr: int = 16000, on_mismatch: str = "resample") -> np.ndarray:
+    """Read ``rxfilename`` as float32 mono at ``target_sr`` (see the module doc for the policy).
+
+    on_mismatch: ``'resample'`` (default) or ``'error'``.
+    """
+    if on_mismatch not in ("resample", "error"):
+        raise ValueError(f"on_mismatch must be 'resample' or 'error', not {on_mismatch!r}")
+    data, sr = read_audio(rxfilename)
+    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+    mono = np.ascontiguousarray(mono, dtype=np.float32)
+    if sr != target_sr:
+        if on_mismatch == "error":
+            raise AudioError(f"{rxfilename!r}: sample rate {sr} Hz differs from the expected "
+                             f"{target_sr} Hz and resampling is disabled "
+                             f"(--allow-resample false)")
+        import torch
+        import torchaudio.functional as taf
+
+        mono = taf.resample(torch.from_numpy(mono), sr, target_sr).numpy().astype(np.float32)
+        if mono.size == 0:
+            raise AudioError(f"{rxfilename!r}: zero-length audio after resampling {sr} -> {target_sr} Hz")
+    return mono
+
+
+def parse_wav_scp(path: str):
+    """Yield ``(lineno, utt, rxfilename, error)`` for each non-blank line of a wav.scp.
+
+    The key is the first whitespace-separated field; the rxfilename is the rest of the
+    line with surrounding whitespace removed (so it may contain spaces, as in Kaldi).
+    ``error`` is None or a reason string for a malformed line.
+    """
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                yield lineno, "", "", "blank line"
+                continue
+            parts = line.split(None, 1)
+            if len(parts) < 2:
+                yield lineno, parts[0], "", "no rxfilename after the utterance id"
+                continue
+            yield lineno, parts[0], parts[1].strip(), None

@@ -1,0 +1,73 @@
+"""Build a small BERT text encoder offline (the demo's stand-in for bert-base-uncased).
+
+Trains a WordPiece tokenizer (``tokenizers``) on TEXT_FILE, creates a small BERT
+(BertForMaskedLM: by default 2 layers, hidden 128, 2 heads), optionally pre-trains it
+for a few masked-LM epochs on the same text, and saves both with ``save_pretrained``
+into OUT_DIR as an ordinary BERT directory (config.json, model.safetensors,
+tokenizer.json, tokenizer_config.json, build_info.json).  ``emorec.text`` then loads it
+with AutoModel/AutoTokenizer exactly as it loads bert-base-uncased.
+
+TEXT_FILE is a Kaldi ``text`` file (``utt transcript``; use --plain for one sentence a
+line).  Labels are never read.  Leakage: the recipe builds one encoder per fold from
+that fold's TRAIN transcripts only (data/loso/foldK/train/text), so neither the
+tokenizer vocabulary nor the MLM weights have seen dev or test text.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--plain", action="store_true", help="TEXT_FILE has one sentence a line (no utt ids)")
+    ap.add_argument("--vocab-size", type=int, default=2000)
+    ap.add_argument("--hidden-size", type=int, default=128)
+    ap.add_argument("--num-layers", type=int, default=2)
+    ap.add_argument("--num-heads", type=int, default=2)
+    ap.add_argument("--intermediate-size", type=int, default=512)
+    ap.add_argument("--max-position", type=int, default=128)
+    ap.add_argument("--mlm-epochs", type=int, default=10, help="masked-LM pre-training epochs (0: none)")
+    ap.add_argument("--mlm-lr", type=float, default=1e-3)
+    ap.add_argument("--mlm-batch-size", type=int, default=32)
+    ap.add_argument("--seed", type=int, default=777)
+    ap.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    ap.add_argument("text_file", nargs="+", help="one or more text files")
+    ap.add_argument("out_dir")
+    a = ap.parse_args(argv)
+
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from emorec import text
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    if a.num_threads > 0:
+        torch.set_num_threads(a.num_threads)
+    texts = []
+    try:
+        for path in a.text_file:
+            if a.plain:
+                with open(path, encoding="utf-8") as f:
+                    texts += [ln.strip() for ln in f if ln.strip()]
+            else:
+                texts += [t for t in text.read_kaldi_map(path).values() if t]
+        t0 = time.time()
+        info = text.build_text_encoder(
+            texts, a.out_dir, vocab_size=a.vocab_size, hidden_size=a.hidden_size, num_layers=a.num_layers,
+            num_heads=a.num_heads, intermediate_size=a.intermediate_size, max_position=a.max_position,
+            mlm_epochs=a.mlm_epochs, mlm_lr=a.mlm_lr, mlm_batch_size=a.mlm_batch_size, seed=a.seed,
+        )
+    except (OSError, ValueError) as e:
+        print(f"make_text_encoder: ERROR: {e}", file=sys.stderr)
+        return 1
+    print(f"make_text_encoder: {a.out_dir}: {info['num_texts']} sentences, vocab {info['vocab_size']}, "
+          f"{a.num_layers} layers x {a.hidden_size}, MLM epochs {a.mlm_epochs} "
+          f"(final loss {info['mlm_loss'][-1] if info['mlm_loss'] else float('nan'):.3f}), {time.time() - t0:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Train a ResNet classifier (speaker or emotion) on random chunks of Kaldi features.
+
+  python -m emorec.bin.train --config conf/train.yaml --data data/train --labels data/train/utt2spk \
+      --exp-dir exp/resnet [--dev-data DIR --dev-labels FILE] [--resume] [--ngpu N] [--seed S] \
+      [--init-from CKPT --transfer scratch|probe|finetune] [--set optim.lr=0.01 ...]
+
+All hyper-parameters come from the YAML (see emorec.train.config); --set overrides them.
+--ngpu: 0 = CPU; 1 = one process (CUDA when available, else CPU); N > 1 = N processes
+under torchrun with DDP (nccl on CUDA, gloo on CPU, i.e. N CPU processes without GPUs).
+--resume continues from the last EXP/epoch_N.pt (model, optimizer, sampler, RNG states).
+Outputs: EXP/epoch_N.pt, EXP/best.pt (with dev data), EXP/final.pt, EXP/tensorboard/,
+EXP/config.yaml.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def get_parser():
+    p = argparse.ArgumentParser(prog="python -m emorec.bin.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="training YAML")
+    p.add_argument("--data", required=True, help="training data dir (feats.scp, utt2num_frames)")
+    p.add_argument("--labels", default=None, help="utt -> label list (default DATA/utt2spk)")
+    p.add_argument("--exp-dir", required=True)
+    p.add_argument("--dev-data", default=None, help="dev data dir: evaluated on whole segments "
+                   "every epoch; best.pt keeps the best unweighted accuracy")
+    p.add_argument("--dev-labels", default=None, help="default DEV_DATA/<basename of --labels>")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--ngpu", type=int, default=1)
+    p.add_argument("--seed", type=int, default=None, help="overrides train.seed")
+    p.add_argument("--init-from", default=None, help="checkpoint whose trunk initialises the model")
+    p.add_argument("--transfer", default=None, choices=["scratch", "probe", "finetune"],
+                   help="default: finetune with --init-from, else scratch")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="config override (repeatable)")
+    p.add_argument("--stop-after-epochs", type=int, default=None,
+                   help="stop (without final.pt) once this many epochs are done; for tests")
+    return p
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = get_parser().parse_args(argv)
+    if args.ngpu > 1 and "LOCAL_RANK" not in os.environ:
+        # re-run this command under torchrun, one process per GPU (or CPU process)
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={args.ngpu}", "-m", "emorec.bin.train"] + argv
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.execvp(cmd[0], cmd)
+
+    from emorec.train.config import dump_config, load_config
+    from emorec.train.trainer import train
+
+    cfg = load_config(args.config, args.set)
+    if args.seed is not None:
+        cfg["train"]["seed"] = args.seed
+    labels = args.labels or os.path.join(args.data, "utt2spk")
+    dev_labels = args.dev_labels
+    if args.dev_data and not dev_labels:
+        dev_labels = os.path.join(args.dev_data, os.path.basename(labels))
+    transfer = args.transfer or ("finetune" if args.init_from else "scratch")
+    os.makedirs(args.exp_dir, exist_ok=True)
+    if int(os.environ.get("RANK", "0")) == 0:
+        tmp = os.path.join(args.exp_dir, "config.yaml.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(dump_config(cfg))
+        os.replace(tmp, os.path.join(args.exp_dir, "config.yaml"))
+    train(cfg, args.data, labels, args.exp_dir, dev_data=args.dev_data, dev_labels=dev_labels,
+          resume=args.resume, ngpu=args.ngpu, init_from=args.init_from, transfer=transfer,
+          stop_after_epochs=args.stop_after_epochs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""Torch datasets and samplers over Kaldi feature directories (kaldiio ark/scp).
+
+Training reads random T-frame chunks (Padi et al. 2021, Sec. 4.2): for every batch
+one T is drawn from ``chunk_sizes`` ({150, 200, 250, 300} in the paper), each chunk
+starts at a random offset; segments shorter than T are padded by repeating the
+signal.  Features are normalised per segment (mean/variance over the whole segment)
+when read, before cropping and SpecAugment.
+
+Determinism: ALL training randomness (order, T, offsets, SpecAugment seeds) is drawn
+in the main process by :class:`ChunkBatchSampler` from a generator seeded with
+(seed, epoch), and travels with the item to the worker.  The batches of an epoch are
+therefore the same whatever ``num_workers`` is and whether the run was resumed.
+
+I/O: ``feats.scp`` is parsed once per process (:class:`FeatureReader` is opened lazily
+in every DataLoader worker after the fork, keeping the ark files open); items are
+read with a seek, the scp is never re-read per item.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from emorec.augment import get_policy, spec_augment
+
+
+# ---------------------------------------------------------------- lists / labels
+
+def read_two_columns(path: str) -> dict:
+    """``key rest-of-line`` lists (utt2spk, utt2emo, utt2num_frames, ...)."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            parts = line.strip().split(maxsplit=1)
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise ValueError(f"{path}:{n}: expected 'key value', got {line.rstrip()!r}")
+            if parts[0] in out:
+                raise ValueError(f"{path}:{n}: duplicate key {parts[0]}")
+            out[parts[0]] = parts[1]
+    return out
+
+
+def load_labels(path: str, classes: Sequence[str] | None = None):
+    """utt -> class index, and the class list (sorted names unless ``classes`` given;
+    utterances whose label is not in ``classes`` are left out)."""
+    raw = read_two_columns(path)
+    if classes is None:
+        classes = sorted(set(raw.values()))
+    index = {c: i for i, c in enumerate(classes)}
+    return {u: index[c] for u, c in raw.items() if c in index}, list(classes)
+
+
+def read_num_frames(data_dir: str, reader: "FeatureReader | None" = None) -> dict:
+    """utt -> frames, from utt2num_frames (or by reading the matrices when absent)."""
+    p = os.path.join(data_dir, "utt2num_frames")
+    if os.path.exists(p):
+        return {u: int(v) for u, v in read_two_columns(p).items()}
+    reader = reader or FeatureReader(os.path.join(data_dir, "feats.scp"))
+    return {u: int(reader[u].shape[0]) for u in reader.keys()}
+
+
+# ---------------------------------------------------------------- features
+
+_cmvn_impl = None
+
+
+def normalise(feats: np.ndarray) -> np.ndarray:
+    """Segment-level mean/variance normalisation (emorec.features.cmvn when available)."""
+    global _cmvn_impl
+    if _cmvn_impl is None:
+        try:
+            from emorec.features import cmvn as impl  # the toolkit's one definition
+        except ImportError:
+            def impl(x):
+                x = np.asarray(x, dtype=np.float32)
+                return (x - x.mean(0)) / np.maximum(x.std(0), 1e-5)
+        _cmvn_impl = impl
+    return np.ascontiguousarray(_cmvn_impl(feats), dtype=np.float32)
+
+
+class FeatureReader:
+    """Random access to ``feats.scp`` matrices; safe across DataLoader worker forks."""
+
+    def __init__(self, scp: str, max_cache_fd: int = 64):
+        self.scp = scp
+        self.max_cache_fd = max_cache_fd
+        self._pid = None
+        self._loader = None
+
+    def _get(self):
+        if self._loader is None or self._pid != os.getpid():
+            import kaldiio
+            self._loader = kaldiio.load_scp(self.scp, max_cache_fd=self.max_cache_fd)
+            self._pid = os.getpid()
+        return self._loader
+
+    def __getitem__(self, key) -> np.ndarray:
+        return np.asarray(self._get()[key], dtype=np.float32)
+
+    def keys(self):
+        return list(self._get().keys())
+
+    def __getstate__(self):  # never ship open files to workers
+        return {"scp": self.scp, "max_cache_fd": self.max_cache_fd, "_pid": None, "_loader": None}
+
+
+def crop_or_pad(feats: np.ndarray, T: int, offset: int) -> np.ndarray:
+    """Frames [offset, offset + T); a segment shorter than T is repeated until T frames."""
+    n = feats.shape[0]
+    if n >= T:
+        return feats[offset:offset + T]
+    reps = math.ceil(T / max(n, 1))
+    return np.concatenate([feats] * reps, axis=0)[:T]
+
+
+# ---------------------------------------------------------------- training chunks
+
+class ChunkBatchSampler:
+    """Batches of (index, T, offset, aug_seed) items, one T per batch.
+
+    Every utterance appears ``1 + copies`` times an epoch; with ``copies > 0`` the
+    first appearance is unmodified and the others are SpecAugmented (the paper's
+    scheme), with ``copies == 0`` every chunk is augmented when ``augment`` is true.
+    aug_seed -1 means no augmentation.  Sharded for DDP: rank r of w gets batches
+    r, r + w, ...; all ranks get the same number of batches.
+    """
+
+    def __init__(self, num_frames: Sequence[int], batch_size: int, chunk_sizes: Sequence[int],
+                 seed: int = 0, copies: int = 0, augment: bool = False,
+                 rank: int = 0, world_size: int = 1, drop_last: bool = True):
+        self.num_frames = [int(n) for n in num_frames]
+        self.batch_size = int(batch_size)
+        self.chunk_sizes = [int(t) for t in chunk_sizes]
+        self.seed, self.copies, self.augment = int(seed), int(copies), bool(augment)
+        self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = int(epoch)
+
+    def state_dict(self) -> dict:
+        return {"seed": self.seed, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict):
+        self.seed, self.epoch = int(state["seed"]), int(state["epoch"])
+
+    def _all_batches(self):
+        rng = np.random.default_rng([self.seed, self.epoch, 7919])
+        items = [(i, c) for c in range(1 + self.copies) for i in range(len(self.num_frames))]
+        order = rng.permutation(len(items))
+        nb = len(items) // self.batch_size if self.drop_last else math.ceil(len(items) / self.batch_size)
+        nb = max(nb, 1) if items else 0
+        batches = []
+        for b in range(nb):
+            sel = order[b * self.batch_size:(b + 1) * self.batch_size]
+            T = int(self.chunk_sizes[rng.integers(len(self.chunk_sizes))])
+            batch = []
+            for k in sel:
+                i, c = items[k]
+                off = int(rng.integers(0, max(self.num_frames[i] - T, 0) + 1))
+                s = int(rng.integers(0, 2 ** 31 - 1))
+                aug = (c > 0) if self.copies > 0 else self.augment
+                batch.append((int(i), T, off, s if aug else -1))
+            batches.append(batch)
+        return batches
+
+    def __iter__(self) -> Iterator[list]:
+        batches = self._all_batches()
+        n = len(batches) // self.world_size if self.world_size > 1 else len(batches)
+        mine = batches[self.rank::self.world_size][:n]
+        return iter(mine)
+
+    def __len__(self):
+        items = len(self.num_frames) * (1 + self.copies)
+        nb = items // self.batch_size if self.drop_last else math.ceil(items / self.batch_size)
+        nb = max(nb, 1) if items else 0
+        return nb // self.world_size if self.world_size > 1 else nb
+
+
+class ChunkDataset(Dataset):
+    """Item (index, T, offset, aug_seed) -> (T x F float32 tensor, label)."""
+
+    def __init__(self, reader: FeatureReader, keys: Sequence[str], labels: Sequence[int],
+                 augment_policy=None):
+        self.reader, self.keys, self.labels = reader, list(keys), list(labels)
+        self.policy = get_policy(augment_policy)
+
+    def __len__(self):
+        return len(self.keys)
+
+    def __getitem__(self, item):
+        i, T, off, aug_seed = item
+        x = crop_or_pad(normalise(self.reader[self.keys[i]]), T, off)
+        if aug_seed >= 0 and self.policy.active:
+            x = spec_augment(x, self.policy, np.random.default_rng(aug_seed))
+        return torch.from_numpy(np.ascontiguousarray(x)), int(self.labels[i])
+
+
+def collate_chunks(batch):
+    xs, ys = zip(*batch)
+    return torch.stack(xs), torch.tensor(ys, dtype=torch.long)
+
+
+def make_worker_init(seed: int, epoch: int, rank: int):
+    """Seeds python/numpy/torch in each worker from (seed, epoch, rank, worker id).
+    (Training randomness comes from the sampler; this keeps any other use reproducible.)"""
+    def init(worker_id):
+        s = int(np.random.SeedSequence([seed, epoch, rank, worker_id]).generate_state(1)[0])
+        random.seed(s)
+        np.random.seed(s)
+        torch.manual_seed(s)
+    return init
+
+
+# ---------------------------------------------------------------- whole segments
+
+class UttDataset(Dataset):
+    """Whole normalised segments: index -> (key, T x F tensor, label or -1)."""
+
+    def __init__(self, reader: FeatureReader, keys: Sequence[str], labels: Sequence[int] | None = None):
+        self.reader, self.keys = reader, list(keys)
+        self.labels = list(labels) if labels is not None else [-1] * len(self.keys)
+
+    def __len__(self):
+        return len(self.keys)
+
+    def __getitem__(self, i):
+        x = normalise(self.reader[self.keys[i]])
+        return self.keys[i], torch.from_numpy(x), int(self.labels[i])
+
+
+def length_buckets(num_frames: Sequence[int], max_frames: int = 20000, max_batch: int = 64) -> list:
+    """Index batches of similar length (sorted by length), each with at most
+    ``max_batch`` items and ``max_batch * longest <= max_frames`` padded frames
+    (a batch holds at least one item)."""
+    order = sorted(range(len(num_frames)), key=lambda i: (num_frames[i], i))
+    batches, cur = [], []
+    for i in order:
+        longest = max([num_frames[j] for j in cur] + [num_frames[i]])
+        if cur and (len(cur) + 1 > max_batch or (len(cur) + 1) * longest > max_frames):
+            batches.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def collate_padded(batch):
+    """-> (keys, (B, T_max, F) zero-padded features, lengths (B,), labels (B,))."""
+    keys, xs, ys = zip(*batch)
+    lengths = torch.tensor([x.shape[0] for x in xs], dtype=torch.long)
+    out = torch.zeros(len(xs), int(lengths.max()), xs[0].shape[1])
+    for i, x in enumerate(xs):
+        out[i, :x.shape[0]] = x
+    return list(keys), out, lengths, torch.tensor(ys, dtype=torch.long)
+
+
+# ---------------------------------------------------------------- synthetic data (tests, bench)
+
+def make_synthetic_datadir(out_dir: str, num_speakers: int = 4, utts_per_speaker: int = 6,
+                           min_frames: int = 40, max_frames: int = 200, dim: int = 128,
+                           seed: int = 0, label_file: str = "utt2spk") -> dict:
+    """Writes a Kaldi data dir of synthetic features (feats.ark/scp, utt2spk or another
+    label file, spk2utt, utt2num_frames) that survive segment normalisation: each
+    class has 4 spectral templates, every frame is a random positive mix of them plus
+    noise.  Returns {utt: matrix}."""
+    os.makedirs(out_dir, exist_ok=True)
+    import kaldiio
+    rng = np.random.default_rng(seed)
+    f = np.arange(dim)
+    feats, lab = {}, {}
+    for s in range(num_speakers):
+        temps = np.stack([np.exp(-0.5 * ((f - c) / w) ** 2)
+                          for c, w in zip(rng.uniform(0, dim, 4), rng.uniform(2, 8, 4))])
+        for u in range(utts_per_speaker):
+            n = int(rng.integers(min_frames, max_frames + 1))
+            x = 3 * rng.exponential(1.0, (n, 4)) @ temps + rng.normal(0, 0.5, (n, dim))
+            key = f"spk{s:03d}-utt{u:03d}"
+            feats[key] = x.astype(np.float32)
+            lab[key] = f"spk{s:03d}"
+    ark = os.path.join(os.path.abspath(out_dir), "feats.ark")
+    kaldiio.save_ark(ark, feats, scp=os.path.join(out_dir, "feats.scp"))
+    keys = sorted(feats)
+    with open(os.path.join(out_dir, label_file), "w", encoding="utf-8") as fh:
+        fh.writelines(f"{k} {lab[k]}\n" for k in keys)
+    if label_file != "utt2spk":
+        with open(os.path.join(out_dir, "utt2spk"), "w", encoding="utf-8") as fh:
+            fh.writelines(f"{k} {lab[k]}\n" for k in keys)
+    with open(os.path.join(out_dir, "spk2utt"), "w", encoding="utf-8") as fh:
+        for s in sorted(set(lab.values())):
+            fh.write(s + " " + " ".join(k for k in keys if lab[k] == s) + "\n")
+    with open(os.path.join(out_dir, "utt2num_frames"), "w", encoding="utf-8") as fh:
+        fh.writelines(f"{k} {feats[k].shape[0]}\n" for k in keys)
+    return feats

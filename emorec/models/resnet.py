@@ -1,0 +1,167 @@
+"""ResNet with statistics pooling for speaker / emotion recognition (Padi et al. 2021, 2022).
+
+Input: log-mel features (batch, frames, n_mels).  The 2-D trunk sees them as a
+one-channel image (batch, 1, n_mels, frames): a 3x3 stem, then four stages of
+BasicBlocks ([3, 4, 6, 3] = ResNet34) with ``channels * (1, 2, 4, 8)`` channels,
+the last three stages with stride 2.  For 128 mels and 32 channels the trunk emits
+256 channels x 16 mel bins per (8x decimated) frame = 4096 dims; statistics
+pooling makes that 8192, the embedding layer 512, then the classifier.
+Batch norm and PReLU follow every layer but the output.
+
+Variable lengths: ``forward(x, lengths)`` accepts zero-padded batches.  The
+padded frames are zeroed before every convolution, so each valid output frame
+sees exactly what it would see for the unpadded utterance (zero padding), and
+pooling ignores padding: in eval mode a padded batch gives the same outputs as
+running each utterance alone.
+
+Transfer learning: the trunk is ``model.trunk`` (stem + stages); the head is
+``model.embedding`` + ``model.classifier``.  ``model.freeze_trunk(True)`` freezes the
+trunk (requires_grad False and its batch norms kept in eval mode).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .pooling import make_pooling
+
+#: ResNet depths by name; ``blocks`` in a config may be a name or a list.
+DEPTHS = {"resnet34": [3, 4, 6, 3], "resnet18": [2, 2, 2, 2], "resnet10": [1, 1, 1, 1]}
+
+
+def _down(lengths: torch.Tensor | None, stride: int) -> torch.Tensor | None:
+    """Valid length after a conv with kernel 3 / padding 1 (or kernel 1 / padding 0)."""
+    if lengths is None or stride == 1:
+        return lengths
+    return torch.div(lengths - 1, stride, rounding_mode="floor") + 1
+
+
+def _mask(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    if lengths is None:
+        return x
+    t = x.shape[-1]
+    m = torch.arange(t, device=x.device)[None, :] < lengths.to(x.device)[:, None]
+    return x * m[:, None, None, :].to(x.dtype)
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.stride = stride
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.act1 = nn.PReLU(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.act2 = nn.PReLU(cout)
+        self.shortcut = None
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x, lengths=None):
+        # x is already masked by the caller
+        out = self.act1(self.bn1(self.conv1(x)))
+        lengths = _down(lengths, self.stride)
+        out = self.bn2(self.conv2(_mask(out, lengths)))
+        sc = x if self.shortcut is None else self.shortcut(x)
+        return _mask(self.act2(out + sc), lengths), lengths
+
+
+class ResNetTrunk(nn.Module):
+    """Frame-level convolutional part: (B, T, F) -> (B, C_last * F_last, T_last)."""
+
+    def __init__(self, in_dim: int = 128, blocks=(3, 4, 6, 3), channels: int = 32):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, channels, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(channels), nn.PReLU(channels))
+        layers, cin, f = [], channels, in_dim
+        for i, n in enumerate(blocks):
+            cout = channels * (2 ** i)
+            stride = 1 if i == 0 else 2
+            stage = [BasicBlock(cin, cout, stride)] + [BasicBlock(cout, cout, 1) for _ in range(n - 1)]
+            layers.append(nn.ModuleList(stage))
+            cin = cout
+            if stride == 2:
+                f = (f - 1) // 2 + 1
+        self.stages = nn.ModuleList(layers)
+        self.out_dim = cin * f
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
+        x = _mask(x.transpose(1, 2).unsqueeze(1), lengths)   # (B, 1, F, T)
+        x = _mask(self.stem(x), lengths)
+        for stage in self.stages:
+            for block in stage:
+                x, lengths = block(x, lengths)
+        b, c, f, t = x.shape
+        return x.reshape(b, c * f, t), lengths
+
+
+class Embedding(nn.Module):
+    """Segment-level layer: affine (the embedding), then batch norm and PReLU."""
+
+    def __init__(self, in_dim: int, emb_dim: int):
+        super().__init__()
+        self.fc = nn.Linear(in_dim, emb_dim)
+        self.bn = nn.BatchNorm1d(emb_dim)
+        self.act = nn.PReLU(emb_dim)
+
+    def forward(self, x):
+        return self.act(self.bn(self.fc(x)))
+
+
+class ResNetClassifier(nn.Module):
+    def __init__(self, num_classes: int, in_dim: int = 128, blocks=(3, 4, 6, 3),
+                 channels: int = 32, emb_dim: int = 512, pooling: str = "stats"):
+        super().__init__()
+        if isinstance(blocks, str):
+            blocks = DEPTHS[blocks.lower()]
+        self.args = dict(num_classes=int(num_classes), in_dim=int(in_dim),
+                         blocks=[int(b) for b in blocks], channels=int(channels),
+                         emb_dim=int(emb_dim), pooling=str(pooling))
+        self.trunk = ResNetTrunk(in_dim, blocks, channels)
+        self.pool = make_pooling(pooling)
+        self.embedding = Embedding(self.pool.out_dim(self.trunk.out_dim), emb_dim)
+        self.classifier = nn.Linear(emb_dim, num_classes)
+        self._frozen = False
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def pooled(self, x, lengths=None):
+        h, lengths = self.trunk(x, lengths)
+        return self.pool(h, lengths)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, num_classes) for features (B, T, F)."""
+        return self.classifier(self.embedding(self.pooled(x, lengths)))
+
+    def extract(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Embeddings (B, emb_dim): the affine output of the embedding layer."""
+        return self.embedding.fc(self.pooled(x, lengths))
+
+    # -- transfer learning -------------------------------------------------
+    def head_modules(self):
+        return [self.embedding, self.classifier]
+
+    def freeze_trunk(self, frozen: bool = True):
+        self._frozen = frozen
+        for p in self.trunk.parameters():
+            p.requires_grad_(not frozen)
+        if frozen:
+            self.trunk.eval()
+        return self
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self._frozen:
+            self.trunk.eval()
+        return self
+
+
+def build_model(args: dict) -> ResNetClassifier:
+    return ResNetClassifier(**args)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,2 @@
+"""Training: generic classifier trainer (speaker and emotion recipes), checkpoints,
+learning-rate schedule, DDP helpers."""

@@ -1,0 +1,92 @@
+"""Inference over whole segments: model loading and batched (length-bucketed) passes.
+
+Whole utterances, no cropping.  Batches hold utterances of similar length, zero-padded;
+the model masks the padding (see emorec.models.resnet), so results equal
+utterance-by-utterance inference."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from emorec.data.dataset import (FeatureReader, UttDataset, collate_padded, length_buckets,
+                                 read_num_frames, read_two_columns)
+from emorec.models import build_model
+from emorec.train import checkpoint
+
+
+def pick_device(want: str = "auto") -> torch.device:
+    if want == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(want)
+
+
+def load_model(path: str, device="cpu"):
+    """-> (model in eval mode on device, checkpoint dict without the weights)."""
+    ck = checkpoint.load(path, map_location="cpu")
+    model = build_model(ck["model_args"])
+    model.load_state_dict(ck["model"])
+    model.to(device).eval()
+    meta = {k: v for k, v in ck.items() if k not in ("model", "optimizer")}
+    return model, meta
+
+
+def data_keys(data_dir: str, utt_list: str | None = None) -> list:
+    """Utterances of DATA_DIR/feats.scp (optionally restricted to a list), sorted."""
+    keys = list(read_two_columns(os.path.join(data_dir, "feats.scp")))
+    if utt_list:
+        with open(utt_list, encoding="utf-8") as f:
+            want = {ln.split()[0] for ln in f if ln.strip()}
+        keys = [k for k in keys if k in want]
+    return sorted(keys)
+
+
+def iterate_batches(data_dir: str, keys=None, labels=None, max_frames: int = 20000,
+                    max_batch: int = 32, num_workers: int = 0):
+    """Yields (keys, feats (B,T,F), lengths, labels) over whole normalised segments."""
+    reader = FeatureReader(os.path.join(data_dir, "feats.scp"))
+    keys = data_keys(data_dir) if keys is None else list(keys)
+    nf_all = read_num_frames(data_dir, reader)
+    nf = [nf_all[k] for k in keys]
+    ds = UttDataset(reader, keys, labels)
+    loader = torch.utils.data.DataLoader(
+        ds, batch_sampler=length_buckets(nf, max_frames, max_batch), num_workers=num_workers,
+        collate_fn=collate_padded)
+    yield from loader
+
+
+def autocast_ctx(device: torch.device, amp: str = "none"):
+    if device.type == "cuda" and amp in ("bf16", "fp16"):
+        return torch.autocast("cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+    return torch.autocast("cpu", enabled=False)
+
+
+@torch.no_grad()
+def run_model(model, data_dir, what="logits", keys=None, labels=None, device="cpu",
+              max_frames=20000, max_batch=32, amp="none", num_workers=0, progress=False):
+    """Yields (key, output vector (cpu float32), label) for every utterance;
+    what = 'logits' | 'log_posteriors' | 'embedding'."""
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    it = iterate_batches(data_dir, keys, labels, max_frames, max_batch, num_workers)
+    if progress:
+        import sys
+        from tqdm import tqdm
+        it = tqdm(it, desc=what, disable=not sys.stderr.isatty(), leave=False)
+    try:
+        for ks, x, lengths, ys in it:
+            x, lengths = x.to(device), lengths.to(device)
+            with autocast_ctx(device, amp):
+                if what == "embedding":
+                    out = model.extract(x, lengths)
+                else:
+                    out = model(x, lengths)
+            out = out.float()
+            if what == "log_posteriors":
+                out = torch.log_softmax(out, dim=-1)
+            out = out.cpu()
+            for k, o, y in zip(ks, out, ys.tolist()):
+                yield k, o, y
+    finally:
+        model.train(was_training)

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Usage: local/iemocap_data_prep.sh [--exp 1|2|3] [--max-drop-frac 0.05] <IEMOCAP_ROOT> <DATA_DIR>
+#  e.g.: local/iemocap_data_prep.sh --exp 3 /corpora/IEMOCAP_full_release data/iemocap
+#
+# Writes DATA_DIR/{wav.scp,utt2spk,spk2utt,text,utt2emo} for the IEMOCAP turns
+# whose majority label (SessionN/dialog/EmoEvaluation/*.txt) is in the class set:
+#   --exp 1: ang hap neu sad      (paper: 4490 utterances)
+#   --exp 2: ang exc neu sad      (paper: 4936)
+#   --exp 3: ang hap neu sad, exc merged into hap (default; paper: 5531)
+# Speaker = session + F/M letter of the turn (Ses01F_impro01_M003 -> Ses01M),
+# utterance id = <spk>-<turn>. A missing wav or a missing/empty transcript drops
+# the utterance with a warning naming the file (and line); more than
+# --max-drop-frac dropped fails. Prints counts per class and session.
+set -euo pipefail
+
+exp=3
+max_drop_frac=0.05
+[ -f ./path.sh ] && . ./path.sh
+. utils/parse_options.sh
+
+if [ $# -ne 2 ]; then
+  echo "Usage: $0 [--exp 1|2|3] <IEMOCAP_ROOT> <DATA_DIR>" >&2
+  exit 1
+fi
+root=$1
+data=$2
+[ -d "$root" ] || { echo "$0: no such directory: $root" >&2; exit 1; }
+mkdir -p "$data"
+
+python -m emorec.bin.prepare_iemocap --exp "$exp" --max-drop-frac "$max_drop_frac" "$root" "$data"
+
+for f in wav.scp utt2spk spk2utt text utt2emo; do
+  [ -s "$data/$f" ] || { echo "$0: $data/$f was not written" >&2; exit 1; }
+done
+if [ -x utils/validate_data_dir.sh ]; then
+  utils/validate_data_dir.sh --no-feats "$data"
+fi

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Usage: local/voxceleb_data_prep.sh [--trials FILE] [--test-spk-from-trials false] <VOX_ROOT> <DATA_DIR>
+#  e.g.: local/voxceleb_data_prep.sh --test-spk-from-trials true /corpora/VoxCeleb1 data/voxceleb
+#
+# VoxCeleb1 (VOX_ROOT/wav/idXXXXX/<video>/NNNNN.wav) and VoxCeleb2
+# (VOX_ROOT/dev/aac/idXXXXX/<video>/NNNNN.m4a, read through an ffmpeg pipe at 16 kHz)
+# -> DATA_DIR/{wav.scp,utt2spk,spk2utt}, utt id idXXXXX-<video>-NNNNN, spk idXXXXX.
+# The trial list (--trials FILE, else VOX_ROOT/veri_test2.txt if present) becomes
+# DATA_DIR/trials ("utt1 utt2 target|nontarget"); a malformed line or an unknown
+# utterance stops with file:line.
+# --test-spk-from-trials true: also write DATA_DIR_train (speakers not in the trials)
+# and DATA_DIR_test (the trial speakers, with trials), e.g. data/voxceleb_train
+# and data/voxceleb_test.
+set -euo pipefail
+
+trials=
+test_spk_from_trials=false
+[ -f ./path.sh ] && . ./path.sh
+. utils/parse_options.sh
+
+if [ $# -ne 2 ]; then
+  echo "Usage: $0 [--trials FILE] [--test-spk-from-trials true|false] <VOX_ROOT> <DATA_DIR>" >&2
+  exit 1
+fi
+root=$1
+data=${2%/}
+[ -d "$root" ] || { echo "$0: no such directory: $root" >&2; exit 1; }
+mkdir -p "$data"
+
+args=()
+[ -n "$trials" ] && args+=(--trials "$trials")
+[ "$test_spk_from_trials" = true ] && args+=(--split-dirs "${data}_train" "${data}_test")
+python -m emorec.bin.prepare_voxceleb "${args[@]}" "$root" "$data"
+
+for f in wav.scp utt2spk spk2utt; do
+  [ -s "$data/$f" ] || { echo "$0: $data/$f was not written" >&2; exit 1; }
+done

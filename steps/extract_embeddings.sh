@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# steps/extract_embeddings.sh -- speaker embeddings of whole utterances, in parallel jobs.
+#
+# Usage: steps/extract_embeddings.sh [options] <model.pt> <data-dir> <out-dir>
+#   e.g. steps/extract_embeddings.sh --nj 4 --cmd "$train_cmd" exp/resnet34/avg3.pt data/voxceleb_test exp/xvectors_test
+#
+# Options:
+#   --nj N          parallel jobs over a per-utterance split of the data (default 4)
+#   --cmd CMD       job runner (run.pl)
+#   --device DEV    auto | cpu | cuda (default auto: CUDA when available)
+#   --num-threads T torch threads per job (default 1)
+#   --max-frames F  padded frames per batch of similar-length utterances (default 20000)
+#
+# Writes <out-dir>/xvector.JOB.{ark,scp}, then <out-dir>/xvector.scp (all jobs, sorted;
+# written last through a .tmp name) and <out-dir>/log/extract.JOB.log.
+# Restartable: finished jobs (their xvector.JOB.scp exists) are not rerun; does nothing
+# when xvector.scp exists.
+set -euo pipefail
+
+nj=4
+cmd=run.pl
+device=auto
+num_threads=1
+max_frames=20000
+
+echo "$0 $*"
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/utils/parse_options.sh"
+
+if [ $# -ne 3 ]; then
+  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
+  exit 1
+fi
+model=$1
+data=$2
+out=$3
+me=$(basename "$0")
+for f in "$model" "$data/feats.scp"; do
+  [ -f "$f" ] || { echo "$me: no such file $f" >&2; exit 1; }
+done
+[[ $nj =~ ^[1-9][0-9]*$ ]] || { echo "$me: --nj must be a positive integer, got '$nj'" >&2; exit 1; }
+if [ -f "$out/xvector.scp" ]; then
+  echo "$me: $out/xvector.scp exists; nothing to do"
+  exit 0
+fi
+nutt=$(wc -l < "$data/feats.scp")
+[ "$nutt" -ge "$nj" ] || nj=$nutt
+mkdir -p "$out/log"
+out_abs=$(cd "$out" && pwd)   # the scp names the arks by absolute path
+
+"$root/utils/split_data.sh" --per-utt "$data" "$nj"
+sdata=$data/split${nj}utt
+
+# finished jobs (xvector.JOB.scp present) return at once
+$cmd --num-threads "$num_threads" JOB=1:"$nj" "$out/log/extract.JOB.log" \
+  python -m emorec.bin.extract_embeddings --model "$model" --data "$sdata/JOB" \
+    --out-ark "$out_abs/xvector.JOB.ark" --out-scp "$out_abs/xvector.JOB.scp" --skip-existing \
+    --device "$device" --num-threads "$num_threads" --max-frames "$max_frames" \
+  || { echo "$me: extraction failed, see $out/log/extract.*.log" >&2; exit 1; }
+for j in $(seq "$nj"); do
+  [ -f "$out/xvector.$j.scp" ] || { echo "$me: job $j wrote no $out/xvector.$j.scp" >&2; exit 1; }
+done
+for j in $(seq "$nj"); do cat "$out/xvector.$j.scp"; done | LC_ALL=C sort > "$out/xvector.scp.tmp"
+n=$(wc -l < "$out/xvector.scp.tmp")
+if [ "$n" -ne "$nutt" ]; then
+  echo "$me: $n embeddings for $nutt utterances of $data" >&2
+  [ $((100 * (nutt - n))) -le $((5 * nutt)) ] || { rm -f "$out/xvector.scp.tmp"; exit 1; }
+fi
+mv "$out/xvector.scp.tmp" "$out/xvector.scp"
+echo "$me: $n embeddings in $out/xvector.scp"

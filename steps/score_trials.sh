@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# steps/score_trials.sh -- cosine scoring of verification trials; EER and minDCF.
+#
+# Usage: steps/score_trials.sh [options] <trials> <emb.scp> <out-dir>
+#   e.g. steps/score_trials.sh data/voxceleb_test/trials exp/xvectors_test/xvector.scp exp/scores_test
+#
+# Options:
+#   --center BOOL     subtract the mean embedding before cosine scoring (false)
+#   --p-target P      target prior of minDCF (0.01)
+#
+# Trials: "utt1 utt2 target|nontarget".  Writes <out-dir>/scores ("utt1 utt2 score") and
+# <out-dir>/results.txt (EER, threshold, minDCF), each through a .tmp name.
+set -euo pipefail
+
+center=false
+p_target=0.01
+
+echo "$0 $*"
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/utils/parse_options.sh"
+
+if [ $# -ne 3 ]; then
+  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
+  exit 1
+fi
+trials=$1
+scp=$2
+out=$3
+me=$(basename "$0")
+for f in "$trials" "$scp"; do
+  [ -f "$f" ] || { echo "$me: no such file $f" >&2; exit 1; }
+done
+opts=(--p-target "$p_target")
+$center && opts+=(--center)
+mkdir -p "$out"
+python -m emorec.bin.score_trials --trials "$trials" --emb-scp "$scp" --out-dir "$out" "${opts[@]}"
+cat "$out/results.txt"

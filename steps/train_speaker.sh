@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# steps/train_speaker.sh -- train the speaker ResNet (emorec.bin.train) as one job.
+#
+# Usage: steps/train_speaker.sh [options] <config.yaml> <data-dir> <exp-dir>
+#   e.g. steps/train_speaker.sh --cmd "$cuda_cmd" --ngpu 1 conf/train_paper.yaml data/voxceleb_train exp/resnet34
+#
+# Options:
+#   --cmd CMD          job runner (run.pl; "slurm.pl --config conf/slurm.conf --gpu 1" on a cluster)
+#   --ngpu N           0: CPU; 1: one process (CUDA when available); N>1: N DDP processes (torchrun)
+#   --resume BOOL      continue from the last <exp-dir>/epoch_N.pt when there is one (true)
+#   --labels FILE      utterance labels (default <data-dir>/utt2spk)
+#   --dev-data DIR     dev data evaluated every epoch (best.pt by unweighted accuracy)
+#   --seed S           overrides train.seed
+#   --train-opts STR   more emorec.bin.train options, e.g. "--set optim.lr=0.1"
+#
+# Writes <exp-dir>/epoch_N.pt, final.pt (last), config.yaml, tensorboard/, log/train.log.
+# Restartable: does nothing when <exp-dir>/final.pt exists; otherwise resumes from the
+# last epoch checkpoint (with --resume true).
+set -euo pipefail
+
+cmd=run.pl
+ngpu=1
+resume=true
+labels=
+dev_data=
+seed=
+train_opts=
+
+echo "$0 $*"
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/utils/parse_options.sh"
+
+if [ $# -ne 3 ]; then
+  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
+  exit 1
+fi
+config=$1
+data=$2
+exp=$3
+me=$(basename "$0")
+
+for f in "$config" "$data/feats.scp" "${labels:-$data/utt2spk}"; do
+  [ -f "$f" ] || { echo "$me: no such file $f" >&2; exit 1; }
+done
+if [ -f "$exp/final.pt" ]; then
+  echo "$me: $exp/final.pt exists; nothing to do"
+  exit 0
+fi
+mkdir -p "$exp/log"
+
+args=(--config "$config" --data "$data" --exp-dir "$exp" --ngpu "$ngpu")
+[ -n "$labels" ] && args+=(--labels "$labels")
+[ -n "$dev_data" ] && args+=(--dev-data "$dev_data")
+[ -n "$seed" ] && args+=(--seed "$seed")
+$resume && args+=(--resume)
+# shellcheck disable=SC2206
+[ -n "$train_opts" ] && extra=($train_opts) && args+=("${extra[@]}")
+
+gpu_opt=()
+[ "$ngpu" -gt 0 ] && gpu_opt=(--gpu "$ngpu")
+$cmd "${gpu_opt[@]}" "$exp/log/train.log" python -m emorec.bin.train "${args[@]}" \
+  || { echo "$me: training failed, see $exp/log/train.log" >&2; exit 1; }
+[ -f "$exp/final.pt" ] || { echo "$me: no $exp/final.pt after training; see $exp/log/train.log" >&2; exit 1; }
+grep -E "parameters|epoch [0-9]+/" "$exp/log/train.log" | sed 's/^[^]]*] //' | tail -n 4
+echo "$me: done, $exp/final.pt"

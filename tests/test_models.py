@@ -1,0 +1,98 @@
+"""ResNet + pooling: padding-exact pooling, variable-length batches, transfer helpers, checkpoints."""
+import numpy as np
+import pytest
+import torch
+
+from emorec.models import AvgPooling, ResNetClassifier, StatsPooling, count_parameters
+from emorec.train import checkpoint
+from emorec.train.infer import load_model
+
+torch.set_num_threads(1)
+
+
+def _padded(seqs):
+    d = seqs[0].shape[0]
+    T = max(s.shape[1] for s in seqs)
+    x = torch.zeros(len(seqs), d, T)
+    for i, s in enumerate(seqs):
+        x[i, :, :s.shape[1]] = s
+    return x, torch.tensor([s.shape[1] for s in seqs])
+
+
+@pytest.mark.parametrize("pool_cls", [StatsPooling, AvgPooling])
+def test_pooling_with_padding_equals_per_utterance(pool_cls):
+    g = torch.Generator().manual_seed(0)
+    seqs = [torch.randn(6, n, generator=g) * 3 + 1 for n in (1, 2, 5, 17, 40)]
+    pool = pool_cls()
+    x, lengths = _padded(seqs)
+    # garbage in the padding must not matter
+    for i, s in enumerate(seqs):
+        x[i, :, s.shape[1]:] = 1e6
+    batched = pool(x, lengths)
+    single = torch.cat([pool(s[None]) for s in seqs])
+    torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-5)
+    assert batched.shape == (5, pool.out_dim(6))
+
+
+def test_stats_pooling_values_and_short_inputs():
+    x = torch.tensor([[[1.0, 3.0, 5.0]]], requires_grad=True)
+    out = StatsPooling()(x)
+    np.testing.assert_allclose(out.detach().numpy(), [[3.0, np.sqrt(8 / 3)]], rtol=1e-6)
+    one = torch.randn(2, 4, 1, requires_grad=True)
+    out = StatsPooling(eps=1e-5)(one)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out[:, 4:], torch.full((2, 4), 1e-5 ** 0.5))
+    out.sum().backward()
+    assert torch.isfinite(one.grad).all()
+
+
+def test_resnet_padded_batch_equals_single_utterances():
+    torch.manual_seed(0)
+    m = ResNetClassifier(5, in_dim=40, blocks=[1, 1, 1, 1], channels=4, emb_dim=16).eval()
+    seqs = [torch.randn(n, 40) for n in (1, 3, 8, 9, 31)]
+    x = torch.zeros(len(seqs), 31, 40)
+    for i, s in enumerate(seqs):
+        x[i, :len(s)] = s
+    lengths = torch.tensor([len(s) for s in seqs])
+    with torch.no_grad():
+        torch.testing.assert_close(m(x, lengths), torch.cat([m(s[None]) for s in seqs]),
+                                   rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(m.extract(x, lengths), torch.cat([m.extract(s[None]) for s in seqs]),
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_resnet34_shapes_and_parameter_count():
+    m = ResNetClassifier(4, in_dim=128, blocks="resnet34", channels=32, emb_dim=512)
+    assert m.trunk.out_dim == 16 * 256                       # 128 mels / 8, 256 channels
+    assert m.embedding.fc.in_features == 8192                # mean ++ std
+    assert count_parameters(m.trunk) == 5_327_168
+    assert count_parameters(m) == 9_525_572
+    avg = ResNetClassifier(4, in_dim=128, blocks=[3, 4, 6, 3], channels=32, pooling="avg")
+    assert avg.embedding.fc.in_features == 4096
+    with torch.no_grad():
+        assert m.eval()(torch.randn(2, 50, 128)).shape == (2, 4)
+
+
+def test_freeze_trunk_keeps_bn_in_eval():
+    m = ResNetClassifier(3, in_dim=32, blocks=[1, 1, 1, 1], channels=4, emb_dim=8)
+    m.freeze_trunk(True).train()
+    assert not any(p.requires_grad for p in m.trunk.parameters())
+    assert all(p.requires_grad for p in m.classifier.parameters())
+    assert not any(mod.training for mod in m.trunk.modules())
+    assert m.embedding.training and m.classifier.training
+
+
+def test_checkpoint_roundtrip_weights_only(tmp_path):
+    m = ResNetClassifier(3, in_dim=32, blocks=[1, 1, 1, 1], channels=4, emb_dim=8)
+    ck = {"format": checkpoint.FORMAT, "epoch": 1, "model": checkpoint.cpu_state_dict(m),
+          "model_args": m.args, "classes": ["a", "b", "c"], "config": {"x": [1, 2]},
+          "rng": checkpoint.get_rng_state()}
+    p = tmp_path / "m.pt"
+    checkpoint.atomic_save(ck, str(p))
+    assert not (tmp_path / "m.pt.tmp").exists()
+    raw = torch.load(p, map_location="cpu", weights_only=True)
+    checkpoint.set_rng_state(raw["rng"])
+    m2, meta = load_model(str(p))
+    assert meta["classes"] == ["a", "b", "c"]
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, m2.state_dict()[k])

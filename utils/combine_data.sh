@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# utils/combine_data.sh -- combine Kaldi data dirs into one (Kaldi).
+#
+# Usage: combine_data.sh [--skip-fix true|false] <dest-dir> <src-dir1> <src-dir2> ...
+#   Concatenates every list present in all sources (utt2spk, text, wav.scp,
+#   feats.scp, utt2*, segments, spk2*, ...; a list missing in some source is
+#   skipped with a warning), sorts them (LC_ALL=C) and regenerates spk2utt.
+#   Duplicate utterance ids across sources are an error (duplicate speakers are
+#   fine; their spk2* lines must agree). Finally runs fix_data_dir.sh unless
+#   --skip-fix true.
+set -euo pipefail
+export LC_ALL=C
+
+skip_fix=false
+me=$(basename "$0")
+. "$(dirname "$0")/parse_options.sh"
+if [ $# -lt 2 ]; then
+  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
+  exit 1
+fi
+dest=${1%/}
+shift
+srcs=("$@")
+utils=$(cd "$(dirname "$0")" && pwd)
+for s in "${srcs[@]}"; do
+  [ -f "$s/utt2spk" ] || { echo "$me: no such file $s/utt2spk" >&2; exit 1; }
+  [ "$(cd "$s" && pwd)" != "$(mkdir -p "$dest" && cd "$dest" && pwd)" ] ||
+    { echo "$me: destination $dest is also a source" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/combine_data.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# Names of lists in any source.
+names=()
+for s in "${srcs[@]}"; do
+  for path in "$s"/*; do
+    [ -f "$path" ] || continue
+    f=$(basename "$path")
+    case $f in
+      spk2utt|*" "*) continue ;;
+      utt2*|spk2*|text|segments|*.scp|reco2*) ;;
+      *) continue ;;
+    esac
+    case " ${names[*]-} " in *" $f "*) ;; *) names+=("$f") ;; esac
+  done
+done
+
+for f in "${names[@]}"; do
+  missing=()
+  for s in "${srcs[@]}"; do [ -f "$s/$f" ] || missing+=("$s"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "$me: warning: $f not in ${missing[*]}; not combining it" >&2
+    continue
+  fi
+  for s in "${srcs[@]}"; do
+    cat "$s/$f"
+    [ -z "$(tail -c 1 "$s/$f")" ] || echo    # missing final newline
+  done | awk 'NF' | sort -s -k1,1 > "$tmp/$f"
+  case $f in
+    spk2*|spk*.scp|cmvn.scp|wav.scp|reco2*)
+      # identical duplicate lines (a speaker/recording in several sources) are fine
+      sort -u "$tmp/$f" | sort -s -k1,1 > "$tmp/$f.u" && mv "$tmp/$f.u" "$tmp/$f" ;;
+  esac
+  dup=$(awk '{print $1}' "$tmp/$f" | uniq -d | head -n 3 | tr '\n' ' ')
+  if [ -n "$dup" ]; then
+    echo "$me: duplicate keys in $f across the sources: $dup" >&2
+    exit 1
+  fi
+done
+"$utils/utt2spk_to_spk2utt.pl" "$tmp/utt2spk" > "$tmp/spk2utt"
+for path in "$tmp"/*; do
+  f=$(basename "$path")
+  mv "$path" "$dest/$f.tmp"
+  mv "$dest/$f.tmp" "$dest/$f"
+done
+echo "$me: combined ${#srcs[@]} dirs into $dest: $(grep -c . "$dest/utt2spk") utterances"
+if [ "$skip_fix" != true ]; then
+  "$utils/fix_data_dir.sh" "$dest"
+fi

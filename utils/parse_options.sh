@@ -1,0 +1,117 @@
+# utils/parse_options.sh -- Kaldi-style option parsing, *sourced* by scripts.
+#
+# Usage (inside a script, after the defaults are set):
+#   foo_bar=default; use_gpu=false
+#   help_message="Usage: $0 [options] <in> <out>"     # optional
+#   . utils/parse_options.sh || exit 1
+#
+# Semantics:
+#   --foo-bar VALUE, --foo-bar=VALUE   set the existing variable foo_bar
+#                                      (an option with no such variable is an error)
+#   a variable whose current value is true/false only accepts true/false
+#   --config FILE                      applied first, whatever its position: one
+#                                      "--opt=value" (or "--opt value") per line,
+#                                      "#" starts a comment; may be repeated
+#   --help, -h                         prints $help_message (or the script's leading
+#                                      comment block) and exits 0
+#   --                                 ends the options
+#   parsing stops at the first argument that does not start with "--";
+#   values may contain spaces. The remaining arguments are left in "$@".
+
+_po_script=$(basename -- "$0")
+
+_po_die() {
+  echo "$_po_script: $*" >&2
+  exit 1
+}
+
+_po_usage() {
+  if [ -n "${help_message:-}" ]; then
+    printf '%s\n' "$help_message"
+  elif [ -f "$0" ]; then
+    # The usage header: the first block of comment lines (after the #! line).
+    awk 'NR == 1 && /^#!/ { next }
+         /^#/ { sub(/^# ?/, ""); print; seen = 1; next }
+         seen || NF { exit }' "$0"
+  else
+    echo "Usage: $_po_script [options] <args>"
+  fi
+}
+
+# _po_set NAME VALUE ORIGIN: set an existing variable, checking booleans.
+_po_set() {
+  local _name=$1 _value=$2 _origin=$3
+  if ! [[ $_name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [ -z "${!_name+x}" ]; then
+    _po_die "invalid option ${_origin} (no variable '${_name}' in this script; see --help)"
+  fi
+  local _old=${!_name}
+  if [ "$_old" = true ] || [ "$_old" = false ]; then
+    if [ "$_value" != true ] && [ "$_value" != false ]; then
+      _po_die "option ${_origin}: expected 'true' or 'false', got '${_value}'"
+    fi
+  fi
+  printf -v "$_name" '%s' "$_value"
+}
+
+# _po_apply_config FILE
+_po_apply_config() {
+  local _file=$1 _line _lineno=0 _opt _val _name
+  [ -r "$_file" ] || _po_die "cannot read config file '$_file'"
+  while IFS= read -r _line || [ -n "$_line" ]; do
+    _lineno=$((_lineno + 1))
+    _line=${_line%%#*}                                   # strip comments
+    _line="${_line#"${_line%%[![:space:]]*}"}"           # trim leading space
+    _line="${_line%"${_line##*[![:space:]]}"}"           # trim trailing space
+    [ -z "$_line" ] && continue
+    case $_line in
+      --*=*) _opt=${_line%%=*}; _val=${_line#*=} ;;
+      --*" "*) _opt=${_line%% *}; _val=${_line#* }; _val="${_val#"${_val%%[![:space:]]*}"}" ;;
+      *) _po_die "$_file:$_lineno: expected '--option=value', got '$_line'" ;;
+    esac
+    _name=${_opt#--}
+    _name=${_name//-/_}
+    [ "$_name" = config ] && _po_die "$_file:$_lineno: --config inside a config file is not supported"
+    _po_set "$_name" "$_val" "$_opt (from $_file:$_lineno)"
+  done < "$_file"
+}
+
+# Pass 1: find --config options among the leading options and apply them first.
+_po_args=("$@")
+_po_i=0
+while [ "$_po_i" -lt "${#_po_args[@]}" ]; do
+  _po_a=${_po_args[$_po_i]}
+  case $_po_a in
+    --) break ;;
+    --config) [ $((_po_i + 1)) -lt "${#_po_args[@]}" ] || _po_die "option --config needs a value"
+              _po_c=${_po_args[$((_po_i + 1))]}
+              [ -n "${config+x}" ] && config=$_po_c
+              _po_apply_config "$_po_c"; _po_i=$((_po_i + 2)) ;;
+    --config=*) _po_c=${_po_a#--config=}
+              [ -n "${config+x}" ] && config=$_po_c
+              _po_apply_config "$_po_c"; _po_i=$((_po_i + 1)) ;;
+    --help|-h) _po_i=$((_po_i + 1)) ;;
+    --*=*) _po_i=$((_po_i + 1)) ;;
+    --*) _po_i=$((_po_i + 2)) ;;
+    *) break ;;
+  esac
+done
+
+# Pass 2: the options themselves.
+while [ $# -gt 0 ]; do
+  case $1 in
+    --help|-h) _po_usage; exit 0 ;;
+    --) shift; break ;;
+    --config) shift 2 || _po_die "option --config needs a value" ;;
+    --config=*) shift ;;
+    --*=*) _po_o=${1%%=*}; _po_n=${_po_o#--}
+           _po_set "${_po_n//-/_}" "${1#*=}" "$_po_o"; shift ;;
+    --*) [ $# -ge 2 ] || _po_die "option $1 needs a value"
+         _po_n=${1#--}
+         _po_set "${_po_n//-/_}" "$2" "$1"; shift 2 ;;
+    *) break ;;
+  esac
+done
+
+unset _po_args _po_i _po_a _po_c _po_o _po_n _po_script
+unset -f _po_die _po_usage _po_set _po_apply_config
+true

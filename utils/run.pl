@@ -1,0 +1,192 @@
+#!/usr/bin/env perl
+# utils/run.pl -- run a command (or an array of jobs) locally, Kaldi style.
+#
+# Usage: run.pl [options] [JOB=1:N] <log-file> <command> [args...]
+#   e.g. run.pl --max-jobs-run 4 JOB=1:8 exp/log/train.JOB.log python -m x --part JOB
+#
+# Options (both "--opt value" and "--opt=value"):
+#   --max-jobs-run N   run at most N jobs at once (default: number of CPUs)
+#   --num-threads T    recorded in the log's accounting line
+#   --gpu G, --mem M, --time T, --config F
+#                      accepted for compatibility with slurm.pl; ignored locally
+#                      (GPU jobs still run, CUDA_VISIBLE_DEVICES is left alone)
+#   other "--opt value" pairs are accepted and ignored, as Kaldi's run.pl does.
+#
+# JOB=1:N (any variable name, e.g. SPLIT=2:5) runs one job per value, substituting
+# the name in the log file name and the command; JOB=3 runs a single job.
+# Each log holds "# <command>", "# Started at <date>", "#", the output, then
+# "# Accounting: time=<s> threads=<T>" and "# Ended (code <rc>) at <date>".
+# Arguments containing whitespace or quotes are quoted for bash; single-word
+# arguments such as "|" or ">" are passed through unquoted so pipes work.
+# Exit status 0 if all jobs succeed, else 1 with
+# "run.pl: N / M failed, log is in <first failed log>".
+use strict;
+use warnings;
+use File::Path qw(make_path);
+use File::Basename qw(dirname);
+use POSIX qw(:sys_wait_h setpgid);
+
+my $me = "run.pl";
+my $max_jobs_run = -1;
+my $num_threads = 1;
+
+sub usage {
+  die "Usage: $me [--max-jobs-run N] [--num-threads T] [--gpu G] [--mem M] [--time T] "
+    . "[--config F] [JOB=1:N] <log-file> <command> [args...]\n";
+}
+
+while (@ARGV && $ARGV[0] =~ m/^--?[A-Za-z]/) {
+  my $opt = shift @ARGV;
+  my $val;
+  if ($opt =~ m/^(--[^=]+)=(.*)$/s) { ($opt, $val) = ($1, $2); }
+  else { usage() unless @ARGV; $val = shift @ARGV; }
+  $opt =~ s/_/-/g;
+  if ($opt eq "--max-jobs-run") {
+    $val =~ m/^\d+$/ && $val > 0 or die "$me: --max-jobs-run needs a positive integer, got '$val'\n";
+    $max_jobs_run = $val;
+  } elsif ($opt eq "--num-threads") {
+    $val =~ m/^\d+$/ && $val > 0 or die "$me: --num-threads needs a positive integer, got '$val'\n";
+    $num_threads = $val;
+  } elsif ($opt =~ m/^--(gpu|mem|time|config)$/) {
+    # accepted, ignored locally
+  } else {
+    # Kaldi's run.pl silently ignores queue options it does not use.
+  }
+}
+
+my ($jobname, $jobstart, $jobend) = (undef, 1, 1);
+if (@ARGV && $ARGV[0] =~ m/^([A-Za-z_]\w*)=(\d+):(\d+)$/) {
+  ($jobname, $jobstart, $jobend) = ($1, $2, $3);
+  shift @ARGV;
+  die "$me: invalid job range $jobstart:$jobend\n" if $jobend < $jobstart;
+} elsif (@ARGV && $ARGV[0] =~ m/^([A-Za-z_]\w*)=(\d+)$/) {
+  ($jobname, $jobstart, $jobend) = ($1, $2, $2);
+  shift @ARGV;
+}
+usage() if @ARGV < 2;
+
+my $logfile = shift @ARGV;
+if (defined $jobname && $jobend > $jobstart && index($logfile, $jobname) < 0) {
+  die "$me: you are running a job array ($jobname=$jobstart:$jobend) but the log file "
+    . "'$logfile' does not contain '$jobname'\n";
+}
+
+# Build the command string as Kaldi does, but with safe single-quoting.
+sub shell_quote {
+  my ($x) = @_;
+  return "''" if $x eq "";
+  return $x if $x !~ m/[\s'"\\]/;
+  $x =~ s/'/'\\''/g;
+  return "'$x'";
+}
+my $cmd = join(" ", map { shell_quote($_) } @ARGV);
+
+if ($max_jobs_run <= 0) {
+  my $n = `nproc 2>/dev/null`;
+  chomp $n;
+  $max_jobs_run = ($n =~ m/^\d+$/ && $n > 0) ? $n : 1;
+}
+
+sub subst {
+  my ($s, $id) = @_;
+  $s =~ s/\Q$jobname\E/$id/g if defined $jobname;
+  return $s;
+}
+
+sub date_str { my $d = `date`; $d = scalar(localtime) . "\n" if $d eq ""; return $d; }
+
+# Runs in a forked child: one job, returns its exit code.
+sub run_one {
+  my ($id) = @_;
+  my $log = subst($logfile, $id);
+  my $c = subst($cmd, $id);
+  my $dir = dirname($log);
+  make_path($dir) unless -d $dir;
+  open(my $fh, ">", $log) or do { print STDERR "$me: cannot write log file '$log': $!\n"; return 1; };
+  print $fh "# $c\n# Started at " . date_str() . "#\n";
+  close($fh);
+  my $start = time();
+  my $pid = fork();
+  die "$me: fork failed: $!\n" unless defined $pid;
+  if ($pid == 0) {
+    setpgid(0, 0);    # own process group, so that a signal reaches the whole job
+    open(STDIN, "<", "/dev/null") if -t STDIN;
+    open(STDOUT, ">>", $log) or die "$me: cannot append to '$log': $!\n";
+    open(STDERR, ">&", \*STDOUT) or die;
+    exec("bash", "-c", $c) or do { print STDERR "$me: cannot run bash: $!\n"; POSIX::_exit(127); };
+  }
+  my $stop = sub {
+    my $sig = shift;
+    kill("TERM", -$pid);
+    kill("TERM", $pid);
+    waitpid($pid, 0);
+    if (open(my $f, ">>", $log)) {
+      print $f "# Accounting: time=" . (time() - $start) . " threads=$num_threads\n";
+      print $f "# Ended (code 143, killed by SIG$sig) at " . date_str();
+      close($f);
+    }
+    POSIX::_exit(143);
+  };
+  local $SIG{TERM} = $stop;
+  local $SIG{INT} = $stop;
+  local $SIG{HUP} = $stop;
+  waitpid($pid, 0);
+  my $status = $?;
+  my $code = ($status & 127) ? 128 + ($status & 127) : ($status >> 8);
+  open($fh, ">>", $log) or return 1;
+  print $fh "# Accounting: time=" . (time() - $start) . " threads=$num_threads\n";
+  print $fh "# Ended (code $code) at " . date_str();
+  close($fh);
+  return $code;
+}
+
+my %running;    # pid -> job id
+my %failed;     # job id -> code
+my @ids = ($jobstart .. $jobend);
+my $interrupted = 0;
+my $on_signal = sub {
+  my $sig = shift;
+  $interrupted = $sig;
+  kill("TERM", $_) for keys %running;
+};
+$SIG{INT} = $on_signal;
+$SIG{TERM} = $on_signal;
+$SIG{HUP} = $on_signal;
+
+sub reap_one {
+  my $pid = waitpid(-1, 0);
+  return if $pid <= 0;
+  if (exists $running{$pid}) {
+    my $id = delete $running{$pid};
+    my $code = $? >> 8;
+    $code = 128 + ($? & 127) if ($? & 127);
+    $failed{$id} = $code if $code != 0;
+  }
+}
+
+for my $id (@ids) {
+  last if $interrupted;
+  reap_one() while scalar(keys %running) >= $max_jobs_run;
+  last if $interrupted;
+  my $pid = fork();
+  die "$me: fork failed: $!\n" unless defined $pid;
+  if ($pid == 0) {
+    $SIG{INT} = $SIG{TERM} = $SIG{HUP} = 'DEFAULT';
+    POSIX::_exit(run_one($id) ? 1 : 0);
+  }
+  $running{$pid} = $id;
+}
+reap_one() while %running;
+
+if ($interrupted) {
+  print STDERR "$me: interrupted by SIG$interrupted\n";
+  exit 1;
+}
+my $njobs = scalar(@ids);
+my $nfailed = scalar(keys %failed);
+if ($nfailed > 0) {
+  my ($first) = sort { $a <=> $b } keys %failed;
+  print STDERR "$me: $nfailed / $njobs failed, log is in " . subst($logfile, $first) . "\n";
+  exit 1;
+}
+exit 0;

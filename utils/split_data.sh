@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# utils/split_data.sh -- split a Kaldi data dir into N parts (Kaldi).
+#
+# Usage: split_data.sh [--per-utt] <data-dir> <num-to-split>
+#   Writes <data-dir>/splitN/{1..N} (or <data-dir>/splitNutt/{1..N} with --per-utt).
+#   By default the split is by speaker (all utterances of a speaker in one part;
+#   it is an error to have fewer speakers than N); --per-utt splits utterances.
+#   Every list in the dir is split consistently: utt2spk, text, feats.scp, wav.scp,
+#   utt2*, segments, other *.scp (utterance keyed); spk2* and cmvn.scp (speaker
+#   keyed); with segments, wav.scp and reco2* follow the recordings of each part.
+#   spk2utt is regenerated. An existing split newer than every list is reused.
+#   Concatenating the parts' lists in order gives the original lists back.
+set -euo pipefail
+
+per_utt=false
+help_message=$(sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0")
+# --per-utt is a flag (no value), as in Kaldi.
+while [ $# -gt 0 ]; do
+  case $1 in
+    --per-utt) per_utt=true; shift ;;
+    --help|-h) printf '%s\n' "$help_message"; exit 0 ;;
+    --) shift; break ;;
+    -*) echo "$(basename "$0"): unknown option $1" >&2; exit 1 ;;
+    *) break ;;
+  esac
+done
+
+if [ $# -ne 2 ]; then
+  printf '%s\n' "$help_message" >&2
+  exit 1
+fi
+data=$1
+numsplit=$2
+utils=$(cd "$(dirname "$0")" && pwd)
+me=$(basename "$0")
+
+[[ $numsplit =~ ^[1-9][0-9]*$ ]] || { echo "$me: invalid num-to-split '$numsplit'" >&2; exit 1; }
+[ -f "$data/utt2spk" ] || { echo "$me: no such file $data/utt2spk" >&2; exit 1; }
+
+if [ "$per_utt" = true ]; then
+  sdir=$data/split${numsplit}utt
+  nutt=$(wc -l < "$data/utt2spk")
+  if [ "$nutt" -lt "$numsplit" ]; then
+    echo "$me: $data has $nutt utterances (in $data/utt2spk), fewer than $numsplit" >&2
+    exit 1
+  fi
+else
+  sdir=$data/split${numsplit}
+  nspk=$(awk '{print $2}' "$data/utt2spk" | sort -u | wc -l)
+  if [ "$nspk" -lt "$numsplit" ]; then
+    echo "$me: $data has $nspk speakers (in $data/utt2spk), fewer than $numsplit; use --per-utt" >&2
+    exit 1
+  fi
+fi
+
+# Classify the lists present in the data dir.
+has_segments=false
+[ -f "$data/segments" ] && has_segments=true
+utt_files=() spk_files=() reco_files=() copy_files=()
+for path in "$data"/*; do
+  [ -f "$path" ] || continue
+  f=$(basename "$path")
+  case $f in
+    utt2spk|spk2utt) ;;
+    *" "*) ;;
+    spk2*|spk*.scp|cmvn.scp) spk_files+=("$f") ;;
+    wav.scp|reco2*) if $has_segments; then reco_files+=("$f"); else
+                      [ "$f" = wav.scp ] && utt_files+=("$f"); fi ;;
+    text|segments|utt2*|*.scp) utt_files+=("$f") ;;
+    frame_shift) copy_files+=("$f") ;;
+    *) ;;
+  esac
+done
+all_files=(utt2spk ${utt_files[@]+"${utt_files[@]}"} ${spk_files[@]+"${spk_files[@]}"} \
+           ${reco_files[@]+"${reco_files[@]}"} ${copy_files[@]+"${copy_files[@]}"})
+
+# Reuse an up-to-date split.
+marker=$sdir/.split_done
+if [ -f "$marker" ] && [ "$(cat "$marker")" = "${all_files[*]}" ]; then
+  uptodate=true
+  for f in "${all_files[@]}"; do
+    if [ "$data/$f" -nt "$marker" ]; then uptodate=false; break; fi
+  done
+  for n in $(seq "$numsplit"); do
+    [ -f "$sdir/$n/utt2spk" ] || uptodate=false
+  done
+  if $uptodate; then
+    exit 0
+  fi
+fi
+
+tmp=$sdir.tmp.$$
+rm -rf "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+outs=()
+for n in $(seq "$numsplit"); do
+  mkdir -p "$tmp/$n"
+  outs+=("$tmp/$n/utt2spk")
+done
+
+if [ "$per_utt" = true ]; then
+  "$utils/split_scp.pl" "$data/utt2spk" "${outs[@]}"
+else
+  "$utils/split_scp.pl" --utt2spk="$data/utt2spk" "$data/utt2spk" "${outs[@]}"
+fi
+
+for n in $(seq "$numsplit"); do
+  d=$tmp/$n
+  "$utils/utt2spk_to_spk2utt.pl" "$d/utt2spk" > "$d/spk2utt"
+  for f in ${utt_files[@]+"${utt_files[@]}"}; do
+    "$utils/filter_scp.pl" "$d/utt2spk" "$data/$f" > "$d/$f"
+  done
+  for f in ${spk_files[@]+"${spk_files[@]}"}; do
+    "$utils/filter_scp.pl" "$d/spk2utt" "$data/$f" > "$d/$f"
+  done
+  if [ ${#reco_files[@]} -gt 0 ]; then
+    awk '{print $2}' "$d/segments" | sort -u > "$d/.recos"
+    for f in "${reco_files[@]}"; do
+      "$utils/filter_scp.pl" "$d/.recos" "$data/$f" > "$d/$f"
+    done
+    rm -f "$d/.recos"
+  fi
+  for f in ${copy_files[@]+"${copy_files[@]}"}; do
+    cp "$data/$f" "$d/$f"
+  done
+done
+echo "${all_files[*]}" > "$tmp/.split_done"
+
+rm -rf "$sdir"
+if ! mv -T "$tmp" "$sdir" 2>/dev/null; then
+  # another process finished the same split at the same time
+  [ -f "$sdir/.split_done" ] || { echo "$me: could not move $tmp to $sdir" >&2; exit 1; }
+fi
+exit 0

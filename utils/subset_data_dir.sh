@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# utils/subset_data_dir.sh -- copy a subset of a Kaldi data dir (Kaldi).
+#
+# Usage: subset_data_dir.sh --utt-list <file> <src-dir> <dest-dir>
+#        subset_data_dir.sh --spk-list <file> <src-dir> <dest-dir>
+#        subset_data_dir.sh --first <N> <src-dir> <dest-dir>   (or: --first <src> <N> <dest>)
+#        subset_data_dir.sh --last <N> <src-dir> <dest-dir>    (or: --last <src> <N> <dest>)
+#        subset_data_dir.sh <N> <src-dir> <dest-dir>           (or: <src> <N> <dest>)
+#   --utt-list / --spk-list keep the utterances / speakers listed (first field);
+#   --first / --last keep the first / last N utterances; a bare N keeps N
+#   utterances evenly spaced over the dir (deterministic). All lists are
+#   filtered consistently (utterance, speaker and, with segments, recording
+#   lists); spk2utt is regenerated. Lists in the order of <src-dir>.
+set -euo pipefail
+export LC_ALL=C
+
+me=$(basename "$0")
+usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
+mode=even
+list=
+n=
+case ${1:-} in
+  --help|-h) usage; exit 0 ;;
+  --utt-list|--spk-list) mode=${1#--}; list=${2:?"$me: $1 needs a file"}; shift 2 ;;
+  --first|--last) mode=${1#--}; shift ;;
+esac
+isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
+if [ "$mode" = utt-list ] || [ "$mode" = spk-list ]; then
+  [ $# -eq 2 ] || { usage >&2; exit 1; }
+  src=$1 dest=$2
+else
+  [ $# -eq 3 ] || { usage >&2; exit 1; }
+  if isnum "$1" && [ ! -d "$1" ]; then n=$1 src=$2 dest=$3
+  elif isnum "$2"; then src=$1 n=$2 dest=$3
+  else usage >&2; exit 1; fi
+fi
+src=${src%/}
+dest=${dest%/}
+utils=$(cd "$(dirname "$0")" && pwd)
+[ -f "$src/utt2spk" ] || { echo "$me: no such file $src/utt2spk" >&2; exit 1; }
+[ "$(cd "$src" && pwd)" != "$(mkdir -p "$dest" && cd "$dest" && pwd)" ] ||
+  { echo "$me: source and destination are the same directory" >&2; exit 1; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/subset_data_dir.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+total=$(grep -c . "$src/utt2spk" || true)
+case $mode in
+  utt-list) [ -r "$list" ] || { echo "$me: no such file $list" >&2; exit 1; }
+            "$utils/filter_scp.pl" "$list" "$src/utt2spk" > "$tmp/utt2spk" ;;
+  spk-list) [ -r "$list" ] || { echo "$me: no such file $list" >&2; exit 1; }
+            "$utils/filter_scp.pl" -f 2 "$list" "$src/utt2spk" > "$tmp/utt2spk" ;;
+  first) [ "$n" -le "$total" ] || { echo "$me: asked for $n utterances, $src has $total" >&2; exit 1; }
+         head -n "$n" "$src/utt2spk" > "$tmp/utt2spk" ;;
+  last) [ "$n" -le "$total" ] || { echo "$me: asked for $n utterances, $src has $total" >&2; exit 1; }
+        tail -n "$n" "$src/utt2spk" > "$tmp/utt2spk" ;;
+  even) [ "$n" -le "$total" ] || { echo "$me: asked for $n utterances, $src has $total" >&2; exit 1; }
+        # line i (0-based) kept when floor((i+1)*n/total) > floor(i*n/total): n evenly spaced lines
+        awk -v n="$n" -v t="$total" 'NF { i++; if (int(i * n / t) > int((i - 1) * n / t)) print }' \
+          "$src/utt2spk" > "$tmp/utt2spk" ;;
+esac
+[ -s "$tmp/utt2spk" ] || { echo "$me: the subset of $src is empty" >&2; exit 1; }
+
+has_segments=false
+[ -f "$src/segments" ] && has_segments=true
+"$utils/utt2spk_to_spk2utt.pl" "$tmp/utt2spk" > "$tmp/spk2utt"
+for path in "$src"/*; do
+  [ -f "$path" ] || continue
+  f=$(basename "$path")
+  case $f in
+    utt2spk|spk2utt|*" "*) ;;
+    spk2*|spk*.scp|cmvn.scp) "$utils/filter_scp.pl" "$tmp/spk2utt" "$path" > "$tmp/$f" ;;
+    wav.scp|reco2*)
+      if $has_segments; then
+        "$utils/filter_scp.pl" "$tmp/utt2spk" "$src/segments" | awk '{print $2}' | sort -u > "$tmp/.recos"
+        "$utils/filter_scp.pl" "$tmp/.recos" "$path" > "$tmp/$f"
+      elif [ "$f" = wav.scp ]; then
+        "$utils/filter_scp.pl" "$tmp/utt2spk" "$path" > "$tmp/$f"
+      fi ;;
+    text|segments|utt2*|*.scp) "$utils/filter_scp.pl" "$tmp/utt2spk" "$path" > "$tmp/$f" ;;
+    frame_shift) cp "$path" "$tmp/$f" ;;
+  esac
+done
+rm -f "$tmp/.recos"
+for path in "$tmp"/*; do
+  f=$(basename "$path")
+  mv "$path" "$dest/$f.tmp"
+  mv "$dest/$f.tmp" "$dest/$f"
+done
+echo "$me: $src -> $dest: $(grep -c . "$dest/utt2spk") of $total utterances, $(grep -c . "$dest/spk2utt") speakers"
