@@ -250,8 +250,9 @@ def num_frames(num_samples: int, cfg: FbankConfig) -> int:
 class Fbank:
     """Callable log-mel extractor; ``Fbank(cfg)(wave) -> (frames, dim)`` float32 numpy."""
 
-    # frames per rfft/GEMM call: bounds memory (~ 4096 * 1024 * 12 B = 50 MB)
-    chunk_frames = 4096
+    # frames per rfft/GEMM call: 512 frames (~5 s) keeps the buffers in cache; measured
+    # 1.3-1.6x faster than 4096 on one core (bench/bench_fbank.py)
+    chunk_frames = 512
 
     def __init__(self, cfg: Optional[FbankConfig] = None, dtype: torch.dtype = torch.float32):
         """dtype: compute precision (float32 like Kaldi; float64 for reference checks).

@@ -177,7 +177,7 @@ def load_encoder_and_tokenizer(name_or_dir: str):
             f"cannot load text model {src!r} offline (local_files_only): it must be a local "
             f"directory written by save_pretrained or a model already in the Hugging Face cache "
             f"(HF_HOME={os.environ.get('HF_HOME', '~/.cache/huggingface')}); for the demo build one "
-            f"with steps/make_text_encoder.sh. ({e})"
+            f"with emorec.bin.make_text_encoder (steps/train_text.sh does when no --text-model is given). ({e})"
         ) from e
     return enc, tok
 

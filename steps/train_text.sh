@@ -1,47 +1,36 @@
 #!/usr/bin/env bash
-# Usage: steps/train_text.sh [options] <FOLD_DATA_DIR> <EXP_DIR>
-#  e.g.: steps/train_text.sh --config conf/text_demo.yaml \
-#          --text-model exp/text_encoder/fold1 data/loso/fold1 exp/text/fold1
+# Usage: steps/train_text.sh [options] <LOSO_DIR> <EXP_DIR>
+#  e.g.: steps/train_text.sh --cmd "$cuda_cmd" --train-config conf/text_demo.yaml data/exp3/loso exp/text
 #
-# Fine-tunes the BERT text model (emorec.text) for one fold: trains on
-# FOLD_DATA_DIR/train, picks the epoch with the best UA on FOLD_DATA_DIR/dev (never
-# test), and writes EXP_DIR/{dev,test}.logpost.ark (natural-log posteriors, kaldiio
-# text ark), EXP_DIR/classes.txt, EXP_DIR/model/ (fine-tuned encoder + tokenizer +
-# head, reloadable offline), EXP_DIR/train_history.json and EXP_DIR/log/train.log.
-# Skips the fold when EXP_DIR/test.logpost.ark (written last) exists.
+# Fine-tunes the BERT text model (paper 000, 4.2.2) on every leave-one-session-out
+# fold of LOSO_DIR (fold1 ... foldN, each with train/dev/test holding text + utt2emo),
+# as one JOB=1:N array through $cmd. Per fold: trains on train, selects the epoch by
+# dev UA (never test), and writes EXP_DIR/foldK/{dev,test}.logpost.ark (natural-log
+# posteriors, kaldiio text ark), classes.txt, model/ (reloads offline) and
+# train_history.json; logs in EXP_DIR/log/. A fold whose test.logpost.ark (written
+# last) exists is skipped, so a rerun redoes only missing folds.
+#
+# The encoder: --text-model names a local BERT/RoBERTa directory or a model in the
+# local HF cache (bert-base-uncased for the paper). Without it, a small BERT and its
+# WordPiece tokenizer are built per fold from that fold's TRAIN transcripts only
+# (emorec.bin.make_text_encoder, with a short masked-LM pre-training) into
+# EXP_DIR/encoder/foldK: the offline stand-in for a pretrained BERT.
 #
 # Options:
-#   --cmd CMD            how to run the job (run.pl, slurm.pl ...)        [run.pl]
-#   --config FILE.yaml   YAML training config (conf/text_demo.yaml, conf/text_paper.yaml)
-#                        (a .yaml/.yml --config is taken by this script; any other
-#                        --config is a Kaldi option file as in parse_options.sh)
-#   --text-model M       local BERT-style dir or model name in the local HF cache;
-#                        overrides the config's text_model                 []
-#   --classes FILE       class order (one name a line); default: sorted labels of train+dev []
-#   --device D           auto | cpu | cuda | cuda:N                        [auto]
-#   --num-threads N      torch CPU threads                                 [1]
-#   --seed N             overrides the config's seed                       []
+#   --cmd CMD               job runner (run.pl, slurm.pl ...)             [run.pl]
+#   --train-config FILE     YAML fine-tuning config                      [conf/text_demo.yaml]
+#   --text-model M          local dir or cached model name; empty: build per fold []
+#   --encoder-opts "OPTS"   options of emorec.bin.make_text_encoder       []
+#   --nfolds N              folds in LOSO_DIR                             [5]
+#   --num-threads N         torch CPU threads per job                     [1]
 set -euo pipefail
 
 cmd=run.pl
-yaml_config=
+train_config=conf/text_demo.yaml
 text_model=
-classes=
-device=auto
+encoder_opts=
+nfolds=5
 num_threads=1
-seed=
-
-# A YAML --config is ours; Kaldi option files still go to parse_options.sh.
-_args=()
-while [ $# -gt 0 ]; do
-  case $1 in
-    --config) if [[ ${2:-} == *.yaml || ${2:-} == *.yml ]]; then yaml_config=$2; shift 2; continue; fi ;;
-    --config=*.yaml|--config=*.yml) yaml_config=${1#--config=}; shift; continue ;;
-  esac
-  _args+=("$1"); shift
-done
-set -- ${_args[@]+"${_args[@]}"}
-unset _args
 
 [ -f ./path.sh ] && . ./path.sh
 . utils/parse_options.sh
@@ -53,29 +42,31 @@ fi
 data=$1
 dir=$2
 
-for s in train dev test; do
-  for f in text utt2emo; do
-    [ -s "$data/$s/$f" ] || { echo "$0: missing $data/$s/$f" >&2; exit 1; }
+for k in $(seq "$nfolds"); do
+  for s in train dev test; do
+    for f in text utt2emo; do
+      [ -s "$data/fold$k/$s/$f" ] || { echo "$0: missing $data/fold$k/$s/$f" >&2; exit 1; }
+    done
   done
 done
-[ -z "$yaml_config" ] || [ -r "$yaml_config" ] || { echo "$0: cannot read config '$yaml_config'" >&2; exit 1; }
-
-if [ -s "$dir/test.logpost.ark" ]; then
-  echo "$0: $dir/test.logpost.ark exists, skipping (remove it to retrain)"
-  exit 0
-fi
+[ -r "$train_config" ] || { echo "$0: cannot read $train_config" >&2; exit 1; }
 mkdir -p "$dir/log"
 
-opts=(--device "$device" --num-threads "$num_threads")
-[ -n "$yaml_config" ] && opts+=(--config "$yaml_config")
-[ -n "$text_model" ] && opts+=(--text-model "$text_model")
-[ -n "$classes" ] && opts+=(--classes "$classes")
-[ -n "$seed" ] && opts+=(--seed "$seed")
+if [ -z "$text_model" ]; then
+  # shellcheck disable=SC2086  # encoder_opts is a list of options
+  $cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/make_encoder.JOB.log" \
+    python -m emorec.bin.make_text_encoder --num-threads "$num_threads" $encoder_opts \
+      "$data/foldJOB/train/text" "$dir/encoder/foldJOB"
+  text_model=$dir/encoder/foldJOB
+fi
 
-$cmd --num-threads "$num_threads" "$dir/log/train.log" \
-  python -m emorec.bin.train_text "${opts[@]}" "$data" "$dir"
+$cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
+  python -m emorec.bin.train_text --config "$train_config" --text-model "$text_model" \
+    --num-threads "$num_threads" "$data/foldJOB" "$dir/foldJOB"
 
-for f in classes.txt dev.logpost.ark test.logpost.ark model/text_model.json; do
-  [ -s "$dir/$f" ] || { echo "$0: training finished without $dir/$f; see $dir/log/train.log" >&2; exit 1; }
+for k in $(seq "$nfolds"); do
+  for f in classes.txt dev.logpost.ark test.logpost.ark; do
+    [ -s "$dir/fold$k/$f" ] || { echo "$0: no $dir/fold$k/$f; see $dir/log/train.$k.log" >&2; exit 1; }
+  done
 done
-echo "$0: text model of $data in $dir ($(grep -c . "$dir/test.logpost.ark") test utterances scored)"
+echo "$0: text models of $data in $dir/fold{1..$nfolds}"

@@ -75,11 +75,11 @@ def test_run_pl_max_jobs_run(tmp_path, shell_env, emorec_root, max_jobs):
 def test_run_pl_paths_with_spaces_and_options(tmp_path, shell_env, emorec_root):
     d = tmp_path / "my dir"
     r = run([emorec_root / "utils/run.pl", "--gpu", "1", "--mem", "2G", "--num-threads", "3",
-             "--time", "1:00:00", "JOB=1:2", d / "log dir/a.JOB.log", "printf", "%s|",
+             "--time", "1:00:00", "JOB=1:2", d / "log dir/a.JOB.log", "printf", "%s.",
              d / "it's JOB", ">", d / "out.JOB"], shell_env, tmp_path)
     assert r.returncode == 0, r.stderr
     for j in (1, 2):
-        assert (d / f"out.{j}").read_text() == f"{d}/it's {j}|"
+        assert (d / f"out.{j}").read_text() == f"{d}/it's {j}."
         assert "threads=3" in check_log(d / f"log dir/a.{j}.log")
 
 

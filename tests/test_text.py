@@ -103,29 +103,28 @@ def test_unknown_config_key_rejected():
 
 
 def test_steps_train_text_end_to_end(fold, tmp_path):
+    """steps/train_text.sh over a one-fold LOSO dir: the per-fold encoder is built from
+    the fold's TRAIN text only, fine-tuned, scored; a rerun skips; a deleted fold redoes."""
+    loso = tmp_path / "loso dir"
+    loso.mkdir()
+    (loso / "fold1").symlink_to(fold / "data")
     cfg = tmp_path / "text test.yaml"
     cfg.write_text("".join(f"{k}: {v}\n" for k, v in CFG.items()))
-    exp = tmp_path / "exp dir/fold1"
-    cmd = (f'. ./path.sh && steps/train_text.sh --num-threads 1 --config "{cfg}" '
-           f'--text-model "{fold / "enc"}" "{fold / "data"}" "{exp}"')
+    exp = tmp_path / "exp dir"
+    cmd = (f'. ./path.sh && steps/train_text.sh --nfolds 1 --train-config "{cfg}" '
+           f'--encoder-opts "--hidden-size 32 --num-layers 1 --intermediate-size 64 --mlm-epochs 1 '
+           f'--vocab-size 150" "{loso}" "{exp}"')
     r = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    sc = read_scores(exp / "test.logpost.ark")
-    assert sc.classes == ["ang", "hap", "neu", "sad"] and len(sc.utts) == 8
-    assert (exp / "dev.logpost.ark").is_file() and (exp / "model/text_model.json").is_file()
-    assert (exp / "train_history.json").is_file()
-    # a second run skips
-    r = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0 and "skipping" in r.stdout
-
-
-def test_steps_make_text_encoder(fold, tmp_path):
-    out = tmp_path / "enc dir/fold1"
-    cmd = (f'. ./path.sh && steps/make_text_encoder.sh --hidden-size 32 --num-layers 1 --intermediate-size 64 '
-           f'--mlm-epochs 1 --vocab-size 150 "{fold / "data/train/text"}" "{out}"')
-    r = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    model, tok = text.load_encoder_and_tokenizer(str(out))
+    model, tok = text.load_encoder_and_tokenizer(str(exp / "encoder/fold1"))
     assert model.config.hidden_size == 32
     # the training transcripts only: a word of the test set that train never has is unknown
     assert tok.convert_tokens_to_ids("zebra") == tok.unk_token_id
+    sc = read_scores(exp / "fold1/test.logpost.ark")
+    assert sc.classes == ["ang", "hap", "neu", "sad"] and len(sc.utts) == 8
+    assert (exp / "fold1/dev.logpost.ark").is_file() and (exp / "fold1/model/text_model.json").is_file()
+    assert (exp / "fold1/train_history.json").is_file()
+    # a second run skips the fold
+    r = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0
+    assert "skipping" in (exp / "log/train.1.log").read_text()

@@ -15,6 +15,7 @@ tokenizer vocabulary nor the MLM weights have seen dev or test text.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -37,6 +38,9 @@ def main(argv=None) -> int:
     ap.add_argument("out_dir")
     a = ap.parse_args(argv)
 
+    if os.path.isfile(os.path.join(a.out_dir, "config.json")):
+        print(f"make_text_encoder: {a.out_dir}/config.json exists (written last), skipping")
+        return 0
     import torch
     from transformers.utils import logging as hf_logging
 

@@ -65,6 +65,9 @@ def main(argv=None) -> int:
 
     fold = Path(a.fold_data_dir)
     exp = Path(a.exp_dir)
+    if (exp / "test.logpost.ark").is_file():
+        print(f"train_text: {exp}/test.logpost.ark exists (written last), skipping")
+        return 0
     exp.mkdir(parents=True, exist_ok=True)
     try:
         sets = {s: text.load_text_set(fold / s) for s in ("train", "dev", "test")}
