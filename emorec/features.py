@@ -151,7 +151,7 @@ class FbankConfig:
                     round_to_power_of_two=True)
 
 
-def _parse_bool(text: str) -> bool:
+def parse_bool(text: str) -> bool:
     t = text.strip().lower()
     if t in ("true", "1", "yes"):
         return True
@@ -180,7 +180,7 @@ def read_kaldi_conf(path: str, cls=FbankConfig) -> dict:
                 default = defaults[key]
                 try:
                     if isinstance(default, bool):
-                        out[key] = _parse_bool(value)
+                        out[key] = parse_bool(value)
                     elif isinstance(default, int):
                         out[key] = int(value)
                     elif isinstance(default, float):

@@ -264,3 +264,65 @@ def fuse_fold(speech_dir, text_dir, method_dirs: Dict[str, Path], dev_utt2emo,
         + " ".join(f"{m} {summary['dev_ua_' + m]:.4f}" for m in methods)
         + (f" (w1 = {summary['w1']:.2f})" if "w1" in summary else ""))
     return summary
+
+
+def read_w1(path) -> float:
+    """The speech weight written by fuse_fold (``w1.txt``: one number in [0, 1])."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            toks = f.read().split()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such fusion weight file (w1.txt of steps/fuse.sh)") from None
+    try:
+        if len(toks) != 1:
+            raise ValueError
+        w1 = float(toks[0])
+    except ValueError:
+        raise ValueError(f"{path}: expected one number (the speech weight w1), got {' '.join(toks)!r}") from None
+    if not 0.0 <= w1 <= 1.0:
+        raise ValueError(f"{path}: w1 = {w1} is outside [0, 1]")
+    return w1
+
+
+ZNORM_ROWS = ("speech_mean", "speech_std", "text_mean", "text_std")
+
+
+def read_znorm_stats(path) -> dict:
+    """Read ``znorm_stats.txt`` as written by fuse_fold:
+
+        # per-class dev statistics (per-class); classes: ang hap neu sad
+        speech_mean v1 ... vC
+        speech_std  ...
+        text_mean   ...
+        text_std    ...
+
+    -> {"classes": [...] or None, "speech_mean": array, ...} (float64 arrays of C values)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such z-norm statistics file (znorm_stats.txt of steps/fuse.sh)") from None
+    out: dict = {"classes": None}
+    for n, line in enumerate(lines, 1):
+        s = line.strip()
+        if not s:
+            continue
+        if s.startswith("#"):
+            if "classes:" in s:
+                out["classes"] = s.split("classes:", 1)[1].split()
+            continue
+        name, *vals = s.split()
+        if name not in ZNORM_ROWS:
+            raise ValueError(f"{path}:{n}: unknown row {name!r} (expected one of {', '.join(ZNORM_ROWS)})")
+        try:
+            out[name] = np.array([float(v) for v in vals], dtype=np.float64)
+        except ValueError:
+            raise ValueError(f"{path}:{n}: non-numeric value in {name}") from None
+    missing = [r for r in ZNORM_ROWS if r not in out]
+    if missing:
+        raise ValueError(f"{path}: missing rows {missing}")
+    sizes = {out[r].size for r in ZNORM_ROWS}
+    if len(sizes) != 1 or (out["classes"] is not None and sizes != {len(out["classes"])}):
+        raise ValueError(f"{path}: rows of different lengths {[out[r].size for r in ZNORM_ROWS]}"
+                         + (f" for classes {out['classes']}" if out["classes"] else ""))
+    return out

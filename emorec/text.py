@@ -29,6 +29,7 @@ import random
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -39,48 +40,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from emorec import metrics
+from emorec.data.datadir import read_kv
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 MODEL_FORMAT = 1
 
 
 # --------------------------------------------------------------------------- data
-
-
-def read_kaldi_map(path) -> Dict[str, str]:
-    """Read a Kaldi ``key rest-of-line`` file (``text``, ``utt2emo``) into a dict.
-
-    The value may be empty (an empty transcript).  Duplicate keys are an error naming
-    the file and line.
-    """
-    out: Dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                continue
-            parts = line.split(maxsplit=1)
-            key = parts[0]
-            val = parts[1].strip() if len(parts) > 1 else ""
-            if key in out:
-                raise ValueError(f"{path}:{lineno}: duplicate key {key!r}")
-            out[key] = val
-    return out
-
-
-def read_classes(path) -> List[str]:
-    with open(path, encoding="utf-8") as f:
-        classes = [ln.strip() for ln in f if ln.strip()]
-    if len(set(classes)) != len(classes):
-        raise ValueError(f"{path}: duplicate class names")
-    return classes
-
-
-def write_classes(path, classes: Sequence[str]) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -106,9 +72,9 @@ def load_text_set(data_dir, require_labels: bool = True, max_missing_frac: float
     emo_path = data_dir / "utt2emo"
     if not text_path.is_file():
         raise FileNotFoundError(f"{text_path}: no such file")
-    text = read_kaldi_map(text_path)
+    text = read_kv(str(text_path), allow_empty_value=True)
     if emo_path.is_file():
-        emo = read_kaldi_map(emo_path)
+        emo = read_kv(str(emo_path))
         for k, v in emo.items():
             if not v or len(v.split()) != 1:
                 raise ValueError(f"{emo_path}: bad label for {k!r}: {v!r}")
@@ -231,15 +197,28 @@ def predict_logposteriors(
 # ------------------------------------------------------------- save / reload
 
 
+@contextmanager
+def _atomic_dir(out_dir: Path):
+    """Yield a temp dir beside ``out_dir`` that replaces it on success; removed on failure,
+    so a killed save never leaves a half-written model where a rerun would trust it."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".tmp", dir=out_dir.parent))
+    try:
+        yield tmp
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def save_text_classifier(model: TextClassifier, tokenizer, out_dir, classes: Sequence[str], max_len: int,
                          extra: Optional[dict] = None) -> None:
     """Save into ``out_dir`` atomically (temp dir renamed into place)."""
     from safetensors.torch import save_file
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".tmp", dir=out_dir.parent))
-    try:
+    with _atomic_dir(Path(out_dir)) as tmp:
         model.encoder.save_pretrained(tmp / "encoder", safe_serialization=True)
         tokenizer.save_pretrained(tmp / "encoder")
         head = {k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}
@@ -253,12 +232,6 @@ def save_text_classifier(model: TextClassifier, tokenizer, out_dir, classes: Seq
         if extra:
             meta.update(extra)
         (tmp / "text_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def load_text_classifier(model_dir, device="cpu") -> Tuple[TextClassifier, object, dict]:
@@ -488,17 +461,8 @@ def build_text_encoder(
             info["mlm_loss"].append(tot / max(1, cnt))
             log(f"mlm epoch {ep + 1}/{mlm_epochs}: loss {info['mlm_loss'][-1]:.4f}")
     model.eval()
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".tmp", dir=out_dir.parent))
-    try:
+    with _atomic_dir(Path(out_dir)) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         (tmp / "build_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return info

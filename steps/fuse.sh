@@ -13,7 +13,8 @@
 #          scores, then equal weights -> OUT_DIR/znorm[/foldK]/
 #   equal_raw  raw scores, w1 = 0.5 (ablation; not in the default --methods)
 # Outputs {dev,test}.logpost.ark (log-softmax of the fused scores: same decisions)
-# and classes.txt per method and fold. Skips when every test.logpost.ark exists.
+# and classes.txt per method and fold. A fold whose fused scores are newer than its
+# speech and text scores is skipped (make's rule), so a rescored fold is fused again.
 #
 # Options:
 #   --cmd CMD             job runner                                   [run.pl]
@@ -41,28 +42,6 @@ out=$3
 for d in "$speech" "$text" "$data"; do
   [ -d "$d" ] || { echo "$0: no directory $d" >&2; exit 1; }
 done
-
-# Done when, for every fold (or the single fold), every method has its test scores.
-if [ -f "$speech/test.logpost.ark" ]; then
-  folds=(.)
-else
-  folds=()
-  for f in "$speech"/fold*/; do
-    [ -f "$f/test.logpost.ark" ] && folds+=("$(basename -- "$f")")
-  done
-  [ ${#folds[@]} -gt 0 ] || { echo "$0: no test.logpost.ark in $speech or $speech/fold*/" >&2; exit 1; }
-fi
-done_all=true
-IFS=, read -r -a mlist <<< "$methods"
-for m in "${mlist[@]}"; do
-  for f in "${folds[@]}"; do
-    [ -s "$out/$m/$f/test.logpost.ark" ] || done_all=false
-  done
-done
-if $done_all; then
-  echo "$0: $out is complete, skipping"
-  exit 0
-fi
 
 mkdir -p "$out/log"
 $cmd "$out/log/fuse.log" \

@@ -83,6 +83,14 @@ def test_fuse_fold_end_to_end(tmp_path):
     assert 0.6 <= summ["w1"] <= 0.9
     assert summ["dev_ua_w1"] == pytest.approx(1.0)
     assert (out / "w1/w1.txt").read_text().strip() == f"{summ['w1']:.2f}"
+    # what fuse_fold writes reads back: the weight, and the dev statistics of each modality
+    assert fusion.read_w1(out / "w1/w1.txt") == pytest.approx(summ["w1"])
+    st = fusion.read_znorm_stats(out / "znorm/znorm_stats.txt")
+    assert st["classes"] == cls
+    a_dev = fusion.read_scores(s_dir / "dev.logpost.ark").mat
+    mu, sd = fusion.znorm_stats(a_dev)
+    np.testing.assert_allclose(st["speech_mean"], mu, rtol=1e-5)
+    np.testing.assert_allclose(st["speech_std"], sd, rtol=1e-5)
     for m in ("w1", "znorm", "equal_raw"):
         f = fusion.read_scores(out / m / "test.logpost.ark")
         assert f.utts == utts and f.classes == cls
@@ -118,3 +126,26 @@ def test_fuse_cli_fold_roots(tmp_path):
         assert (tmp_path / f"fus/w1/fold{k}/test.logpost.ark").is_file()
         assert (tmp_path / f"fus/znorm/fold{k}/dev.logpost.ark").is_file()
         assert (tmp_path / f"fus/w1/fold{k}/classes.txt").read_text() == "ang\nhap\n"
+
+    # a rerun skips fused folds that are newer than their inputs; rescoring one fold
+    # (a newer speech ark) makes exactly that fold fused again
+    import os
+    before = {k: (tmp_path / f"fus/w1/fold{k}/test.logpost.ark").stat().st_mtime_ns for k in (1, 2)}
+    newer = before[1] + 10**9
+    for s in ("dev", "test"):
+        os.utime(tmp_path / f"speech/fold2/{s}.logpost.ark", ns=(newer, newer))
+    assert fuse.main(["--data", str(tmp_path / "data"), str(tmp_path / "speech"), str(tmp_path / "text"),
+                      str(tmp_path / "fus")]) == 0
+    after = {k: (tmp_path / f"fus/w1/fold{k}/test.logpost.ark").stat().st_mtime_ns for k in (1, 2)}
+    assert after[1] == before[1] and after[2] != before[2]
+
+
+def test_fusion_file_readers_name_bad_files(tmp_path):
+    (tmp_path / "w1.txt").write_text("1.5\n")
+    with pytest.raises(ValueError, match="outside"):
+        fusion.read_w1(tmp_path / "w1.txt")
+    with pytest.raises(FileNotFoundError, match="nope"):
+        fusion.read_w1(tmp_path / "nope.txt")
+    (tmp_path / "z.txt").write_text("# classes: ang hap\nspeech_mean 0 1\nspeech_std 1 x\n")
+    with pytest.raises(ValueError, match=r"z.txt:3"):
+        fusion.read_znorm_stats(tmp_path / "z.txt")

@@ -224,13 +224,8 @@ def test_sigterm_removes_tmp_files(tmp_path, shell_env):
     assert not out.exists() or not list(out.iterdir())
 
 
-def test_slurm_vs_run_pl_identical(tmp_path, shell_env, request):
-    try:
-        cluster = request.getfixturevalue("slurm")
-    except pytest.FixtureLookupError:
-        pytest.skip("no 'slurm' fixture in tests/conftest.py")
-    if not shutil.which("slurm.pl", path=cluster.env["PATH"]):
-        pytest.skip("utils/slurm.pl not found")
+def test_slurm_vs_run_pl_identical(tmp_path, shell_env, slurm):
+    cluster = slurm
     a, b = tmp_path / "runpl", tmp_path / "slurm"
     wav = make_data(a)
     make_data(b)

@@ -50,8 +50,8 @@ def test_evaluate_system_hand_computed(exp):
 def test_report_cli_writes_results_and_pngs(exp):
     out = exp / "out dir/RESULTS.md"
     # run from the repo root (path.sh, utils/); a relative system dir is looked up below EXP_ROOT
-    cmd = (f'. ./path.sh && steps/report.sh --data "{exp / "data/loso"}" --system "text={exp / "exp/text"}" '
-           f'--system fusion_w1=fusion/w1 --ablation "text_again={exp / "exp/text"}" "{exp / "exp"}" "{out}"')
+    cmd = (f'. ./path.sh && steps/report.sh --data "{exp / "data/loso"}" --systems "text=text fusion_w1=fusion/w1" '
+           f'--ablations text_again=text "{exp / "exp"}" "{out}"')
     r = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     md = out.read_text()

@@ -7,16 +7,28 @@
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--iemocap-root DIR] [--exp-set 1|2|3] ...
 #   stage 0: data dir (and the demo corpus when no corpus is given)
 #   stage 1: 128-dim log-mel features, leave-one-session-out folds
+#   stage 2: speaker model (egs/voxceleb trains one unless --speaker-model is given)
+#   stage 3: speech emotion models per fold (transfer modes in --ser-modes)
+#   stage 4: BERT text models per fold
+#   stage 5: late fusion of speech and text log-posteriors
+#   stage 6: UA/WA per fold, confusion matrices, RESULTS.md
+#   stage 7: ablation of paper 003 (transfer, augmentation, pooling); not run by default
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./path.sh
 . ./cmd.sh
 
 stage=0
-stop_stage=100
+stop_stage=6
 nj=4                             # parallel feature jobs
 iemocap_root=                    # IEMOCAP_full_release; empty: demo corpus
 exp_set=3                        # class set: 1 ang/hap/neu/sad, 2 ang/exc/neu/sad, 3 hap+exc merged
+voxceleb_root=                   # for stage 2; empty: the demo VoxCeleb tree beside the demo IEMOCAP
+speaker_model=                   # speaker checkpoint; empty: train one with ../voxceleb
+ser_config=conf/ser_demo.yaml    # conf/ser_paper.yaml for the paper's setup
+ser_modes="finetune scratch"     # speech systems trained in stage 3 (scratch, probe, finetune)
+text_config=conf/text_demo.yaml  # conf/text_paper.yaml for bert-base-uncased
+text_model=                      # local BERT dir or cached name; empty: a small BERT built per fold
 demo_dir=demo
 seed=777
 
@@ -29,6 +41,14 @@ else
   use_demo=false
 fi
 data=data/exp$exp_set
+exp=exp/exp$exp_set
+if [ -z "$speaker_model" ]; then
+  speaker_model=../voxceleb/exp/resnet_demo/avg_model.pt
+  train_speaker_model=true
+else
+  train_speaker_model=false
+fi
+[ -n "$voxceleb_root" ] || voxceleb_root=$PWD/$demo_dir/VoxCeleb1
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   if $use_demo; then
@@ -46,4 +66,54 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   for d in "$data"/loso/fold*/{train,dev,test}; do
     utils/validate_data_dir.sh "$d"
   done
+fi
+
+if [ $stage -le 2 ] && [ $stop_stage -ge 2 ] && $train_speaker_model; then
+  (cd ../voxceleb && ./run.sh --stop-stage 3 --voxceleb-root "$voxceleb_root")
+fi
+
+if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
+  for mode in $ser_modes; do
+    steps/train_ser.sh --cmd "$cuda_cmd" --mode $mode --speaker-model "$speaker_model" \
+      --train-config "$ser_config" "$data/loso" "$exp/ser_$mode"
+  done
+fi
+
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  steps/train_text.sh --cmd "$cuda_cmd" --train-config "$text_config" --text-model "$text_model" \
+    "$data/loso" "$exp/text"
+fi
+
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  steps/fuse.sh --data "$data/loso" "$exp/ser_finetune" "$exp/text" "$exp/fusion"
+fi
+
+if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
+  systems="speech_finetune=ser_finetune text=text fusion_w1=fusion/w1 fusion_znorm=fusion/znorm"
+  for mode in $ser_modes; do
+    [ $mode = finetune ] || systems+=" speech_$mode=ser_$mode"
+  done
+  ablations=
+  for d in "$exp"/ablation/*/; do
+    [ -d "$d" ] && ablations+=" $(basename "$d")=ablation/$(basename "$d")"
+  done
+  steps/report.sh --data "$data/loso" --systems "$systems" --ablations "$ablations" \
+    --quote-configs "$ser_config $text_config" --title "IEMOCAP Exp $exp_set results" "$exp" RESULTS.md
+  echo "$0: results in $PWD/RESULTS.md, plots in $PWD/plots/"
+fi
+
+if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
+  # Paper 003, Figure 4: transfer learning x spectrogram augmentation x statistics pooling.
+  for mode in scratch finetune; do
+    for aug in none conservative aggressive; do
+      for pool in stats avg; do
+        steps/train_ser.sh --cmd "$cuda_cmd" --mode $mode --speaker-model "$speaker_model" \
+          --train-config "$ser_config" --train-opts "--set augment.policy=$aug --set model.pooling=$pool" \
+          "$data/loso" "$exp/ablation/${mode}_aug-${aug}_pool-${pool}"
+      done
+    done
+  done
+  steps/train_ser.sh --cmd "$cuda_cmd" --mode probe --speaker-model "$speaker_model" \
+    --train-config "$ser_config" --train-opts "--set optim.lr=0.1" "$data/loso" "$exp/ablation/probe"
+  echo "$0: run stage 6 again to add the ablation table to RESULTS.md"
 fi

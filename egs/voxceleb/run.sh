@@ -54,3 +54,27 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
     utils/validate_data_dir.sh --no-text data/$d
   done
 fi
+
+if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
+  # ResNet speaker classifier on random T-frame chunks; resumes from the last checkpoint
+  steps/train_speaker.sh --cmd "$cuda_cmd" --ngpu $ngpu --seed $seed \
+    "$train_config" data/voxceleb_train "$exp"
+fi
+
+if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
+  steps/average_model.sh --num $num_avg "$exp" "$exp/avg_model.pt"
+fi
+
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  # embeddings of whole test utterances (no cropping)
+  steps/extract_embeddings.sh --nj $nj --cmd "$train_cmd" \
+    "$exp/avg_model.pt" data/voxceleb_test "$exp/xvectors_voxceleb_test"
+fi
+
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  steps/score_trials.sh data/voxceleb_test/trials "$exp/xvectors_voxceleb_test/xvector.scp" \
+    "$exp/scores_voxceleb_test"
+  local/voxceleb_results.sh "$exp/avg_model.pt" "$train_config" \
+    "$($use_demo && echo "the synthetic demo corpus (seed $seed)" || echo "$voxceleb_root")" \
+    "$exp/scores_voxceleb_test" RESULTS.md
+fi

@@ -43,16 +43,14 @@ import numpy as np
 import torch
 
 from emorec.audio import AudioError, load_audio, parse_wav_scp
-from emorec.features import Fbank, FbankConfig
+from emorec.features import Fbank, FbankConfig, parse_bool
 
 
 def _bool(s: str) -> bool:
-    t = s.strip().lower()
-    if t in ("true", "1", "yes"):
-        return True
-    if t in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
+    try:
+        return parse_bool(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,16 @@ def _fold_key(name: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
+def _up_to_date(outputs, inputs) -> bool:
+    """Make's rule: every output exists and none is older than any input."""
+    if not all(p.is_file() for p in outputs):
+        return False
+    missing = [p for p in inputs if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]}: missing input")
+    return min(p.stat().st_mtime for p in outputs) >= max(p.stat().st_mtime for p in inputs)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True,
@@ -57,10 +67,18 @@ def main(argv=None) -> int:
                 dev_lab = data / "dev" / "utt2emo"
             jobs.append((sp / f, tx / f, {m: out / m / f for m in methods}, dev_lab, f))
     summaries = {}
+    summary_file = out / "fusion_summary.json"
+    if summary_file.is_file():
+        summaries = json.loads(summary_file.read_text(encoding="utf-8"))
     try:
         for s_dir, t_dir, mdirs, dev_lab, fold in jobs:
             if not dev_lab.is_file():
                 raise FileNotFoundError(f"{dev_lab}: no dev labels for {s_dir}")
+            inputs = [d / f"{s}.logpost.ark" for d in (s_dir, t_dir) for s in ("dev", "test")] + [dev_lab]
+            outputs = [d / "test.logpost.ark" for d in mdirs.values()]
+            if (fold or "fold") in summaries and _up_to_date(outputs, inputs):
+                print(f"fuse: {', '.join(map(str, outputs))} up to date, skipping")
+                continue
             summ = fusion.fuse_fold(s_dir, t_dir, mdirs, dev_lab,
                                     per_class_znorm=(a.znorm_stats == "per-class"))
             summaries[fold or "fold"] = summ
@@ -70,7 +88,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "fusion_summary.json.tmp"
     tmp.write_text(json.dumps(summaries, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "fusion_summary.json")
+    os.replace(tmp, summary_file)
     if "w1" in methods:
         print("fuse: w1 per fold: " + " ".join(f"{k}={v['w1']:.2f}" for k, v in summaries.items()))
     return 0

@@ -45,6 +45,7 @@ def main(argv=None) -> int:
     from transformers.utils import logging as hf_logging
 
     from emorec import text
+    from emorec.data.datadir import read_kv
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
                 with open(path, encoding="utf-8") as f:
                     texts += [ln.strip() for ln in f if ln.strip()]
             else:
-                texts += [t for t in text.read_kaldi_map(path).values() if t]
+                texts += [t for t in read_kv(path, allow_empty_value=True).values() if t]
         t0 = time.time()
         info = text.build_text_encoder(
             texts, a.out_dir, vocab_size=a.vocab_size, hidden_size=a.hidden_size, num_layers=a.num_layers,

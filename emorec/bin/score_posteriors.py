@@ -18,14 +18,22 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="text ark of log-posteriors")
     p.add_argument("--classes-out", default=None, help="default: classes.txt beside --out")
     p.add_argument("--utt-list", default=None)
+    p.add_argument("--skip-up-to-date", action="store_true",
+                   help="do nothing when --out exists and is newer than --model (make's rule)")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-frames", type=int, default=20000)
     p.add_argument("--max-batch", type=int, default=32)
     p.add_argument("--num-threads", type=int, default=0)
     a = p.parse_args(argv)
+    if (a.skip_up_to_date and os.path.isfile(a.out)
+            and os.path.getmtime(a.out) >= os.path.getmtime(a.model)):
+        print(f"score_posteriors: {a.out} is newer than {a.model}, skipping")
+        return 0
 
-    import kaldiio
+    import numpy as np
     import torch
+
+    from emorec.fusion import write_classes, write_scores
     from emorec.train.infer import data_keys, load_model, pick_device, run_model
     if a.num_threads:
         torch.set_num_threads(a.num_threads)
@@ -34,14 +42,10 @@ def main(argv=None):
     keys = data_keys(a.data, a.utt_list)
     out = {k: v.numpy() for k, v, _ in run_model(model, a.data, "log_posteriors", keys, device=device,
                                                  max_frames=a.max_frames, max_batch=a.max_batch)}
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    tmp = a.out + ".tmp"
-    kaldiio.save_ark(tmp, {k: out[k] for k in sorted(out)}, text=True)
-    classes_out = a.classes_out or os.path.join(os.path.dirname(os.path.abspath(a.out)), "classes.txt")
-    with open(classes_out + ".tmp", "w", encoding="utf-8") as f:
-        f.writelines(f"{c}\n" for c in meta["classes"])
-    os.replace(classes_out + ".tmp", classes_out)
-    os.replace(tmp, a.out)
+    if a.classes_out:
+        write_classes(a.classes_out, meta["classes"])
+    keys = sorted(out)
+    write_scores(a.out, keys, np.stack([out[k] for k in keys]), meta["classes"])
     print(f"score_posteriors: {len(out)} utterances x {len(meta['classes'])} classes -> {a.out}",
           file=sys.stderr)
     return 0

@@ -36,6 +36,8 @@ def get_parser():
                    help="default: finetune with --init-from, else scratch")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="config override (repeatable)")
+    p.add_argument("--skip-done", action="store_true",
+                   help="do nothing when EXP/final.pt (written last) exists")
     p.add_argument("--stop-after-epochs", type=int, default=None,
                    help="stop (without final.pt) once this many epochs are done; for tests")
     return p
@@ -44,6 +46,9 @@ def get_parser():
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = get_parser().parse_args(argv)
+    if args.skip_done and os.path.isfile(os.path.join(args.exp_dir, "final.pt")):
+        print(f"train: {args.exp_dir}/final.pt exists, skipping")
+        return 0
     if args.ngpu > 1 and "LOCAL_RANK" not in os.environ:
         # re-run this command under torchrun, one process per GPU (or CPU process)
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",

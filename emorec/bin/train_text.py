@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     from transformers.utils import logging as hf_logging
 
     from emorec import metrics, text
-    from emorec.fusion import write_scores
+    from emorec.fusion import read_classes, write_scores
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     try:
         sets = {s: text.load_text_set(fold / s) for s in ("train", "dev", "test")}
         if a.classes:
-            classes = text.read_classes(a.classes)
+            classes = read_classes(a.classes)
         else:
             classes = sorted(set(sets["train"].labels) | set(sets["dev"].labels))
         for s, ts in sets.items():

@@ -44,7 +44,7 @@ SIZES = {
     "tiny": {"ang": 4, "hap": 2, "exc": 2, "neu": 4, "sad": 4,
              "xxx": 1, "fru": 1, "sur": 1, "oth": 0},
 }
-VOX_SIZES = {"small": (40, 8), "tiny": (16, 6)}  # (speakers, trial speakers)
+VOX_SIZES = {"small": (48, 8), "tiny": (16, 6)}  # (speakers, trial speakers)
 TEXT_NOISE = 0.12  # share of utterances whose words are neutral whatever the class
 SAD_WORDS = 0.25  # share of sad utterances with sad words (the rest: the neutral pool)
 
@@ -324,7 +324,11 @@ def _vox_plan(root: str, rng: np.random.Generator, size: str) -> Tuple[Dict[str,
     for s in range(n_spk):
         spk = f"id1{s + 1:04d}"
         voice = combos[int(pick[s])]
-        pitch0, rate0 = rng.uniform(20, 80), rng.uniform(140, 200)
+        # speakers differ in voice and in prosodic habits (pitch level and range, rate,
+        # loudness), the cues that also carry arousal: what a speaker network learns
+        # to encode is then worth transferring to emotion, as on the real corpora
+        pitch0, rate0 = rng.uniform(15, 85), rng.uniform(120, 220)
+        amp0, range0 = rng.uniform(70, 140), rng.uniform(0, 4)
         n_utt = int(rng.integers(10, 13))
         n_vid = int(rng.integers(2, 5))
         vids = ["".join(_choice(rng, _YT) for _ in range(11)) for _ in range(n_vid)]
@@ -341,8 +345,9 @@ def _vox_plan(root: str, rng: np.random.Generator, size: str) -> Tuple[Dict[str,
                 jobs.append(Job(os.path.join(root, "wav", rel), text, voice,
                                 int(np.clip(round(pitch0 + rng.normal(0, 4)), 0, 99)),
                                 int(np.clip(round(rate0 + rng.normal(0, 8)), 90, 260)),
-                                int(np.clip(round(100 + rng.normal(0, 10)), 30, 200)),
-                                "medium", int(rng.integers(2**31))))
+                                int(np.clip(round(amp0 + rng.normal(0, 10)), 30, 200)),
+                                RANGES[int(np.clip(round(range0 + rng.normal(0, 0.4)), 0, 4))],
+                                int(rng.integers(2**31))))
                 spk_utts[spk].append(rel)
     return spk_utts, jobs
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Usage: steps/train_ser.sh [options] <LOSO_DIR> <EXP_DIR>
+#  e.g.: steps/train_ser.sh --cmd "$cuda_cmd" --mode finetune \
+#          --speaker-model ../voxceleb/exp/resnet_demo/avg.pt data/exp3/loso exp/ser_finetune
+#
+# Speech emotion recognition by transfer from a speaker ResNet (papers 000 and 003),
+# on every leave-one-session-out fold of LOSO_DIR (fold1 ... foldN with train/dev/test,
+# each holding feats.scp + utt2emo), the folds as one JOB=1:N array through $cmd.
+# Modes (--mode):
+#   scratch    no transfer: the network starts from random weights
+#   probe      the speaker model's convolutional layers frozen; new embedding and
+#              classifier layers trained (optim.lr, 0.1 in the paper)
+#   finetune   all layers trained: the convolutional layers at optim.lr_trunk (1e-3 in the
+#              paper), the new layers at optim.lr (two learning rates)
+# Training takes random T-frame chunks; every epoch is evaluated on the fold's dev set
+# with whole segments and best.pt keeps the best dev UA (the test set is never used for
+# selection). Then best.pt scores dev and test: EXP_DIR/foldK/{dev,test}.logpost.ark
+# (natural-log posteriors, kaldiio text ark) + classes.txt. A fold with final.pt is not
+# trained again; a fold whose scores are newer than best.pt is not scored again, so a
+# rerun does only what is missing and a killed training resumes from its last epoch.
+#
+# Options:
+#   --cmd CMD               job runner ("$cuda_cmd": run.pl --gpu 1 / slurm.pl --gpu 1) [run.pl]
+#   --mode M                scratch | probe | finetune                    [finetune]
+#   --speaker-model CKPT    speaker checkpoint (needed by probe/finetune) []
+#   --train-config FILE     training YAML (emorec.train.config)            [conf/ser_demo.yaml]
+#   --train-opts "OPTS"     more emorec.bin.train options, e.g. "--set augment.policy=aggressive" []
+#   --nfolds N              folds in LOSO_DIR                               [5]
+#   --ngpu N                0: CPU; 1: one process (CUDA when available)    [1]
+set -euo pipefail
+
+cmd=run.pl
+mode=finetune
+speaker_model=
+train_config=conf/ser_demo.yaml
+train_opts=
+nfolds=5
+ngpu=1
+
+[ -f ./path.sh ] && . ./path.sh
+. utils/parse_options.sh
+
+if [ $# -ne 2 ]; then
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0" >&2
+  exit 1
+fi
+data=$1
+dir=$2
+
+case $mode in
+  scratch) init=() ;;
+  probe|finetune)
+    [ -f "$speaker_model" ] || { echo "$0: --mode $mode needs --speaker-model CKPT (got '$speaker_model')" >&2; exit 1; }
+    init=(--init-from "$speaker_model") ;;
+  *) echo "$0: unknown --mode $mode (scratch, probe, finetune)" >&2; exit 1 ;;
+esac
+[ -r "$train_config" ] || { echo "$0: cannot read $train_config" >&2; exit 1; }
+for k in $(seq "$nfolds"); do
+  for s in train dev test; do
+    for f in feats.scp utt2emo; do
+      [ -s "$data/fold$k/$s/$f" ] || { echo "$0: missing $data/fold$k/$s/$f" >&2; exit 1; }
+    done
+  done
+done
+mkdir -p "$dir/log"
+
+# shellcheck disable=SC2206  # train_opts is a list of options
+extra=($train_opts)
+$cmd JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
+  python -m emorec.bin.train --config "$train_config" --data "$data/foldJOB/train" --labels "$data/foldJOB/train/utt2emo" \
+    --dev-data "$data/foldJOB/dev" --exp-dir "$dir/foldJOB" --transfer "$mode" "${init[@]}" \
+    --ngpu "$ngpu" --resume --skip-done ${extra[@]+"${extra[@]}"}
+
+for s in dev test; do
+  $cmd JOB=1:"$nfolds" "$dir/log/score_$s.JOB.log" \
+    python -m emorec.bin.score_posteriors --skip-up-to-date --model "$dir/foldJOB/best.pt" \
+      --data "$data/foldJOB/$s" --out "$dir/foldJOB/$s.logpost.ark"
+done
+echo "$0: $mode models of $data in $dir/fold{1..$nfolds}"
