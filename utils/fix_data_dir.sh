@@ -21,20 +21,8 @@ data=${1%/}
 utils=$(cd "$(dirname "$0")" && pwd)
 [ -f "$data/utt2spk" ] || { echo "$me: no such file $data/utt2spk" >&2; exit 1; }
 
-has_segments=false
-[ -f "$data/segments" ] && has_segments=true
-utt_files=() spk_files=() reco_files=()
-for path in "$data"/*; do
-  [ -f "$path" ] || continue
-  f=$(basename "$path")
-  case $f in
-    utt2spk|spk2utt) ;;
-    *" "*) ;;
-    spk2*|spk*.scp|cmvn.scp) spk_files+=("$f") ;;
-    wav.scp|reco2*) if $has_segments; then reco_files+=("$f"); elif [ "$f" = wav.scp ]; then utt_files+=("$f"); fi ;;
-    text|segments|utt2*|*.scp) utt_files+=("$f") ;;
-  esac
-done
+. "$(dirname "${BASH_SOURCE[0]}")/lib/data_files.sh"
+classify_data_files "$data"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fix_data_dir.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

@@ -54,23 +54,8 @@ else
 fi
 
 # Classify the lists present in the data dir.
-has_segments=false
-[ -f "$data/segments" ] && has_segments=true
-utt_files=() spk_files=() reco_files=() copy_files=()
-for path in "$data"/*; do
-  [ -f "$path" ] || continue
-  f=$(basename "$path")
-  case $f in
-    utt2spk|spk2utt) ;;
-    *" "*) ;;
-    spk2*|spk*.scp|cmvn.scp) spk_files+=("$f") ;;
-    wav.scp|reco2*) if $has_segments; then reco_files+=("$f"); else
-                      [ "$f" = wav.scp ] && utt_files+=("$f"); fi ;;
-    text|segments|utt2*|*.scp) utt_files+=("$f") ;;
-    frame_shift) copy_files+=("$f") ;;
-    *) ;;
-  esac
-done
+. "$(dirname "${BASH_SOURCE[0]}")/lib/data_files.sh"
+classify_data_files "$data"
 all_files=(utt2spk ${utt_files[@]+"${utt_files[@]}"} ${spk_files[@]+"${spk_files[@]}"} \
            ${reco_files[@]+"${reco_files[@]}"} ${copy_files[@]+"${copy_files[@]}"})
 

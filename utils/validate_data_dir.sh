@@ -65,20 +65,8 @@ for f in "${required[@]}"; do
 done
 [ -f "$data/utt2spk" ] && [ -f "$data/spk2utt" ] || { echo "$me: $data: invalid ($errors errors)" >&2; exit 1; }
 
-has_segments=false
-[ -f "$data/segments" ] && has_segments=true
-utt_files=() spk_files=() reco_files=()
-for path in "$data"/*; do
-  [ -f "$path" ] || continue
-  f=$(basename "$path")
-  case $f in
-    utt2spk|spk2utt) ;;
-    *" "*) ;;
-    spk2*|spk*.scp|cmvn.scp) spk_files+=("$f") ;;
-    wav.scp|reco2*) if $has_segments; then reco_files+=("$f"); elif [ "$f" = wav.scp ]; then utt_files+=("$f"); fi ;;
-    text|segments|utt2*|*.scp) utt_files+=("$f") ;;
-  esac
-done
+. "$(dirname "${BASH_SOURCE[0]}")/lib/data_files.sh"
+classify_data_files "$data"
 skip() {   # lists the options exclude from checking
   case $1 in
     feats.scp|utt2num_frames) $no_feats ;;
