@@ -25,6 +25,9 @@ use warnings;
 use File::Path qw(make_path);
 use File::Basename qw(dirname);
 use POSIX qw(:sys_wait_h setpgid);
+use FindBin qw($RealBin);
+use lib "$RealBin/lib";
+use EmorecQueue qw(parse_job_args);
 
 my $me = "run.pl";
 my $max_jobs_run = -1;
@@ -54,32 +57,7 @@ while (@ARGV && $ARGV[0] =~ m/^--?[A-Za-z]/) {
   }
 }
 
-my ($jobname, $jobstart, $jobend) = (undef, 1, 1);
-if (@ARGV && $ARGV[0] =~ m/^([A-Za-z_]\w*)=(\d+):(\d+)$/) {
-  ($jobname, $jobstart, $jobend) = ($1, $2, $3);
-  shift @ARGV;
-  die "$me: invalid job range $jobstart:$jobend\n" if $jobend < $jobstart;
-} elsif (@ARGV && $ARGV[0] =~ m/^([A-Za-z_]\w*)=(\d+)$/) {
-  ($jobname, $jobstart, $jobend) = ($1, $2, $2);
-  shift @ARGV;
-}
-usage() if @ARGV < 2;
-
-my $logfile = shift @ARGV;
-if (defined $jobname && $jobend > $jobstart && index($logfile, $jobname) < 0) {
-  die "$me: you are running a job array ($jobname=$jobstart:$jobend) but the log file "
-    . "'$logfile' does not contain '$jobname'\n";
-}
-
-# Build the command string as Kaldi does, but with safe single-quoting.
-sub shell_quote {
-  my ($x) = @_;
-  return "''" if $x eq "";
-  return $x if $x !~ m/[\s'"\\]/;
-  $x =~ s/'/'\\''/g;
-  return "'$x'";
-}
-my $cmd = join(" ", map { shell_quote($_) } @ARGV);
+my ($jobname, $jobstart, $jobend, $logfile, $cmd) = parse_job_args($me, \@ARGV, \&usage);
 
 if ($max_jobs_run <= 0) {
   my $n = `nproc 2>/dev/null`;

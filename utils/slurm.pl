@@ -29,6 +29,9 @@
 use strict;
 use warnings;
 use Cwd qw(getcwd);
+use FindBin qw($RealBin);
+use lib "$RealBin/lib";
+use EmorecQueue qw(parse_job_args shell_quote);
 use File::Basename qw(dirname basename);
 use File::Path qw(make_path);
 use Time::HiRes qw(sleep time);
@@ -69,35 +72,13 @@ while (@ARGV && $ARGV[0] =~ m/^--[A-Za-z]/) {
   $cli{$opt} = $val;
 }
 
-my ($jobname, $jobstart, $jobend) = (undef, 1, 1);
-if (@ARGV && $ARGV[0] =~ m/^([A-Za-z_]\w*)=(\d+):(\d+)$/) {
-  ($jobname, $jobstart, $jobend) = ($1, $2, $3);
-  shift @ARGV;
-  die "$me: invalid job range $jobstart:$jobend\n" if $jobend < $jobstart;
-} elsif (@ARGV && $ARGV[0] =~ m/^([A-Za-z_]\w*)=(\d+)$/) {
-  ($jobname, $jobstart, $jobend) = ($1, $2, $2);
-  shift @ARGV;
-}
-usage() if @ARGV < 2;
-my $logfile = shift @ARGV;
-if (defined $jobname && $jobend > $jobstart && index($logfile, $jobname) < 0) {
-  die "$me: you are running a job array ($jobname=$jobstart:$jobend) but the log file "
-    . "'$logfile' does not contain '$jobname'\n";
-}
+my ($jobname, $jobstart, $jobend, $logfile, $cmd) = parse_job_args($me, \@ARGV, \&usage);
 
-sub shell_quote {    # like run.pl: single words pass through (pipes work)
-  my ($x) = @_;
-  return "''" if $x eq "";
-  return $x if $x !~ m/[\s'"\\]/;
-  $x =~ s/'/'\\''/g;
-  return "'$x'";
-}
 sub sq {             # always single-quote
   my ($x) = @_;
   $x =~ s/'/'\\''/g;
   return "'$x'";
 }
-my $cmd = join(" ", map { shell_quote($_) } @ARGV);
 
 # ---- config ----
 my $config_text;
