@@ -41,6 +41,7 @@ import torch.nn.functional as F
 
 from emorec import metrics
 from emorec.data.datadir import read_kv
+from emorec.train.infer import pick_device
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 MODEL_FORMAT = 1
@@ -111,12 +112,6 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-
-
-def select_device(device: str = "auto") -> torch.device:
-    if device in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 # ------------------------------------------------------------ encoder loading
@@ -294,7 +289,7 @@ def train_text_classifier(
     Returns ``(model, tokenizer, history)``; the model holds the selected epoch's
     weights.  Deterministic for ``cfg.seed`` on CPU.
     """
-    device = device or select_device("auto")
+    device = device or pick_device("auto")
     set_seed(cfg.seed)
     enc, tok = load_encoder_and_tokenizer(cfg.text_model)
     model = TextClassifier(enc, len(classes), dropout=cfg.dropout).to(device)

@@ -9,6 +9,7 @@ import pytest
 
 from emorec import text
 from emorec.fusion import read_scores
+from emorec.train.infer import pick_device
 
 ROOT = Path(__file__).resolve().parents[1]
 CUES = {"ang": "furious hate damn", "hap": "great love wonderful", "neu": "okay tuesday office",
@@ -66,14 +67,14 @@ def test_finetune_save_reload_offline_identical(fold, tmp_path):
     sets = {s: text.load_text_set(fold / "data" / s) for s in ("train", "dev", "test")}
     classes = sorted(CUES)
     model, tok, hist = text.train_text_classifier(cfg, sets["train"], sets["dev"], classes,
-                                                  device=text.select_device("cpu"), log=lambda *a: None)
+                                                  device=pick_device("cpu"), log=lambda *a: None)
     assert len(hist["epochs"]) == 2 and hist["best_epoch"] in (1, 2)
     lp = text.predict_logposteriors(model, tok, sets["test"].texts, cfg.max_len)
     assert lp.shape == (8, 4) and np.allclose(np.exp(lp).sum(1), 1, atol=1e-5)
 
     # same seed -> same model
     model2, tok2, _ = text.train_text_classifier(cfg, sets["train"], sets["dev"], classes,
-                                                 device=text.select_device("cpu"), log=lambda *a: None)
+                                                 device=pick_device("cpu"), log=lambda *a: None)
     assert np.array_equal(lp, text.predict_logposteriors(model2, tok2, sets["test"].texts, cfg.max_len))
 
     out = tmp_path / "model"

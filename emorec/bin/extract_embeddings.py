@@ -32,12 +32,8 @@ def main(argv=None):
         return 0
 
     import kaldiio
-    import torch
-    from emorec.train.infer import data_keys, load_model, pick_device, run_model
-    if a.num_threads:
-        torch.set_num_threads(a.num_threads)
-    device = pick_device(a.device)
-    model, meta = load_model(a.model, device)
+    from emorec.train.infer import data_keys, load_for_scoring, run_model
+    model, meta, device = load_for_scoring(a.model, a.device, a.num_threads)
     keys = data_keys(a.data, a.utt_list)
     t0 = time.time()
     os.makedirs(os.path.dirname(os.path.abspath(a.out_ark)), exist_ok=True)

@@ -31,14 +31,10 @@ def main(argv=None):
         return 0
 
     import numpy as np
-    import torch
 
     from emorec.fusion import write_classes, write_scores
-    from emorec.train.infer import data_keys, load_model, pick_device, run_model
-    if a.num_threads:
-        torch.set_num_threads(a.num_threads)
-    device = pick_device(a.device)
-    model, meta = load_model(a.model, device)
+    from emorec.train.infer import data_keys, load_for_scoring, run_model
+    model, meta, device = load_for_scoring(a.model, a.device, a.num_threads)
     keys = data_keys(a.data, a.utt_list)
     out = {k: v.numpy() for k, v, _ in run_model(model, a.data, "log_posteriors", keys, device=device,
                                                  max_frames=a.max_frames, max_batch=a.max_batch)}

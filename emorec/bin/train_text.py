@@ -38,6 +38,7 @@ def main(argv=None) -> int:
     from transformers.utils import logging as hf_logging
 
     from emorec import metrics, text
+    from emorec.train.infer import pick_device
     from emorec.fusion import read_classes, write_scores
 
     hf_logging.disable_progress_bar()
@@ -79,7 +80,7 @@ def main(argv=None) -> int:
             if ts.n_missing_text:
                 print(f"train_text: WARNING: {fold / s}: {ts.n_missing_text} utterances without transcript "
                       f"scored from empty text", file=sys.stderr)
-        device = text.select_device(a.device)
+        device = pick_device(a.device)
         print(f"train_text: {fold}: train {len(sets['train'].utts)} dev {len(sets['dev'].utts)} "
               f"test {len(sets['test'].utts)} utts; classes {classes}; model {cfg.text_model}; device {device}")
         t0 = time.time()

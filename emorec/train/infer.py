@@ -16,7 +16,8 @@ from emorec.train import checkpoint
 
 
 def pick_device(want: str = "auto") -> torch.device:
-    if want == "auto":
+    """auto (or empty): CUDA when visible, else CPU; otherwise the device named."""
+    if want in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(want)
 
@@ -29,6 +30,16 @@ def load_model(path: str, device="cpu"):
     model.to(device).eval()
     meta = {k: v for k, v in ck.items() if k not in ("model", "optimizer")}
     return model, meta
+
+
+def load_for_scoring(path: str, device: str = "auto", num_threads: int = 0):
+    """The set-up of every scoring entry point: torch threads, device, model.
+    -> (model, checkpoint meta, device)."""
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    dev = pick_device(device)
+    model, meta = load_model(path, dev)
+    return model, meta, dev
 
 
 def data_keys(data_dir: str, utt_list: str | None = None) -> list:
