@@ -1,0 +1,165 @@
+"""Classical baselines of paper 004: selection on valid only, scores in the toolkit's
+score format, and the steps/train_baselines.sh job array."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import pytest
+import yaml
+
+from emorec import metrics
+from emorec.baselines import CLASSIFIERS, PROB_FLOOR, grid_points, log_posteriors, select_on_valid
+from emorec.bin import train_baselines
+from emorec.fusion import read_scores
+
+CONFIG = Path(__file__).resolve().parent.parent / "egs" / "emo7" / "conf" / "baselines.yaml"
+CLASSES = ["angry", "calm", "happy", "sad"]
+
+
+def blobs(n_per_class, classes, seed, dim=6, spread=0.6):
+    """Separable Gaussian blobs, one per class (centres fixed across calls)."""
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(123).normal(0, 3, size=(len(CLASSES), dim))
+    x, y = [], []
+    for c in classes:
+        k = CLASSES.index(c)
+        x.append(centres[k] + spread * rng.standard_normal((n_per_class, dim)))
+        y += [k] * n_per_class
+    return np.concatenate(x), np.array(y)
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+def test_every_classifier_beats_chance_on_separable_data(name):
+    config = yaml.safe_load(CONFIG.read_text())
+    x_tr, y_tr = blobs(30, CLASSES, seed=1)
+    x_va, y_va = blobs(10, CLASSES, seed=2)
+    x_te, y_te = blobs(10, CLASSES, seed=3)
+    sel = select_on_valid(name, config[name], x_tr, y_tr, x_va, y_va, len(CLASSES), seed=0)
+    logp = log_posteriors(sel.model, sel.present, x_te, len(CLASSES))
+    assert logp.shape == (40, 4)
+    np.testing.assert_allclose(np.exp(logp).sum(1), 1.0, atol=1e-6)
+    ua = metrics.unweighted_accuracy(y_te, logp.argmax(1), 4)
+    assert ua > 0.8, f"{name}: test UA {ua} on separable blobs (chance 0.25)"
+    assert len(sel.grid_ua) == len(grid_points(config[name])) and sel.valid_ua == max(sel.grid_ua)
+
+
+def knn_trap():
+    """1-D data where k=1 is right on valid and k=5 on test: a lone 'calm' training point
+    at 2.5 inside the 'angry' region decides k=1 alone."""
+    x_tr = np.array([0, 1, 2, 3, 4, 2.5, 10, 11, 12, 13, 14], dtype=float)[:, None]
+    y_tr = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+    x_probe = np.array([[2.45], [1.0], [12.0]])
+    y_valid = np.array([1, 0, 1])   # the probe at 2.45 is 'calm' in valid ...
+    y_test = np.array([0, 0, 1])    # ... and 'angry' in test
+    return x_tr, y_tr, x_probe, y_valid, y_test
+
+
+def test_knn_k_is_chosen_on_valid_not_test():
+    x_tr, y_tr, x_probe, y_valid, y_test = knn_trap()
+    spec = {"grid": {"n_neighbors": [5, 1]}}
+    sel = select_on_valid("knn", spec, x_tr, y_tr, x_probe, y_valid, 2, seed=0)
+    assert sel.params == {"n_neighbors": 1}
+    assert sel.grid_ua == [0.75, 1.0] and sel.valid_ua == 1.0
+    pred = log_posteriors(sel.model, sel.present, x_probe, 2).argmax(1)
+    # the chosen k=1 is worse on test than k=5 would have been: test took no part
+    assert metrics.weighted_accuracy(y_test, pred) == pytest.approx(2 / 3)
+    k5 = select_on_valid("knn", {"grid": {"n_neighbors": [5]}}, x_tr, y_tr, x_probe, y_valid, 2, seed=0)
+    assert metrics.weighted_accuracy(y_test, log_posteriors(k5.model, k5.present, x_probe, 2).argmax(1)) == 1.0
+
+
+def write_part(d: Path, utts, x, y, vectors: dict):
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "utt2emo").write_text("".join(f"{u} {CLASSES[k]}\n" for u, k in sorted(zip(utts, y))))
+    (d / "utt2spk").write_text("".join(f"{u} {u.split('-')[0]}\n" for u in sorted(utts)))
+    vectors.update({u: v.astype(np.float32) for u, v in zip(utts, x)})
+
+
+def make_split(root: Path, split: str, vectors: dict, train_classes=CLASSES, seed=0):
+    for offset, (part, n, cls) in enumerate((("train", 20, train_classes), ("valid", 6, CLASSES),
+                                             ("test", 6, CLASSES))):
+        x, y = blobs(n, cls, seed=seed + offset)
+        utts = [f"s{i % 3}-{split.replace('/', '_')}-{part}-{i:03d}" for i in range(len(y))]
+        write_part(root / split / part, utts, x, y, vectors)
+
+
+def test_train_baselines_writes_the_score_format(tmp_path):
+    vectors = {}
+    make_split(tmp_path / "data", "strat", vectors)
+    scp = tmp_path / "vec" / "handcrafted.scp"
+    scp.parent.mkdir()
+    kaldiio.save_ark(str(tmp_path / "vec" / "v.ark"), vectors, scp=str(scp))
+    exp = tmp_path / "exp"
+    argv = ["--config", str(CONFIG), "--vectors", str(scp), "--classifiers", "knn naive_bayes",
+            "--skip-done", str(tmp_path / "data"), "strat", str(exp)]
+    assert train_baselines.main(argv) == 0
+    for clf in ("knn", "naive_bayes"):
+        out = exp / clf / "strat"
+        for part in ("valid", "test"):
+            sc = read_scores(out / f"{part}.logpost.ark")
+            assert sc.classes == CLASSES
+            labelled = [line.split()[0] for line in (tmp_path / "data/strat" / part / "utt2emo").open()]
+            assert sc.utts == sorted(labelled)
+            np.testing.assert_allclose(np.exp(sc.mat).sum(1), 1.0, atol=1e-5)
+        rec = yaml.safe_load((out / "selected.yaml").read_text())
+        assert rec["classifier"] == clf and 0 <= rec["valid_ua"] <= 1
+    assert yaml.safe_load((exp / "knn/strat/selected.yaml").read_text())["params"]["n_neighbors"] in \
+        yaml.safe_load(CONFIG.read_text())["knn"]["grid"]["n_neighbors"]
+    # a rerun with the same inputs trains nothing
+    stamp = (exp / "knn/strat/test.logpost.ark").stat().st_mtime_ns
+    assert train_baselines.main(argv) == 0
+    assert (exp / "knn/strat/test.logpost.ark").stat().st_mtime_ns == stamp
+
+
+def test_class_absent_from_train_gets_the_floor(tmp_path):
+    """Leave-one-corpus-out: the held-out corpus can own a class (RAVDESS's calm)."""
+    vectors = {}
+    make_split(tmp_path / "data", "loco/ravdess", vectors, train_classes=["angry", "happy", "sad"])
+    scp = tmp_path / "v.scp"
+    kaldiio.save_ark(str(tmp_path / "v.ark"), vectors, scp=str(scp))
+    assert train_baselines.main(["--config", str(CONFIG), "--vectors", str(scp), "--classifiers", "logreg",
+                                 "--classes", " ".join(CLASSES), str(tmp_path / "data"), "loco/ravdess",
+                                 str(tmp_path / "exp")]) == 0
+    sc = read_scores(tmp_path / "exp/logreg/loco/ravdess/test.logpost.ark")
+    assert np.allclose(sc.mat[:, CLASSES.index("calm")], np.log(PROB_FLOOR))
+
+
+def test_missing_vectors_follow_the_5_percent_rule(tmp_path, capsys):
+    vectors = {}
+    make_split(tmp_path / "data", "spk", vectors)
+    dropped = sorted(u for u in vectors if "-test-" in u)[:2]   # 2 of 24 test utterances
+    for u in dropped:
+        del vectors[u]
+    scp = tmp_path / "v.scp"
+    kaldiio.save_ark(str(tmp_path / "v.ark"), vectors, scp=str(scp))
+    argv = ["--config", str(CONFIG), "--vectors", str(scp), "--classifiers", "naive_bayes",
+            str(tmp_path / "data"), "spk", str(tmp_path / "exp")]
+    assert train_baselines.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "2 of 24 utterances of" in err and dropped[0] in err and "more than 5%" in err
+    assert not (tmp_path / "exp/naive_bayes/spk/test.logpost.ark").exists()
+
+
+def test_train_baselines_step_runs_every_feature_set_and_split(tmp_path, shell_env, emorec_root):
+    root = tmp_path / "my data"
+    vec_dir = root / "all"
+    for fs, seed in (("handcrafted", 0), ("egemaps", 50)):
+        vectors = {}
+        for split in ("strat", "loco/a", "loco/b"):
+            make_split(root, split, vectors, seed=seed)
+        vec_dir.mkdir(parents=True, exist_ok=True)
+        kaldiio.save_ark(str(vec_dir / f"{fs}.ark"), vectors, scp=str(vec_dir / f"{fs}.scp"))
+    exp = tmp_path / "exp dir"
+    cmd = ["bash", str(emorec_root / "steps/train_baselines.sh"), "--classifiers", "knn logreg",
+           "--splits", "strat loco/a loco/b", "--vector-dirs", "all",
+           "--baseline-config", str(CONFIG), str(root), str(exp)]
+    r = subprocess.run(cmd, env=shell_env, capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for fs in ("handcrafted", "egemaps"):
+        for clf in ("knn", "logreg"):
+            for split in ("strat", "loco/a", "loco/b"):
+                assert (exp / fs / clf / split / "test.logpost.ark").is_file()
+        logs = sorted((exp / fs / "log").glob("train_baselines.*.log"))
+        assert len(logs) == 3 and all("# Ended (code 0)" in p.read_text() for p in logs)
