@@ -48,6 +48,11 @@ class Handcrafted:
                                  + [f"mfcc{i + 1}" for i in range(n_mfcc)]
                                  + ["zero_crossing_rate", "spectral_centroid"])
         self.dim = len(self.names)
+        import librosa
+
+        # librosa.feature.melspectrogram(S=...) rebuilds its filters on every call
+        self._mel = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)
+        self._mel_mfcc = librosa.filters.mel(sr=sample_rate, n_fft=n_fft)   # 128 bands
 
     def __call__(self, wave: np.ndarray) -> np.ndarray:
         import librosa
@@ -56,9 +61,8 @@ class Handcrafted:
         wave = np.asarray(wave, dtype=np.float32)
         power = np.abs(librosa.stft(wave, n_fft=self.n_fft, hop_length=hop)) ** 2
         chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_chroma=self.n_chroma)
-        mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=self.n_mels)
-        mfcc = librosa.feature.mfcc(
-            S=librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=sr)), n_mfcc=self.n_mfcc)
+        mel = self._mel @ power
+        mfcc = librosa.feature.mfcc(S=librosa.power_to_db(self._mel_mfcc @ power), n_mfcc=self.n_mfcc)
         zcr = librosa.feature.zero_crossing_rate(wave, frame_length=self.n_fft, hop_length=hop)
         centroid = librosa.feature.spectral_centroid(S=np.sqrt(power), sr=sr, n_fft=self.n_fft,
                                                      hop_length=hop)

@@ -37,6 +37,18 @@ PAPER_TABLE2: Dict[str, Tuple[str, float, float]] = {
     "fusion_w1": ("Speech+Text, w1 = 0.94", 76.07, 75.76),
     "fusion_equal": ("Speech+Text, w1 = w2 = 0.5 (z-norm)", 75.97, 75.01),
 }
+# Paper 004 (Sharma), Table 6: 94 hand-crafted features, stratified split of the five
+# merged corpora (7 classes); classifier -> (name in the paper, WA %, UA %).
+PAPER004_TABLE6: Dict[str, Tuple[str, float, float]] = {
+    "knn": ("KNeighborsClassifier", 62.94, 56.72),
+    "mlp": ("MLPClassifier", 62.39, 54.72),
+    "xgboost": ("XGBClassifier", 48.61, 44.07),
+    "lightgbm": ("LGBClassifier", 33.01, 42.30),
+    "logreg": ("LogisticRegression", 50.82, 41.58),
+    "random_forest": ("RandomForestClassifier", 37.52, 38.03),
+    "naive_bayes": ("GaussianNB", 23.89, 32.74),
+    "decision_tree": ("DecisionTreeClassifier", 19.38, 22.92),
+}
 # System name -> paper key, when --paper-ref does not say.
 PAPER_ALIASES = {
     "speech": "speech_finetune", "ser": "speech_finetune", "ser_finetune": "speech_finetune",
@@ -156,6 +168,12 @@ def evaluate_fold(score_dir, utt2emo_path, fold: str = "") -> Tuple[FoldResult, 
     return fr, sc.classes
 
 
+def evaluate_split(name: str, score_dir, utt2emo_path) -> SystemResult:
+    """A system scored on one test set (no folds): a SystemResult with a single fold."""
+    fr, classes = evaluate_fold(score_dir, utt2emo_path, Path(score_dir).name)
+    return SystemResult(name, str(score_dir), classes, [fr])
+
+
 def evaluate_system(name: str, system_dir, data_root) -> SystemResult:
     """UA/WA/confusion of every fold of a system (test set)."""
     system_dir, data_root = Path(system_dir), Path(data_root)
@@ -259,6 +277,25 @@ def paper_key(name: str, explicit: Optional[Dict[str, str]] = None) -> Optional[
     return PAPER_ALIASES.get(name.lower())
 
 
+def header_lines(title: str, command: str = "", date: Optional[str] = None, repo_root=None) -> List[str]:
+    """The top of a RESULTS.md: title, date, git revision, command."""
+    date = date or _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    L = [f"# {title}", "", f"- date: {date}",
+         f"- git: {_git_rev(repo_root or Path(__file__).resolve().parents[1])}"]
+    if command:
+        L.append(f"- command: `{command}`")
+    return L
+
+
+def write_markdown(out_md, lines: Sequence[str]) -> None:
+    """Write a markdown file atomically."""
+    out_md = Path(out_md)
+    out_md.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_md.with_name(out_md.name + ".tmp")
+    tmp.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
+    os.replace(tmp, out_md)
+
+
 def write_results(
     out_md,
     systems: Sequence[SystemResult],
@@ -275,12 +312,7 @@ def write_results(
     """Write RESULTS.md (atomically) and one confusion PNG per system; returns the PNG paths."""
     out_md = Path(out_md)
     plots_dir = Path(plots_dir) if plots_dir else out_md.parent / "plots"
-    date = date or _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    L: List[str] = [f"# {title}", ""]
-    L.append(f"- date: {date}")
-    L.append(f"- git: {_git_rev(repo_root or Path(__file__).resolve().parents[1])}")
-    if command:
-        L.append(f"- command: `{command}`")
+    L = header_lines(title, command, date, repo_root)
     L.append("- metrics: UA = mean per-class recall, WA = overall accuracy, on each fold's TEST "
              "session (leave-one-session-out); mean ± sample std over folds; \"pooled\" = over all "
              "test utterances of all folds. Fusion weights and z-norm statistics are tuned on each "
@@ -354,8 +386,5 @@ def write_results(
         rel = os.path.relpath(png, out_md.parent)
         L += [f"### {s.name}", "", confusion_text(s.cm, s.classes), "", f"![{s.name}]({rel})", ""]
 
-    out_md.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_md.with_name(out_md.name + ".tmp")
-    tmp.write_text("\n".join(L).rstrip("\n") + "\n", encoding="utf-8")
-    os.replace(tmp, out_md)
+    write_markdown(out_md, L)
     return pngs

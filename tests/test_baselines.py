@@ -163,3 +163,43 @@ def test_train_baselines_step_runs_every_feature_set_and_split(tmp_path, shell_e
                 assert (exp / fs / clf / split / "test.logpost.ark").is_file()
         logs = sorted((exp / fs / "log").glob("train_baselines.*.log"))
         assert len(logs) == 3 and all("# Ended (code 0)" in p.read_text() for p in logs)
+
+
+def test_report_names_the_corpus_and_labels_the_paper_column(tmp_path):
+    from emorec.bin import report_baselines
+
+    data = tmp_path / "data"
+    for fs, seed in (("handcrafted", 0), ("egemaps", 50)):
+        vectors = {}
+        for split in ("strat", "loco/a", "loco/b"):
+            make_split(data, split, vectors, seed=seed)
+        kaldiio.save_ark(str(tmp_path / f"{fs}.ark"), vectors, scp=str(tmp_path / f"{fs}.scp"))
+        for split in ("strat", "loco/a", "loco/b"):
+            assert train_baselines.main(["--config", str(CONFIG), "--vectors", str(tmp_path / f"{fs}.scp"),
+                                         "--classifiers", "knn naive_bayes", "--classes", " ".join(CLASSES),
+                                         str(data), split, str(tmp_path / "exp" / fs)]) == 0
+    for part in data.glob("**/utt2emo"):
+        corpus = "cremad" if "loco/a" in str(part) else "tess"
+        (part.parent / "utt2corpus").write_text("".join(f"{line.split()[0]} {corpus}\n"
+                                                        for line in part.read_text().splitlines()))
+    out = tmp_path / "RESULTS.md"
+    common = ["--data", str(data), "--protocols", "strat loco", "--classifiers", "knn naive_bayes",
+              str(tmp_path / "exp"), str(out)]
+    assert report_baselines.main(["--corpus", "DEMO corpus (demo/)", "--demo", "true"] + common) == 0
+    md = out.read_text()
+    assert "- corpus: DEMO corpus (demo/)" in md
+    assert "**Not comparable**" in md
+    strat, loco = md.split("## Leave one corpus out")[0], md.split("## Leave one corpus out")[1]
+    assert "62.94" in strat and "56.72" in strat and "62.94" not in loco     # paper: strat only
+    assert "| `knn` |" in strat and "| `naive_bayes` |" in loco and " ± " in loco
+    # the best system is the highest validation UA, never the highest test UA
+    vua = {(fs, clf): np.mean([yaml.safe_load((tmp_path / "exp" / fs / clf / f / "selected.yaml").read_text())
+                               ["valid_ua"] for f in ("loco/a", "loco/b")])
+           for fs in ("handcrafted", "egemaps") for clf in ("knn", "naive_bayes")}
+    fs, clf = max(vua, key=vua.get)
+    assert f"Best by validation UA: `{fs}/{clf}`" in loco
+    pngs = sorted((tmp_path / "plots").glob("confusion_*.png"))
+    assert len(pngs) == 2 and all(p.stat().st_size > 1000 for p in pngs)
+    assert "tess" in md and "cremad" in md          # the counts tables
+    assert report_baselines.main(["--corpus", "real: /data/CREMA-D ...", "--demo", "false"] + common) == 0
+    assert "Not comparable" not in out.read_text()

@@ -1,0 +1,219 @@
+"""RESULTS.md of the classical baselines (paper 004, Table 6) over the split protocols.
+
+Usage: python -m emorec.bin.report_baselines [options] EXP_DIR OUT_MD
+
+EXP_DIR holds FEATURE_SET/CLASSIFIER/PROTOCOL[/FOLD]/{valid,test}.logpost.ark and
+selected.yaml (steps/train_baselines.sh).  A protocol is a dir below --data: either one
+split (DATA/P/test/utt2emo) or folds (DATA/P/FOLD/test/utt2emo, e.g. leave one corpus
+out), reported as the mean ± sample std over folds and pooled over all test utterances.
+Per protocol: WA and UA on TEST of every classifier and feature set beside the
+validation UA that chose its hyper-parameters; the best system per protocol is the one
+with the highest validation UA (never chosen on test), and its confusion matrix is drawn.
+Paper 004's Table 6 (its stratified split of the real corpora) stands beside the
+--paper-protocol table; with --demo true it is labelled as not comparable.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import yaml
+
+PROTOCOL_TITLES = {
+    "strat": "Stratified split (paper 004's protocol: the same speakers, and in CREMA-D, "
+             "RAVDESS and TESS the same sentences, are in train and test)",
+    "spk": "Speaker-independent split (no speaker in two of train, valid, test)",
+    "loco": "Leave one corpus out (train on four corpora, test on the fifth)",
+}
+
+
+def _bool(s: str) -> bool:
+    if s.lower() in ("true", "1", "yes"):
+        return True
+    if s.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {s!r}")
+
+
+def protocol_folds(data: Path, protocol: str) -> Optional[List[str]]:
+    """None for a single split, else the fold names (natural order)."""
+    from emorec.report import fold_sort_key
+
+    d = data / protocol
+    if (d / "test" / "utt2emo").is_file():
+        return None
+    folds = [p.name for p in d.iterdir() if (p / "test" / "utt2emo").is_file()] if d.is_dir() else []
+    if not folds:
+        raise FileNotFoundError(f"{d}: neither test/utt2emo nor FOLD/test/utt2emo")
+    return sorted(folds, key=fold_sort_key)
+
+
+def valid_ua(system_dir: Path, folds: Optional[List[str]]) -> float:
+    """Mean validation UA of the chosen hyper-parameters (selected.yaml) over the folds."""
+    vals = []
+    for d in ([system_dir] if folds is None else [system_dir / f for f in folds]):
+        sel = d / "selected.yaml"
+        if not sel.is_file():
+            raise FileNotFoundError(f"{sel}: no such file (steps/train_baselines.sh writes it)")
+        vals.append(float(yaml.safe_load(sel.read_text(encoding="utf-8"))["valid_ua"]))
+    return float(np.mean(vals))
+
+
+def counts_section(data: Path, protocols: List[str], all_dir: Optional[Path]) -> List[str]:
+    """Corpus x class counts (paper 004, Tables 1-4) of the merged dir and every part."""
+    from emorec.data.datadir import read_kv
+    from emorec.data.emo7 import counts_table
+
+    def table(d: Path, title: str) -> str:
+        return counts_table(read_kv(d / "utt2emo"), read_kv(d / "utt2corpus"), title)
+
+    L = ["## Data: utterances per corpus and class", ""]
+    blocks = []
+    if all_dir is not None:
+        blocks.append(table(all_dir, f"{all_dir} (merged, 7 classes)"))
+    for p in protocols:
+        folds = protocol_folds(data, p)
+        for fold in ([None] if folds is None else folds):
+            base = data / p if fold is None else data / p / fold
+            for part in sorted(x.name for x in base.iterdir() if (x / "utt2emo").is_file()):
+                blocks.append(table(base / part, str(base / part)))
+    L += ["```text", "\n\n".join(blocks), "```", ""]
+    return L
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m emorec.bin.report_baselines",
+                                 description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--data", required=True, help="root of the protocols' data dirs")
+    ap.add_argument("--protocols", default="strat spk loco", help="space-separated [strat spk loco]")
+    ap.add_argument("--feature-sets", default="handcrafted egemaps")
+    ap.add_argument("--classifiers", default="knn mlp xgboost lightgbm logreg random_forest "
+                                             "naive_bayes decision_tree")
+    ap.add_argument("--corpus", required=True, help="the corpus, named in the header")
+    ap.add_argument("--demo", type=_bool, required=True,
+                    help="true: the numbers are on the demo corpus (paper column not comparable)")
+    ap.add_argument("--all-dir", help="merged data dir, for its counts table")
+    ap.add_argument("--paper-protocol", default="strat", help="protocol beside paper 004's Table 6")
+    ap.add_argument("--title", default="Paper 004 baselines: hand-crafted features and eGeMAPS, "
+                                       "7 classes (egs/emo7)")
+    ap.add_argument("--plots-dir", help="[OUT_MD's dir/plots]")
+    ap.add_argument("--command", default=None)
+    ap.add_argument("exp_dir")
+    ap.add_argument("out_md")
+    a = ap.parse_args(argv)
+
+    from emorec import report
+
+    exp, data, out_md = Path(a.exp_dir), Path(a.data), Path(a.out_md)
+    plots = Path(a.plots_dir) if a.plots_dir else out_md.parent / "plots"
+    feats, clfs, protocols = a.feature_sets.split(), a.classifiers.split(), a.protocols.split()
+    command = a.command if a.command is not None else "python -m emorec.bin.report_baselines " + " ".join(
+        shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
+    try:
+        results: Dict[str, Dict[Tuple[str, str], Tuple[object, float]]] = {}
+        folds_of = {}
+        for p in protocols:
+            folds_of[p] = folds = protocol_folds(data, p)
+            results[p] = {}
+            for fs in feats:
+                for clf in clfs:
+                    sdir = exp / fs / clf / p
+                    name = f"{fs}/{clf}"
+                    res = (report.evaluate_split(name, sdir, data / p / "test" / "utt2emo") if folds is None
+                           else report.evaluate_system(name, sdir, data / p))
+                    results[p][(fs, clf)] = (res, valid_ua(sdir, folds))
+        L = report.header_lines(a.title, command)
+        L.append(f"- corpus: {a.corpus}")
+        L.append("- metrics: WA = overall accuracy, UA = mean per-class recall (over the classes "
+                 "present in the test part), in %, on each split's TEST part. Every hyper-parameter "
+                 "(KNN's k, the other classifiers' grids in conf/baselines.yaml) is chosen on the "
+                 "split's VALID part by UA; the test part is only scored. Features are standard-"
+                 "scaled with statistics of the training part only.")
+        L.append("- folds: a protocol with folds (leave one corpus out) shows mean ± sample std over "
+                 "the folds; \"pooled\" is over all their test utterances.")
+        L.append("")
+        if a.all_dir or protocols:
+            L += counts_section(data, protocols, Path(a.all_dir) if a.all_dir else None)
+        best = {}
+        for p in protocols:
+            L += [f"## {PROTOCOL_TITLES.get(p, p)} (`{data / p}`)", ""]
+            multi = folds_of[p] is not None
+            header = ["classifier"]
+            for fs in feats:
+                header += [f"{fs} WA", f"{fs} UA", f"{fs} valid UA"]
+            with_paper = p == a.paper_protocol
+            if with_paper:
+                header += ["paper WA", "paper UA"]
+            rows = []
+            for clf in clfs:
+                row = [f"`{clf}`"]
+                for fs in feats:
+                    res, vua = results[p][(fs, clf)]
+                    if multi:
+                        row += [report._pm(res.wa_mean, res.wa_std), report._pm(res.ua_mean, res.ua_std)]
+                    else:
+                        row += [report._pct(res.wa_mean), report._pct(res.ua_mean)]
+                    row.append(report._pct(vua))
+                if with_paper:
+                    ref = report.PAPER004_TABLE6.get(clf)
+                    row += [f"{ref[1]:.2f}", f"{ref[2]:.2f}"] if ref else ["–", "–"]
+                rows.append(row)
+            L.append(report.md_table(header, rows))
+            L.append("")
+            if multi:
+                pooled = [[f"`{clf}`"] + [f"{report._pct(results[p][(fs, clf)][0].pooled[1])} / "
+                                          f"{report._pct(results[p][(fs, clf)][0].pooled[0])}" for fs in feats]
+                          for clf in clfs]
+                L += ["Pooled over the folds' test utterances (WA / UA):", "",
+                      report.md_table(["classifier"] + feats, pooled), ""]
+            if with_paper:
+                if a.demo:
+                    L.append("Paper columns: paper 004, Table 6 (94 hand-crafted features, real "
+                             "CREMA-D, RAVDESS, SAVEE, TESS and IEMOCAP). **Not comparable**: the "
+                             "numbers beside them are on the synthetic demo corpus.")
+                else:
+                    L.append("Paper columns: paper 004, Table 6 (94 hand-crafted features, its own "
+                             "stratified split of the same five corpora, hyper-parameters not "
+                             "reported; its KNN k was grid-searched, here every classifier's "
+                             "settings are chosen on the validation part).")
+                L.append("")
+            key = max(results[p], key=lambda k: results[p][k][1])
+            best[p] = results[p][key]
+            res, vua = best[p]
+            L.append(f"Best by validation UA: `{res.name}` (valid UA {report._pct(vua)}).")
+            if multi:
+                per_fold = [[f.fold, report._pct(f.wa), report._pct(f.ua), f.n] for f in res.folds]
+                L += ["", report.md_table(["test fold", "WA", "UA", "N"], per_fold)]
+            L.append("")
+        L += ["## Confusion matrices of the best systems (test; rows = true class)", ""]
+        for p in protocols:
+            res, _ = best[p]
+            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{p}_{res.name}")
+            png = plots / f"confusion_{safe}.png"
+            report.plot_confusion(res.cm, res.classes, png,
+                                  f"{p}: {res.name} (WA {report._pct(res.pooled[1])}%, "
+                                  f"UA {report._pct(res.pooled[0])}%)")
+            L += [f"### {p}: `{res.name}`", "", report.confusion_text(res.cm, res.classes), "",
+                  f"![{p} {res.name}]({os.path.relpath(png, out_md.parent)})", ""]
+        report.write_markdown(out_md, L)
+    except (OSError, ValueError, KeyError, yaml.YAMLError) as e:
+        print(f"report_baselines: ERROR: {e}", file=sys.stderr)
+        return 1
+    for p in protocols:
+        res, vua = best[p]
+        print(f"report_baselines: {p}: best by valid UA {res.name}: test WA {100 * res.wa_mean:.2f} "
+              f"UA {100 * res.ua_mean:.2f}")
+    print(f"report_baselines: wrote {out_md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
