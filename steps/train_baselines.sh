@@ -8,7 +8,8 @@
 #          --splits "strat spk loco/crema_d loco/iemocap" data exp/baselines
 #
 # A split is <splits-root>/<split>/{<train-name>,valid,test} (data dirs with utt2emo).
-# Vectors come from <dir>/<set>.scp of every dir of --vector-dirs (steps/make_handcrafted.sh).
+# Vectors come from <dir>/<set>.scp of every dir of --vector-dirs and, per split, of
+# <splits-root>/<split>/<dir> for every dir of --split-vector-dirs (steps/make_handcrafted.sh).
 # Writes <exp-dir>/<set>/<classifier>/<split>/{valid,test}.logpost.ark, classes.txt,
 # selected.yaml (emorec.bin.train_baselines); logs in <exp-dir>/<set>/log/.
 # One job array per feature set, one job per split; a classifier whose selected.yaml
@@ -19,6 +20,8 @@
 #   --feature-sets "LIST"    handcrafted egemaps                              (handcrafted egemaps)
 #   --splits "LIST"          split names below <splits-root>                  (required)
 #   --vector-dirs "LIST"     data dirs holding <set>.scp                      (required)
+#   --split-vector-dirs "LIST"  dirs below each split holding <set>.scp, e.g. the
+#                            augmented copies of its training part           ()
 #   --classifiers "LIST"     subset of the config's classifiers               (all of them)
 #   --baseline-config FILE   YAML of params and validation grids              (conf/baselines.yaml)
 #   --train-name NAME        training part of each split, e.g. train_aug      (train)
@@ -30,6 +33,7 @@ cmd=run.pl
 feature_sets="handcrafted egemaps"
 splits=
 vector_dirs=
+split_vector_dirs=
 classifiers=
 baseline_config=conf/baselines.yaml
 train_name=train
@@ -66,6 +70,13 @@ for fs in $feature_sets; do
     [ -f "$d/$fs.scp" ] || { echo "$me: no such file $d/$fs.scp (run steps/make_handcrafted.sh" \
                                   "--feature-set $fs $d)" >&2; exit 1; }
     vec_opts+=(--vectors "$d/$fs.scp")
+  done
+  for d in $split_vector_dirs; do
+    for s in $splits; do
+      [ -f "$splits_root/$s/$d/$fs.scp" ] \
+        || { echo "$me: no such file $splits_root/$s/$d/$fs.scp" >&2; exit 1; }
+    done
+    vec_opts+=(--split-vectors "$d/$fs.scp")
   done
   mkdir -p "$exp/$fs/log"
   echo $splits | tr ' ' '\n' > "$exp/$fs/splits.txt"

@@ -142,6 +142,23 @@ def test_missing_vectors_follow_the_5_percent_rule(tmp_path, capsys):
     assert not (tmp_path / "exp/naive_bayes/spk/test.logpost.ark").exists()
 
 
+def add_augmented(split_dir: Path, fs: str, seed: int):
+    """train_aug = train + one copy of each training utterance ('<utt>-aug1', same id in
+    every split but other values), its vectors in SPLIT/augmented/<fs>.scp."""
+    train = split_dir / "train"
+    lines = train.joinpath("utt2emo").read_text().splitlines()
+    rng = np.random.default_rng(seed)
+    copies = {f"{line.split()[0]}-aug1": rng.normal(size=6).astype(np.float32) for line in lines}
+    aug = split_dir / "train_aug"
+    aug.mkdir()
+    extra = [f"{line.split()[0]}-aug1 {line.split()[1]}" for line in lines]
+    aug.joinpath("utt2emo").write_text("".join(f"{x}\n" for x in sorted(lines + extra)))
+    (split_dir / "augmented").mkdir()
+    kaldiio.save_ark(str(split_dir / "augmented" / f"{fs}.ark"), copies,
+                     scp=str(split_dir / "augmented" / f"{fs}.scp"))
+    return copies
+
+
 def test_train_baselines_step_runs_every_feature_set_and_split(tmp_path, shell_env, emorec_root):
     root = tmp_path / "my data"
     vec_dir = root / "all"
@@ -151,18 +168,26 @@ def test_train_baselines_step_runs_every_feature_set_and_split(tmp_path, shell_e
             make_split(root, split, vectors, seed=seed)
         vec_dir.mkdir(parents=True, exist_ok=True)
         kaldiio.save_ark(str(vec_dir / f"{fs}.ark"), vectors, scp=str(vec_dir / f"{fs}.scp"))
+    for k, split in enumerate(("strat", "loco/a", "loco/b")):
+        add_augmented(root / split, "handcrafted", seed=k)
     exp = tmp_path / "exp dir"
     cmd = ["bash", str(emorec_root / "steps/train_baselines.sh"), "--classifiers", "knn logreg",
-           "--splits", "strat loco/a loco/b", "--vector-dirs", "all",
+           "--splits", "strat loco/a loco/b", "--vector-dirs", "all", "--feature-sets", "handcrafted",
+           "--split-vector-dirs", "augmented", "--train-name", "train_aug",
            "--baseline-config", str(CONFIG), str(root), str(exp)]
     r = subprocess.run(cmd, env=shell_env, capture_output=True, text=True, cwd=root)
     assert r.returncode == 0, r.stdout + r.stderr
-    for fs in ("handcrafted", "egemaps"):
-        for clf in ("knn", "logreg"):
-            for split in ("strat", "loco/a", "loco/b"):
-                assert (exp / fs / clf / split / "test.logpost.ark").is_file()
-        logs = sorted((exp / fs / "log").glob("train_baselines.*.log"))
-        assert len(logs) == 3 and all("# Ended (code 0)" in p.read_text() for p in logs)
+    for clf in ("knn", "logreg"):
+        for split in ("strat", "loco/a", "loco/b"):
+            assert (exp / "handcrafted" / clf / split / "test.logpost.ark").is_file()
+    logs = sorted((exp / "handcrafted" / "log").glob("train_baselines.*.log"))
+    assert len(logs) == 3 and all("# Ended (code 0)" in p.read_text() for p in logs)
+    assert "train 160 (train_aug)" in logs[0].read_text()
+    # a vector scp that repeats an utterance of another one is an error, not an override
+    r = subprocess.run(cmd[:-2] + ["--vector-dirs", "all all", str(root), str(exp)],
+                       env=shell_env, capture_output=True, text=True, cwd=root)
+    assert r.returncode != 0
+    assert "also has a vector in" in logs[0].read_text()
 
 
 def test_report_names_the_corpus_and_labels_the_paper_column(tmp_path):

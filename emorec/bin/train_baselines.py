@@ -6,7 +6,8 @@ Usage: python -m emorec.bin.train_baselines [options] SPLITS_ROOT SPLIT EXP_DIR
 
 Reads SPLITS_ROOT/SPLIT/{TRAIN,valid,test} (Kaldi data dirs with utt2emo; TRAIN is
 --train-name, e.g. the class-balanced augmented copy of train) and the utterance vectors
-named by --vectors (kaldiio scp files, e.g. DATA/handcrafted.scp); for each classifier
+named by --vectors and --split-vectors (kaldiio scp files, e.g. DATA/all/handcrafted.scp
+and SPLIT/augmented/handcrafted.scp; an utterance in two of them is an error); for each classifier
 of --classifiers, selects its hyper-parameters on valid (emorec.baselines) and writes
   EXP_DIR/CLF/SPLIT/valid.logpost.ark, test.logpost.ark, classes.txt  (score format of
       emorec.fusion: natural-log posteriors, text ark)
@@ -41,6 +42,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="YAML: per classifier {params, grid}")
     p.add_argument("--vectors", required=True, action="append",
                    help="kaldiio scp of utterance vectors (repeatable)")
+    p.add_argument("--split-vectors", action="append", default=[],
+                   help="scp path relative to SPLITS_ROOT/SPLIT, read too (repeatable), e.g. "
+                        "augmented/handcrafted.scp: the vectors of that split's augmented copies")
     p.add_argument("--classifiers", default=None,
                    help="space-separated classifier names [every one in --config]")
     p.add_argument("--classes", default=None,
@@ -60,10 +64,16 @@ def load_vectors(scps: Sequence[str]) -> Dict[str, object]:
     import kaldiio
 
     table: Dict[str, object] = {}
+    source: Dict[str, str] = {}
     for scp in scps:
         if not Path(scp).is_file():
             raise FileNotFoundError(f"{scp}: no such vector scp")
-        table.update(kaldiio.load_scp(scp))
+        part = kaldiio.load_scp(str(scp))
+        both = [u for u in part if u in table]
+        if both:
+            raise ValueError(f"{scp}: utterance {both[0]!r} also has a vector in {source[both[0]]}")
+        table.update(part)
+        source.update(dict.fromkeys(part, str(scp)))
     return table
 
 
@@ -131,7 +141,7 @@ def main(argv=None) -> int:
                 with open(d / "utt2emo", encoding="utf-8") as f:
                     labels.update(line.split()[1] for line in f if line.strip())
             classes = sorted(labels)
-        vectors = load_vectors(args.vectors)
+        vectors = load_vectors(args.vectors + [split_dir / v for v in args.split_vectors])
         data = {k: load_part(d, vectors, classes, log) for k, d in parts.items()}
     except (OSError, ValueError, yaml.YAMLError) as e:
         log(f"ERROR: {e}")
