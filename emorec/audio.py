@@ -13,7 +13,10 @@ An *rxfilename* (the value column of ``wav.scp``) is either
 
 * several channels -> their mean;
 * sample-rate policy: a file whose rate differs from ``target_sr`` is
-  **resampled by default** (``torchaudio.functional.resample``, windowed sinc);
+  **resampled by default** (``torchaudio.functional.resample``, windowed sinc); when
+  the reduced ratio is awkward (orig / gcd > ``POLY_RATIO_LIMIT``, e.g. TESS's
+  24414 Hz -> 16000 is 12207:8000) torchaudio's kernel takes seconds per file to
+  build, so ``scipy.signal.resample_poly`` (polyphase, Kaiser window) is used instead;
   with ``on_mismatch='error'`` (``--allow-resample false`` on the command line)
   it is rejected with an ``AudioError`` naming the file and both rates.
 
@@ -28,6 +31,7 @@ archives with offsets) and ``[start:end]`` ranges.
 from __future__ import annotations
 
 import io
+import math
 import os
 import subprocess
 from typing import Tuple
@@ -35,7 +39,9 @@ from typing import Tuple
 import numpy as np
 import soundfile
 
-__all__ = ["AudioError", "load_audio", "read_audio", "is_pipe", "parse_wav_scp"]
+__all__ = ["AudioError", "load_audio", "read_audio", "resample", "is_pipe", "parse_wav_scp"]
+
+POLY_RATIO_LIMIT = 1000
 
 
 class AudioError(Exception):
@@ -109,13 +115,23 @@ def load_audio(rxfilename: str, target_sr: int = 16000, on_mismatch: str = "resa
             raise AudioError(f"{rxfilename!r}: sample rate {sr} Hz differs from the expected "
                              f"{target_sr} Hz and resampling is disabled "
                              f"(--allow-resample false)")
-        import torch
-        import torchaudio.functional as taf
-
-        mono = taf.resample(torch.from_numpy(mono), sr, target_sr).numpy().astype(np.float32)
+        mono = resample(mono, sr, target_sr)
         if mono.size == 0:
             raise AudioError(f"{rxfilename!r}: zero-length audio after resampling {sr} -> {target_sr} Hz")
     return mono
+
+
+def resample(x: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
+    """float32 ``x`` from ``sr`` to ``target_sr`` (see the module doc for the method)."""
+    g = math.gcd(sr, target_sr)
+    if sr // g > POLY_RATIO_LIMIT:
+        from scipy.signal import resample_poly
+
+        return resample_poly(x, target_sr // g, sr // g).astype(np.float32)
+    import torch
+    import torchaudio.functional as taf
+
+    return taf.resample(torch.from_numpy(x), sr, target_sr).numpy().astype(np.float32)
 
 
 def parse_wav_scp(path: str):

@@ -31,7 +31,7 @@ import numpy as np
 
 from emorec.features import FbankConfig, num_frames
 
-__all__ = ["VadConfig", "Vad", "fill_short_pauses"]
+__all__ = ["VadConfig", "Vad", "fill_short_pauses", "speech_samples"]
 
 
 @dataclass
@@ -145,3 +145,16 @@ class Vad:
 
     def __call__(self, wave: np.ndarray) -> np.ndarray:
         return self.hangover(self.frame_llr(self.power_spectrum(wave))).astype(np.float32)
+
+
+def speech_samples(wave: np.ndarray, decisions: np.ndarray, cfg: VadConfig | None = None
+                   ) -> np.ndarray:
+    """The samples of ``wave`` covered by its speech frames, runs concatenated in order
+    (a run of frames f0..f1 keeps samples f0*shift .. f1*shift + window)."""
+    fr = (cfg or VadConfig()).framing()
+    d = np.concatenate([[0], np.asarray(decisions) > 0.5, [0]]).astype(np.int8)
+    starts = np.flatnonzero(np.diff(d) == 1)
+    ends = np.flatnonzero(np.diff(d) == -1) - 1  # last speech frame of each run
+    pieces = [wave[a * fr.window_shift:b * fr.window_shift + fr.window_size]
+              for a, b in zip(starts, ends)]
+    return np.concatenate(pieces) if pieces else wave[:0]

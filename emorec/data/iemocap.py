@@ -34,8 +34,10 @@ from typing import Dict, List, Optional, Tuple
 
 from emorec.data.datadir import sort_keys, utt2spk_to_spk2utt, write_kv
 
-# Exp -> (classes in output order, label remapping applied before selection).
-EXPERIMENTS: Dict[int, Tuple[Tuple[str, ...], Dict[str, str]]] = {
+# Exp -> (classes in output order, label remapping applied before selection);
+# Exp 0 keeps every label (egs/emo7 maps them to its own classes).
+EXPERIMENTS: Dict[int, Tuple[Optional[Tuple[str, ...]], Dict[str, str]]] = {
+    0: (None, {}),
     1: (("ang", "hap", "neu", "sad"), {}),
     2: (("ang", "exc", "neu", "sad"), {}),
     3: (("ang", "hap", "neu", "sad"), {"exc": "hap"}),
@@ -136,7 +138,10 @@ class PrepResult:
 
     def class_counts(self) -> Dict[str, int]:
         c = Counter(self.utt2emo.values())
-        return {k: c.get(k, 0) for k in EXPERIMENTS[self.exp][0]}
+        return {k: c.get(k, 0) for k in self.classes()}
+
+    def classes(self) -> Tuple[str, ...]:
+        return EXPERIMENTS[self.exp][0] or tuple(sorted(set(self.utt2emo.values())))
 
 
 def sessions(root: str) -> List[str]:
@@ -152,7 +157,7 @@ def sessions(root: str) -> List[str]:
 def prepare(root: str, exp: int = 3, max_drop_frac: float = 0.05) -> Tuple[PrepResult, Dict[str, Dict[str, str]]]:
     """Scan the tree; returns the result and the lists ``{name: {utt: value}}``."""
     if exp not in EXPERIMENTS:
-        raise ValueError(f"--exp must be 1, 2 or 3, not {exp}")
+        raise ValueError(f"--exp must be 0, 1, 2 or 3, not {exp}")
     classes, remap = EXPERIMENTS[exp]
     root = os.path.abspath(root)
     res = PrepResult(exp, {}, 0, 0, Counter())
@@ -177,7 +182,7 @@ def prepare(root: str, exp: int = 3, max_drop_frac: float = 0.05) -> Tuple[PrepR
         for turn, ev in evals.items():
             res.label_counts[ev.label] += 1
             label = remap.get(ev.label, ev.label)
-            if label not in classes:
+            if classes is not None and label not in classes:
                 continue
             spk = turn_speaker(turn)
             if spk is None:
@@ -220,7 +225,7 @@ def write_data_dir(data_dir: str, lists: Dict[str, Dict[str, str]]) -> None:
 def report(res: PrepResult) -> str:
     """Per-class x per-session table, the total, and a loud warning when a
     full-looking corpus does not give the paper's counts."""
-    classes = EXPERIMENTS[res.exp][0]
+    classes = res.classes()
     by_sess: Dict[str, Counter] = {}
     for utt, emo in res.utt2emo.items():
         by_sess.setdefault(utt[:5], Counter())[emo] += 1
@@ -234,7 +239,7 @@ def report(res: PrepResult) -> str:
     cc = res.class_counts()
     lines.append("all     " + " ".join(f"{cc[k]:5d}" for k in classes) + f"  {sum(cc.values()):5d}")
     lines.append("all labels: " + " ".join(f"{k}={v}" for k, v in sorted(res.label_counts.items())))
-    if res.n_sessions == 5 and res.n_evaluated > FULL_MIN_EVALUATED and cc != PAPER_COUNTS[res.exp]:
+    if res.exp in PAPER_COUNTS and res.n_sessions == 5 and res.n_evaluated > FULL_MIN_EVALUATED and cc != PAPER_COUNTS[res.exp]:
         want = PAPER_COUNTS[res.exp]
         lines += ["", "!" * 78,
                   f"WARNING: this looks like the full IEMOCAP release but Exp {res.exp} gives "
