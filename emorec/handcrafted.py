@@ -19,9 +19,7 @@ Each feature set maps a float32 mono waveform at 16 kHz (what
     from the openSMILE Python package ``opensmile``; a missing or broken package is an
     error naming it (there is no substitute).
 
-Feature sets are looked up by name with :func:`get_extractor`.  Silence removal:
-:func:`speech_samples` keeps the samples of the frames a VAD marked as speech
-(``vad.scp`` of a data dir: one 0/1 value per 25 ms frame every 10 ms, the feature grid).
+Feature sets are looked up by name with :func:`get_extractor`.
 """
 from __future__ import annotations
 
@@ -29,7 +27,7 @@ from typing import List
 
 import numpy as np
 
-__all__ = ["FEATURE_SETS", "Handcrafted", "Egemaps", "get_extractor", "speech_samples"]
+__all__ = ["FEATURE_SETS", "Handcrafted", "Egemaps", "get_extractor"]
 
 MEL_FLOOR = 1e-10
 
@@ -103,19 +101,3 @@ def get_extractor(name: str, sample_rate: int = 16000):
         raise ValueError(f"unknown feature set {name!r} (known: {', '.join(FEATURE_SETS)})")
     return FEATURE_SETS[name](sample_rate=sample_rate)
 
-
-def speech_samples(wave: np.ndarray, vad: np.ndarray, window: int = 400, shift: int = 160) -> np.ndarray:
-    """The samples of ``wave`` inside the frames that ``vad`` marks as speech (> 0.5);
-    frame t covers samples ``[t * shift, t * shift + window)`` (Kaldi framing, snip_edges).
-    Raises ValueError when the VAD has no speech frame or more frames than the audio."""
-    vad = np.asarray(vad).reshape(-1)
-    n_frames = 0 if wave.size < window else 1 + (wave.size - window) // shift
-    if vad.size > n_frames:
-        raise ValueError(f"VAD has {vad.size} frames but the audio only {n_frames}")
-    speech = np.flatnonzero(vad > 0.5)
-    if speech.size == 0:
-        raise ValueError("the VAD marks no frame as speech")
-    cover = np.zeros(wave.size + 1, dtype=np.int64)   # +1 where a speech frame starts, -1 where it ends
-    np.add.at(cover, speech * shift, 1)
-    np.add.at(cover, np.minimum(speech * shift + window, wave.size), -1)
-    return wave[np.cumsum(cover[:-1]) > 0]

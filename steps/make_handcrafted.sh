@@ -20,8 +20,9 @@
 # Writes <vector-dir>/raw_<set>_<name>.JOB.{ark,scp} (+ .scp.done) and then
 # <data-dir>/<set>.scp (LC_ALL=C sorted, tmp+rename); utils/subset_data_dir.sh and
 # utils/split_data.sh carry it into subsets like any *.scp, so vectors are computed once
-# per utterance. Restartable: a job whose scp and matching .scp.done stamp exist is
-# skipped. Bad audio is logged as "WARNING: <wav.scp>:<line>: <utt>: <reason>" in the job
+# per utterance. Restartable: nothing is done when <data-dir>/<set>.scp is newer than
+# wav.scp and utt2spk (written last); a job whose scp and matching .scp.done stamp exist
+# is skipped. Bad audio is logged as "WARNING: <wav.scp>:<line>: <utt>: <reason>" in the job
 # log and skipped (Kaldi's 5% rule, as steps/make_fbank.sh).
 set -euo pipefail
 
@@ -58,6 +59,11 @@ fi
 python -c "import emorec.bin.compute_handcrafted" 2>/dev/null \
   || { echo "$me: cannot import emorec (source path.sh first)" >&2; exit 1; }
 
+if [ -f "$data/$feature_set.scp" ] && [ "$data/$feature_set.scp" -nt "$data/wav.scp" ] \
+   && [ "$data/$feature_set.scp" -nt "$data/utt2spk" ]; then
+  echo "$me: $data/$feature_set.scp is newer than wav.scp and utt2spk; nothing to do"
+  exit 0
+fi
 name=$(basename "$data")
 mkdir -p "$logdir" "$vecdir"
 vecdir=$(cd "$vecdir" && pwd)   # the scp files name the arks by absolute path

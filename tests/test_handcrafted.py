@@ -2,6 +2,7 @@
 the VAD cut, and steps/make_handcrafted.sh on a small data dir with a bad wav."""
 from __future__ import annotations
 
+import os
 import subprocess
 
 import kaldiio
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from emorec.handcrafted import Egemaps, Handcrafted, get_extractor, speech_samples
+from emorec.handcrafted import Egemaps, Handcrafted, get_extractor
 
 SR = 16000
 
@@ -80,17 +81,29 @@ def test_unknown_feature_set_is_named():
         get_extractor("mfcc")
 
 
-def test_speech_samples_keeps_the_speech_frames():
-    wave = np.arange(2000, dtype=np.float32)   # 11 frames of 400 every 160
-    vad = np.zeros(11)
-    vad[[2, 3, 9]] = 1
-    kept = speech_samples(wave, vad)
-    expect = np.concatenate([np.arange(320, 880), np.arange(1440, 1840)]).astype(np.float32)
-    np.testing.assert_array_equal(kept, expect)
-    with pytest.raises(ValueError, match="no frame as speech"):
-        speech_samples(wave, np.zeros(11))
-    with pytest.raises(ValueError, match="VAD has 12 frames"):
-        speech_samples(wave, np.ones(12))
+def test_vad_scp_keeps_only_the_speech_frames(tmp_path):
+    """A tone with 1 s of silence on each side: with the VAD the vector is the tone's."""
+    from emorec.bin import compute_handcrafted
+
+    wave = np.concatenate([np.zeros(SR, np.float32), tone(600.0, seconds=1.5), np.zeros(SR, np.float32)])
+    soundfile.write(tmp_path / "a.wav", wave, SR, subtype="FLOAT")
+    (tmp_path / "wav.scp").write_text(f"spk-a {tmp_path / 'a.wav'}\n")
+    n_frames = 1 + (wave.size - 400) // 160
+    decisions = ((np.arange(n_frames) * 160 >= SR) & (np.arange(n_frames) * 160 + 400 <= SR + 24000))
+    kaldiio.save_ark(str(tmp_path / "vad.ark"), {"spk-a": decisions.astype(np.float32)},
+                     scp=str(tmp_path / "vad.scp"))
+    args = ["--feature-set", "handcrafted", str(tmp_path / "wav.scp"), str(tmp_path / "v.ark"),
+            str(tmp_path / "v.scp")]
+    assert compute_handcrafted.main(["--vad-scp", str(tmp_path / "vad.scp")] + args) == 0
+    with_vad = kaldiio.load_scp(str(tmp_path / "v.scp"))["spk-a"]
+    # frames 100..247 are speech: samples 16000 .. 247 * 160 + 400 = 39920 (the tone's first 23920)
+    np.testing.assert_allclose(with_vad, Handcrafted()(wave[SR:39920]), rtol=1e-5, atol=1e-7)
+    assert compute_handcrafted.main(args) == 0
+    without = kaldiio.load_scp(str(tmp_path / "v.scp"))["spk-a"]
+    assert without[92] < 0.7 * with_vad[92]        # the silence lowers the mean ZCR
+    kaldiio.save_ark(str(tmp_path / "vad.ark"), {"spk-a": np.ones(n_frames - 3, np.float32)},
+                     scp=str(tmp_path / "vad.scp"))
+    assert compute_handcrafted.main(["--vad-scp", str(tmp_path / "vad.scp")] + args) == 1
 
 
 def _data_dir(tmp_path, name="my data"):
@@ -138,7 +151,11 @@ def test_make_handcrafted_step(tmp_path, shell_env, emorec_root):
     np.testing.assert_allclose(vecs["spk1-utt1"], Handcrafted()(wave), rtol=1e-5)
     logs = sorted((tmp_path / "log").glob("make_handcrafted_my data.*.log"))
     assert len(logs) == 2 and all("# Ended (code 0)" in p.read_text() for p in logs)
-    # rerun: both jobs are complete and skipped
+    # rerun: the final scp is newer than wav.scp, nothing to do
+    r = subprocess.run(cmd, env=shell_env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and "nothing to do" in r.stdout, r.stdout + r.stderr
+    # a newer wav.scp with the same content: both jobs are complete and skipped
+    os.utime(d / "wav.scp", ns=((d / "handcrafted.scp").stat().st_mtime_ns + 10**9,) * 2)
     r = subprocess.run(cmd, env=shell_env, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert all("up to date; skipping" in p.read_text() for p in logs)

@@ -13,7 +13,9 @@
 #            counts table (data/emo7/all, data/emo7/all/counts.txt)
 #   stage 2: splits data/emo7/{strat,spk,loco/<corpus>}/{train,valid,test} and the
 #            class-balanced training sets .../train_aug (augmented copies of train only)
-#   stage 3: hand-crafted-feature baselines (steps/train_baselines.sh), RESULTS.md
+#   stage 3: baselines of paper 004 (Table 6): 94 hand-crafted features and 88 eGeMAPS
+#            functionals per utterance (steps/make_handcrafted.sh), 8 classifiers selected
+#            on each split's valid part (steps/train_baselines.sh), RESULTS.md
 # Either all five corpus paths are given, or none (demo).  --include-song true keeps
 # RAVDESS's song files; --exc-to-happy true maps IEMOCAP's exc to happy.
 set -euo pipefail
@@ -33,9 +35,13 @@ include_song=false
 exc_to_happy=false
 min_duration=1.0         # seconds of speech after silence removal (paper 004)
 augment_target=0         # utterances per class after augmentation; 0: the largest class
+baseline_features="handcrafted egemaps"   # utterance vectors of stage 3 (steps/make_handcrafted.sh)
+aug_nj=2                 # parallel vector jobs per protocol's augmented copies (~100 utterances)
 demo_dir=demo
 demo_size=small
 seed=0
+classes="angry calm disgust fearful happy sad surprised"   # posterior order of every system
+cmdline="$0 $*"
 
 . utils/parse_options.sh
 
@@ -82,9 +88,40 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  # ---- stage 3 belongs to the baselines (steps/train_baselines.sh, a separate work
-  # item of issue 10).  Inputs: $data/{strat,spk,loco/<corpus>}/{train,train_aug,valid,test}.
-  [ -x steps/train_baselines.sh ] || { echo "$0: stage 3 needs steps/train_baselines.sh" \
-    "(the baselines of issue 10); run with --stop-stage 2 without it" >&2; exit 1; }
-  steps/train_baselines.sh --cmd "$train_cmd" "$data" exp/baselines
+  protocols="strat spk"
+  for d in "$data"/loco/*/; do
+    protocols+=" loco/$(basename "$d")"
+  done
+  # One vector per utterance, computed once: the merged dir, then per protocol the
+  # augmented copies of its training part (their ids repeat across protocols, their audio
+  # does not, so each protocol's copies have their own scp).
+  for fs in $baseline_features; do
+    steps/make_handcrafted.sh --nj $nj --cmd "$train_cmd" --feature-set $fs \
+      "$data/all" exp/make_$fs/all vectors/$fs/all
+  done
+  for p in $protocols; do
+    aug=$data/$p/augmented
+    if [ ! -f "$aug/utt2spk" ]; then
+      awk '$1 != $2 { print $1 }' "$data/$p/train_aug/utt2orig" > "$data/$p/augmented.list"
+      utils/subset_data_dir.sh --utt-list "$data/$p/augmented.list" "$data/$p/train_aug" "$aug.tmp"
+      rm -f "$data/$p/augmented.list"
+      mv "$aug.tmp" "$aug"
+    fi
+    for fs in $baseline_features; do
+      steps/make_handcrafted.sh --nj $aug_nj --cmd "$train_cmd" --feature-set $fs \
+        "$aug" exp/make_$fs/${p//\//_} vectors/$fs/${p//\//_}
+    done
+  done
+  steps/train_baselines.sh --cmd "$train_cmd" --feature-sets "$baseline_features" \
+    --splits "$protocols" --vector-dirs "$data/all" --split-vector-dirs augmented \
+    --train-name train_aug --classes "$classes" --baseline-config conf/baselines.yaml \
+    --seed $seed "$data" exp/baselines
+  if $use_demo; then
+    corpus="DEMO corpora (synthetic, $demo_dir/{CREMA-D,RAVDESS,SAVEE,TESS,IEMOCAP_full_release}); not the real corpora"
+  else
+    corpus="real: CREMA-D $crema_d, RAVDESS $ravdess, SAVEE $savee, TESS $tess, IEMOCAP $iemocap"
+  fi
+  python -m emorec.bin.report_baselines --data "$data" --protocols "strat spk loco" \
+    --feature-sets "$baseline_features" --all-dir "$data/all" --corpus "$corpus" \
+    --demo $use_demo --command "$cmdline" exp/baselines RESULTS.md
 fi

@@ -7,7 +7,8 @@ spectral centroid; librosa); egemaps: the 88 eGeMAPSv02 functionals of openSMILE
 emorec.handcrafted).  Audio is read at --sample-frequency (16 kHz; other rates are
 resampled, emorec.audio).  With --vad-scp (a data dir's vad.scp: 0/1 per 25 ms frame
 every 10 ms) only the speech frames' samples are used; an utterance without a VAD
-entry is an error.  Vectors are float32 kaldiio vectors in ARK_OUT, indexed by
+entry is an error (the emo7 recipe trims silence into new wavs instead, so its data dirs
+have no vad.scp).  Vectors are float32 kaldiio vectors in ARK_OUT, indexed by
 SCP_OUT, written as emorec.arkjob describes (tmp names, SCP_OUT.done stamp last);
 with --skip-done a job whose outputs and matching stamp exist exits at once.
 
@@ -29,7 +30,9 @@ import numpy as np
 
 from emorec.arkjob import ArkJob, Terminated, catch_signals, digest
 from emorec.audio import AudioError, load_audio, parse_wav_scp
-from emorec.handcrafted import FEATURE_SETS, get_extractor, speech_samples
+from emorec.features import num_frames
+from emorec.handcrafted import FEATURE_SETS, get_extractor
+from emorec.vad import VadConfig, speech_samples
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -65,6 +68,7 @@ def main(argv=None) -> int:
     try:
         extractor = get_extractor(args.feature_set, args.sample_frequency)
         vad = kaldiio.load_scp(args.vad_scp) if args.vad_scp else None
+        vad_cfg = VadConfig(sample_frequency=float(args.sample_frequency))
     except (RuntimeError, OSError, ValueError) as e:
         print(f"ERROR: {me}: {e}", file=sys.stderr)
         return 1
@@ -95,7 +99,13 @@ def main(argv=None) -> int:
                 if vad is not None:
                     if utt not in vad:
                         raise ValueError(f"no entry in {args.vad_scp}")
-                    wave = speech_samples(wave, vad[utt])
+                    decisions = np.asarray(vad[utt])
+                    if decisions.size != num_frames(wave.size, vad_cfg.framing()):
+                        raise ValueError(f"{decisions.size} VAD frames in {args.vad_scp} for "
+                                         f"{wave.size} samples")
+                    wave = speech_samples(wave, decisions, vad_cfg)
+                    if wave.size == 0:
+                        raise ValueError("the VAD marks no frame as speech")
             except AudioError as e:
                 warn(lineno, utt, str(e))
                 continue

@@ -107,8 +107,12 @@ def main(argv=None) -> int:
     from emorec.baselines import CLASSIFIERS, select_on_valid, log_posteriors
     from emorec.fusion import write_scores
 
+    from threadpoolctl import threadpool_limits
+
     args = get_parser().parse_args(argv)
     me = "train_baselines"
+    # BLAS/OpenMP: one thread for the whole run (parallelism comes from the job array)
+    _blas_limits = threadpool_limits(1)
 
     def log(msg):
         print(f"{me}: {msg}", file=sys.stderr, flush=True)
