@@ -40,7 +40,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from emorec import metrics
-from emorec.data.datadir import read_kv
+from emorec.fileio import read_kv
 from emorec.train.infer import pick_device
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

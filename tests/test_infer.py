@@ -17,7 +17,7 @@ import yaml
 
 from emorec import fusion, text
 from emorec.bin import infer
-from emorec.data.dataset import make_synthetic_datadir
+from synthetic_data import make_synthetic_datadir
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]

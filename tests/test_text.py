@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emorec import text
-from emorec.fusion import read_scores
+from emorec.fileio import read_scores
 from emorec.train.infer import pick_device
 
 ROOT = Path(__file__).resolve().parents[1]

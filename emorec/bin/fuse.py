@@ -16,14 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import sys
 from pathlib import Path
-
-
-def _fold_key(name: str):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 def _up_to_date(outputs, inputs) -> bool:
@@ -49,6 +43,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     from emorec import fusion
+    from emorec.fileio import atomic_write_text, fold_sort_key
 
     methods = [m for m in a.methods.split(",") if m]
     sp, tx, out, data = Path(a.speech_dir), Path(a.text_dir), Path(a.out_dir), Path(a.data)
@@ -56,7 +51,7 @@ def main(argv=None) -> int:
         jobs = [(sp, tx, {m: out / m for m in methods}, data / "dev" / "utt2emo", None)]
     else:
         folds = sorted((p.name for p in sp.iterdir() if p.is_dir() and (p / "test.logpost.ark").is_file()),
-                       key=_fold_key) if sp.is_dir() else []
+                       key=fold_sort_key) if sp.is_dir() else []
         if not folds:
             print(f"fuse: ERROR: {sp}: neither test.logpost.ark nor fold*/test.logpost.ark", file=sys.stderr)
             return 1
@@ -85,10 +80,7 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as e:
         print(f"fuse: ERROR: {e}", file=sys.stderr)
         return 1
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "fusion_summary.json.tmp"
-    tmp.write_text(json.dumps(summaries, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, summary_file)
+    atomic_write_text(summary_file, json.dumps(summaries, indent=2) + "\n")
     if "w1" in methods:
         print("fuse: w1 per fold: " + " ".join(f"{k}={v['w1']:.2f}" for k, v in summaries.items()))
     return 0

@@ -39,6 +39,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from emorec.fileio import read_classes
+
 PROG = "emorec-infer"
 
 
@@ -169,13 +171,13 @@ class Fuser:
         if method == "w1":
             self.w1 = fusion.read_w1(os.path.join(fusion_dir, "w1.txt"))
             if os.path.isfile(cls_txt):
-                file_classes = fusion.read_classes(cls_txt)
+                file_classes = read_classes(cls_txt)
         elif method == "znorm":
             src = os.path.join(fusion_dir, "znorm_stats.txt")
             st = fusion.read_znorm_stats(src)
             file_classes = st["classes"]
             if file_classes is None and os.path.isfile(cls_txt):
-                file_classes = fusion.read_classes(cls_txt)
+                file_classes = read_classes(cls_txt)
             n = st["speech_mean"].size
             if file_classes is None and n != len(classes):
                 raise InferError(f"{src}: {n} classes but the models have {len(classes)}")

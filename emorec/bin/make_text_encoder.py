@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     from transformers.utils import logging as hf_logging
 
     from emorec import text
-    from emorec.data.datadir import read_kv
+    from emorec.fileio import read_kv
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()

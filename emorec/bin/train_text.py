@@ -39,7 +39,7 @@ def main(argv=None) -> int:
 
     from emorec import metrics, text
     from emorec.train.infer import pick_device
-    from emorec.fusion import read_classes, write_scores
+    from emorec.fileio import read_classes, write_scores
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()

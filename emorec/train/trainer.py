@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from emorec.augment import get_policy
 from emorec.data.dataset import (ChunkBatchSampler, ChunkDataset, FeatureReader,
                                  collate_chunks, load_labels, make_worker_init,
-                                 read_num_frames, read_two_columns)
+                                 read_num_frames)
+from emorec.fileio import read_kv
 from emorec.models import build_model, count_parameters
 from emorec.train import checkpoint, distributed
 from emorec.train.config import dump_config
@@ -44,7 +45,7 @@ def _seed_all(seed: int):
 def _training_set(data_dir, labels_path, classes):
     reader = FeatureReader(os.path.join(data_dir, "feats.scp"))
     utt2lab, classes = load_labels(labels_path, classes)
-    feats_keys = read_two_columns(os.path.join(data_dir, "feats.scp"))
+    feats_keys = read_kv(os.path.join(data_dir, "feats.scp"))
     keys = sorted(k for k in feats_keys if k in utt2lab)
     missing = len(feats_keys) - len(keys)
     if missing:
@@ -67,7 +68,7 @@ def unweighted_accuracy(y_true, y_pred, num_classes):
 
 def evaluate(model, data_dir, labels_path, classes, device, cfg):
     utt2lab, _ = load_labels(labels_path, classes)
-    keys = sorted(k for k in read_two_columns(os.path.join(data_dir, "feats.scp")) if k in utt2lab)
+    keys = sorted(k for k in read_kv(os.path.join(data_dir, "feats.scp")) if k in utt2lab)
     ys, ps, loss = [], [], 0.0
     for _, logit, y in run_model(model, data_dir, "logits", keys, [utt2lab[k] for k in keys], device,
                                  cfg["data"]["eval_max_frames"], cfg["data"]["eval_max_batch"],
