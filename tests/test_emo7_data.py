@@ -13,7 +13,7 @@ import soundfile as sf
 
 from emorec.bin import augment_balance
 from emorec.data import emo7
-from emorec.data.datadir import read_kv
+from emorec.fileio import read_kv
 from emorec.wave_augment import balance_plan
 
 ROOT = Path(__file__).resolve().parent.parent

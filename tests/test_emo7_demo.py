@@ -8,7 +8,7 @@ from pathlib import Path
 import soundfile as sf
 
 from emorec.data import demo_emo7
-from emorec.data.datadir import read_kv
+from emorec.fileio import read_kv
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emorec.data.datadir import read_kv
+from emorec.fileio import read_kv
 from emorec.data.iemocap import EXPERIMENTS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from emorec.data.datadir import sort_keys
+from emorec.fileio import sort_keys
 
 CLASSES = ("angry", "calm", "disgust", "fearful", "happy", "sad", "surprised")
 CORPUS_ORDER = ("savee", "ravdess", "tess", "iemocap", "cremad")  # paper 004's table rows
