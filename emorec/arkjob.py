@@ -18,6 +18,7 @@ import hashlib
 import io
 import os
 import signal
+import sys
 from typing import List, Optional
 
 import kaldiio
@@ -93,6 +94,19 @@ class ArkJob:
         assert line.startswith(prefix), line
         self.scp_lines.append(f"{utt} {self.ark}:{line[len(prefix):]}")
         self.u2nf_lines.append(f"{utt} {array.shape[0]}\n")
+
+    def finish(self, me: str, source: str, n_total: int, n_fail: int, max_fail_frac: float,
+               what: str) -> bool:
+        """Kaldi's bad-input rule: commit unless nothing succeeded or more than
+        ``max_fail_frac`` of the items of ``source`` failed (then log it and return False)."""
+        frac = n_fail / n_total if n_total else 1.0
+        if n_fail == n_total or frac > max_fail_frac:
+            print(f"ERROR: {me}: {n_fail} of {n_total} utterances in {source} failed "
+                  f"({100 * frac:.1f}% > {100 * max_fail_frac:g}% allowed); writing no {what}",
+                  file=sys.stderr)
+            return False
+        self.commit()
+        return True
 
     def commit(self) -> None:
         self._fark.flush()
