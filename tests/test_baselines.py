@@ -13,7 +13,7 @@ import yaml
 from emorec import metrics
 from emorec.baselines import CLASSIFIERS, PROB_FLOOR, grid_points, log_posteriors, select_on_valid
 from emorec.bin import train_baselines
-from emorec.fusion import read_scores
+from emorec.fileio import read_scores
 
 CONFIG = Path(__file__).resolve().parent.parent / "egs" / "emo7" / "conf" / "baselines.yaml"
 CLASSES = ["angry", "calm", "happy", "sad"]

@@ -21,8 +21,8 @@ import soundfile
 
 from emorec import wave_augment
 from emorec.audio import AudioError, load_audio
-from emorec.data.datadir import (DataDirError, read_kv, subset_data_dir, write_kv,
-                                 write_spk2utt)
+from emorec.data.datadir import subset_data_dir, write_spk2utt
+from emorec.fileio import DataDirError, atomic_write, read_kv, write_kv
 
 
 def main(argv=None) -> int:
@@ -70,9 +70,9 @@ def main(argv=None) -> int:
             except AudioError as e:
                 print(f"{me}: ERROR: {a.train_dir}/wav.scp: {c.orig}: {e}", file=sys.stderr)
                 return 1
-            soundfile.write(out + ".tmp.wav", wave_augment.apply(x, c), wave_augment.SR,
-                            subtype="PCM_16")
-            os.replace(out + ".tmp.wav", out)
+            with atomic_write(out, "wb") as f:
+                soundfile.write(f, wave_augment.apply(x, c), wave_augment.SR,
+                                subtype="PCM_16", format="WAV")
         for name, d in lists.items():
             d[c.utt] = out if name == "wav.scp" else d[c.orig]
         utt2orig[c.utt] = utt2orig[c.orig]

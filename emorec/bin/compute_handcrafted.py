@@ -52,6 +52,19 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
+def speech_only(wave, vad, utt, vad_scp, cfg):
+    """The samples of the frames ``vad[utt]`` marks as speech."""
+    if utt not in vad:
+        raise ValueError(f"no entry in {vad_scp}")
+    decisions = np.asarray(vad[utt])
+    if decisions.size != num_frames(wave.size, cfg.framing()):
+        raise ValueError(f"{decisions.size} VAD frames in {vad_scp} for {wave.size} samples")
+    speech = speech_samples(wave, decisions, cfg)
+    if speech.size == 0:
+        raise ValueError(f"{vad_scp} marks no frame as speech")
+    return speech
+
+
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     me = "compute_handcrafted"
@@ -75,56 +88,32 @@ def main(argv=None) -> int:
 
     n_total = n_fail = 0
     t_cpu, audio_sec = time.process_time(), 0.0
-
-    def warn(lineno, utt, reason):
-        nonlocal n_fail
-        n_fail += 1
-        print(f"WARNING: {args.wav_scp}:{lineno}: {utt or '-'}: {reason}", file=sys.stderr)
-
     catch_signals()
     try:
         job.start()
         seen = set()
         for lineno, utt, rx, err in parse_wav_scp(args.wav_scp):
             n_total += 1
-            if err:
-                warn(lineno, utt, f"malformed line: {err}")
-                continue
-            if utt in seen:
-                warn(lineno, utt, "duplicate utterance id")
-                continue
-            seen.add(utt)
             try:
+                if err:
+                    raise ValueError(f"malformed line: {err}")
+                if utt in seen:
+                    raise ValueError("duplicate utterance id")
+                seen.add(utt)
                 wave = load_audio(rx, target_sr=args.sample_frequency)
                 if vad is not None:
-                    if utt not in vad:
-                        raise ValueError(f"no entry in {args.vad_scp}")
-                    decisions = np.asarray(vad[utt])
-                    if decisions.size != num_frames(wave.size, vad_cfg.framing()):
-                        raise ValueError(f"{decisions.size} VAD frames in {args.vad_scp} for "
-                                         f"{wave.size} samples")
-                    wave = speech_samples(wave, decisions, vad_cfg)
-                    if wave.size == 0:
-                        raise ValueError("the VAD marks no frame as speech")
-            except AudioError as e:
-                warn(lineno, utt, str(e))
-                continue
-            except ValueError as e:
-                warn(lineno, utt, f"{rx!r}: {e}")
-                continue
-            vec = extractor(wave)
-            if vec.shape != (extractor.dim,) or not np.all(np.isfinite(vec)):
-                warn(lineno, utt, f"{rx!r}: {args.feature_set} features are not "
-                                  f"{extractor.dim} finite values")
+                    wave = speech_only(wave, vad, utt, args.vad_scp, vad_cfg)
+                vec = extractor(wave)
+                if vec.shape != (extractor.dim,) or not np.all(np.isfinite(vec)):
+                    raise ValueError(f"{args.feature_set} features are not {extractor.dim} finite values")
+            except (AudioError, ValueError) as e:
+                n_fail += 1
+                print(f"WARNING: {args.wav_scp}:{lineno}: {utt or '-'}: {rx!r}: {e}", file=sys.stderr)
                 continue
             audio_sec += wave.size / args.sample_frequency
             job.add(utt, vec)
-        if n_fail == n_total or n_fail > args.max_fail_frac * n_total:
-            print(f"ERROR: {me}: {n_fail} of {n_total} utterances in {args.wav_scp} failed "
-                  f"(more than {100 * args.max_fail_frac:g}% allowed); writing no features",
-                  file=sys.stderr)
+        if not job.finish(me, args.wav_scp, n_total, n_fail, args.max_fail_frac, "vectors"):
             return 1
-        job.commit()
     except Terminated as e:
         print(f"ERROR: {me}: killed by signal {e.args[0]}; removed partial outputs", file=sys.stderr)
         return 128 + int(e.args[0])

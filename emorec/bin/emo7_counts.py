@@ -7,7 +7,7 @@ import os
 import sys
 
 from emorec.data import emo7
-from emorec.data.datadir import DataDirError, read_kv
+from emorec.fileio import DataDirError, read_kv
 
 
 def main(argv=None) -> int:

@@ -14,7 +14,8 @@ import os
 import sys
 
 from emorec.data import emo7
-from emorec.data.datadir import DataDirError, read_kv, subset_data_dir
+from emorec.data.datadir import subset_data_dir
+from emorec.fileio import DataDirError, read_kv
 
 
 def main(argv=None) -> int:

@@ -7,7 +7,8 @@ import os
 import sys
 
 from emorec.data import emo_corpora
-from emorec.data.datadir import utt2spk_to_spk2utt, write_kv
+from emorec.data.datadir import utt2spk_to_spk2utt
+from emorec.fileio import write_kv
 
 
 def main(argv=None) -> int:

@@ -43,7 +43,7 @@ def _bool(s: str) -> bool:
 
 def protocol_folds(data: Path, protocol: str) -> Optional[List[str]]:
     """None for a single split, else the fold names (natural order)."""
-    from emorec.report import fold_sort_key
+    from emorec.fileio import fold_sort_key
 
     d = data / protocol
     if (d / "test" / "utt2emo").is_file():
@@ -67,8 +67,8 @@ def valid_ua(system_dir: Path, folds: Optional[List[str]]) -> float:
 
 def counts_section(data: Path, protocols: List[str], all_dir: Optional[Path]) -> List[str]:
     """Corpus x class counts (paper 004, Tables 1-4) of the merged dir and every part."""
-    from emorec.data.datadir import read_kv
     from emorec.data.emo7 import counts_table
+    from emorec.fileio import read_kv
 
     def table(d: Path, title: str) -> str:
         return counts_table(read_kv(d / "utt2emo"), read_kv(d / "utt2corpus"), title)
@@ -111,6 +111,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     from emorec import report
+    from emorec.fileio import atomic_write_text
 
     exp, data, out_md = Path(a.exp_dir), Path(a.data), Path(a.out_md)
     plots = Path(a.plots_dir) if a.plots_dir else out_md.parent / "plots"
@@ -203,7 +204,7 @@ def main(argv=None) -> int:
                                   f"UA {report._pct(res.pooled[0])}%)")
             L += [f"### {p}: `{res.name}`", "", report.confusion_text(res.cm, res.classes), "",
                   f"![{p} {res.name}]({os.path.relpath(png, out_md.parent)})", ""]
-        report.write_markdown(out_md, L)
+        atomic_write_text(out_md, "\n".join(L).rstrip("\n") + "\n")
     except (OSError, ValueError, KeyError, yaml.YAMLError) as e:
         print(f"report_baselines: ERROR: {e}", file=sys.stderr)
         return 1

@@ -80,7 +80,7 @@ def load_vectors(scps: Sequence[str]) -> Dict[str, object]:
 def load_part(data_dir: Path, vectors, classes: Sequence[str], log) -> Tuple[List[str], np.ndarray, np.ndarray]:
     """(utts, X [N, D] float64, y [N]) of a data dir; utterances without a vector are named
     and dropped (error above 5%)."""
-    from emorec.fusion import read_labels
+    from emorec.fileio import read_labels
 
     lab_path = data_dir / "utt2emo"
     if not lab_path.is_file():
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     import yaml
 
     from emorec.baselines import CLASSIFIERS, select_on_valid, log_posteriors
-    from emorec.fusion import write_scores
+    from emorec.fileio import write_scores
 
     from threadpoolctl import threadpool_limits
 

@@ -23,7 +23,8 @@ import numpy as np
 import soundfile
 
 from emorec.audio import AudioError, load_audio, parse_wav_scp
-from emorec.data.datadir import DataDirError, subset_data_dir, write_kv
+from emorec.data.datadir import subset_data_dir
+from emorec.fileio import DataDirError, atomic_write, write_kv
 from emorec.features import num_frames
 from emorec.vad import VadConfig, speech_samples
 
@@ -70,8 +71,8 @@ def main(argv=None) -> int:
                 speech = speech_samples(wave, decisions, cfg)
                 n = speech.size
                 if n >= a.min_duration * sr:
-                    soundfile.write(out + ".tmp.wav", speech, sr, subtype="PCM_16")
-                    os.replace(out + ".tmp.wav", out)
+                    with atomic_write(out, "wb") as f:
+                        soundfile.write(f, speech, sr, subtype="PCM_16", format="WAV")
         except (AudioError, ValueError, RuntimeError) as e:
             n_fail += 1
             print(f"WARNING: {wav_scp}:{lineno}: {utt or '-'}: {e}", file=sys.stderr)

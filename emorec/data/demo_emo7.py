@@ -38,9 +38,11 @@ PROSODY = {"neutral": (50, 160, 100, 2.0), "calm": (42, 140, 75, 1.0),
            "angry": (58, 195, 160, 3.0), "fearful": (80, 205, 90, 3.0),
            "disgust": (38, 130, 115, 1.5), "surprised": (85, 170, 135, 4.0)}
 SIZES = {"small": {"cremad_actors": 8, "cremad_sentences": 4, "ravdess_actors": 6,
-                   "savee_per_emo": 5, "tess_words": 10, "iemocap": "tiny"},
-         "tiny": {"cremad_actors": 3, "cremad_sentences": 2, "ravdess_actors": 3,
-                  "savee_per_emo": 2, "tess_words": 3, "iemocap": "tiny"}}
+                   "ravdess_statements": 2, "savee_per_emo": 5, "tess_words": 10,
+                   "iemocap": "tiny"},
+         "tiny": {"cremad_actors": 2, "cremad_sentences": 1, "ravdess_actors": 2,
+                  "ravdess_statements": 1, "savee_per_emo": 1, "tess_words": 2,
+                  "iemocap": "tiny"}}
 TREES = ("CREMA-D", "RAVDESS", "SAVEE", "TESS", "IEMOCAP_full_release")
 SAVEE_POOL = {"angry": "ang", "happy": "hap", "sad": "sad", "neutral": "neu",
               "fearful": "fea", "disgust": "dis", "surprised": "sur"}
@@ -120,7 +122,8 @@ def _ravdess(root: str, p: _Planner, cfg: Dict) -> None:
         actor = p.actor(f"en-gb+{'m' if a % 2 else 'f'}{a % 5 + 1}")
         for emo, ec in emo_codes.items():
             for intensity in (("01",) if emo == "neutral" else ("01", "02")):
-                for st, text in RAVDESS_TEXT.items():
+                for st in sorted(RAVDESS_TEXT)[:cfg["ravdess_statements"]]:
+                    text = RAVDESS_TEXT[st]
                     name = f"03-01-{ec}-{intensity}-{st}-01-{a:02d}.wav"
                     p.job(os.path.join(adir, name), text, actor, emo, 48000)
         for ec, emo in (("02", "calm"), ("03", "happy")):  # song: skipped by default

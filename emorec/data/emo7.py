@@ -22,17 +22,13 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from emorec.data.datadir import sort_keys
+from emorec.fileio import sort_keys
 
 CLASSES = ("angry", "calm", "disgust", "fearful", "happy", "sad", "surprised")
 CORPUS_ORDER = ("savee", "ravdess", "tess", "iemocap", "cremad")  # paper 004's table rows
 IEMOCAP_MAP = {"ang": "angry", "hap": "happy", "sad": "sad", "fea": "fearful",
                "sur": "surprised", "dis": "disgust"}
 PARTS = ("train", "valid", "test")
-# Paper 004, Table 4 (after preprocessing, all corpora).
-PAPER_TOTALS = {"angry": 2955, "calm": 192, "disgust": 1923, "fearful": 1927,
-                "happy": 2499, "sad": 2995, "surprised": 745}
-
 
 def map_label(label: str, exc_to_happy: bool = False) -> Optional[str]:
     """The 7-class label of a corpus label, or None when the paper drops it."""

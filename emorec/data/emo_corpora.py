@@ -30,7 +30,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional
 
 import soundfile
 
@@ -180,7 +180,7 @@ def prepare(corpus: str, root: str, include_song: bool = False,
     res = PrepResult(lists)
     genders = cremad_genders(root) if corpus == "cremad" else {}
     where: Dict[str, str] = {}
-    for d, dirs, files in os.walk(root):
+    for d, dirs, files in os.walk(root, followlinks=True):
         dirs[:] = sorted(x for x in dirs if not x.startswith("."))
         for name in sorted(files):
             path = os.path.join(d, name)
