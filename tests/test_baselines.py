@@ -225,6 +225,7 @@ def test_report_names_the_corpus_and_labels_the_paper_column(tmp_path):
     assert f"Best by validation UA: `{fs}/{clf}`" in loco
     pngs = sorted((tmp_path / "plots").glob("confusion_*.png"))
     assert len(pngs) == 2 and all(p.stat().st_size > 1000 for p in pngs)
-    assert "tess" in md and "cremad" in md          # the counts tables
+    assert "tess" in md and f"`{data / 'loco'}`: utterances per part" in md    # the counts tables
+    assert "| a | 80 | 24 | 24 |" in md
     assert report_baselines.main(["--corpus", "real: /data/CREMA-D ...", "--demo", "false"] + common) == 0
     assert "Not comparable" not in out.read_text()

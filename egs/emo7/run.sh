@@ -107,6 +107,9 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
       rm -f "$data/$p/augmented.list"
       mv "$aug.tmp" "$aug"
     fi
+    text_opt=()
+    [ -f "$aug/text" ] || text_opt=(--no-text)
+    utils/validate_data_dir.sh --no-feats ${text_opt[@]+"${text_opt[@]}"} "$aug"
     for fs in $baseline_features; do
       steps/make_handcrafted.sh --nj $aug_nj --cmd "$train_cmd" --feature-set $fs \
         "$aug" exp/make_$fs/${p//\//_} vectors/$fs/${p//\//_}

@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import yaml
 
+PARTS = ("train", "train_aug", "valid", "test")
 PROTOCOL_TITLES = {
     "strat": "Stratified split (paper 004's protocol: the same speakers, and in CREMA-D, "
              "RAVDESS and TESS the same sentences, are in train and test)",
@@ -66,24 +67,33 @@ def valid_ua(system_dir: Path, folds: Optional[List[str]]) -> float:
 
 
 def counts_section(data: Path, protocols: List[str], all_dir: Optional[Path]) -> List[str]:
-    """Corpus x class counts (paper 004, Tables 1-4) of the merged dir and every part."""
+    """Corpus x class counts (paper 004, Tables 1-4) of the merged dir and of every part of
+    the single-split protocols; a protocol with folds gets one line of part sizes per fold."""
     from emorec.data.emo7 import counts_table
     from emorec.fileio import read_kv
+    from emorec.report import md_table
 
     def table(d: Path, title: str) -> str:
         return counts_table(read_kv(d / "utt2emo"), read_kv(d / "utt2corpus"), title)
 
+    def parts(base: Path) -> List[str]:
+        return [p for p in PARTS if (base / p / "utt2emo").is_file()]
+
     L = ["## Data: utterances per corpus and class", ""]
-    blocks = []
-    if all_dir is not None:
-        blocks.append(table(all_dir, f"{all_dir} (merged, 7 classes)"))
+    blocks = [table(all_dir, f"{all_dir} (merged, 7 classes)")] if all_dir is not None else []
+    folded = []
     for p in protocols:
         folds = protocol_folds(data, p)
-        for fold in ([None] if folds is None else folds):
-            base = data / p if fold is None else data / p / fold
-            for part in sorted(x.name for x in base.iterdir() if (x / "utt2emo").is_file()):
-                blocks.append(table(base / part, str(base / part)))
+        if folds is None:
+            blocks += [table(data / p / part, str(data / p / part)) for part in parts(data / p)]
+        else:
+            folded.append((p, folds))
     L += ["```text", "\n\n".join(blocks), "```", ""]
+    for p, folds in folded:
+        rows = [[f, *(len(read_kv(data / p / f / part / "utt2emo")) for part in PARTS
+                      if (data / p / f / part / "utt2emo").is_file())] for f in folds]
+        L += [f"`{data / p}`: utterances per part", "",
+              md_table(["test corpus"] + parts(data / p / folds[0]), rows), ""]
     return L
 
 
@@ -147,6 +157,11 @@ def main(argv=None) -> int:
         for p in protocols:
             L += [f"## {PROTOCOL_TITLES.get(p, p)} (`{data / p}`)", ""]
             multi = folds_of[p] is not None
+            any_res = results[p][(feats[0], clfs[0])][0]
+            n_test = sum(f.n for f in any_res.folds)
+            L += [f"Test utterances: {n_test}" + (f" over {len(any_res.folds)} folds" if multi else "")
+                  + f"; the binomial standard error of a pooled WA is at most ±{50 / np.sqrt(n_test):.1f} "
+                  "points.", ""]
             header = ["classifier"]
             for fs in feats:
                 header += [f"{fs} WA", f"{fs} UA", f"{fs} valid UA"]
