@@ -54,7 +54,7 @@ fi
   steps/compute_vad.sh --nj "$nj" --cmd "$cmd" ${vad_config:+--vad-config "$vad_config"} \
     "$out/mapped" "$out/log" "$out/vad"
 python -m emorec.bin.trim_silence --min-duration "$min_duration" \
-  "$out/mapped" "$out/all" "$out/audio/trimmed"
+  ${vad_config:+--vad-config "$vad_config"} "$out/mapped" "$out/all" "$out/audio/trimmed"
 text_opt=()
 [ -f "$out/all/text" ] || text_opt=(--no-text)
 utils/validate_data_dir.sh --no-feats ${text_opt[@]+"${text_opt[@]}"} "$out/all"

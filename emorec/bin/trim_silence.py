@@ -25,7 +25,7 @@ import soundfile
 from emorec.audio import AudioError, load_audio, parse_wav_scp
 from emorec.data.datadir import subset_data_dir
 from emorec.fileio import DataDirError, atomic_write, write_kv
-from emorec.features import num_frames
+from emorec.features import num_frames, read_kaldi_conf
 from emorec.vad import VadConfig, speech_samples
 
 
@@ -36,12 +36,18 @@ def main(argv=None) -> int:
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--min-duration", type=float, default=1.0, help="seconds (1.0)")
     ap.add_argument("--max-fail-frac", type=float, default=0.05)
+    ap.add_argument("--vad-config", help="the VAD option file vad.scp was made with (its "
+                                         "frame length and shift cut the audio)")
     ap.add_argument("src_dir")
     ap.add_argument("dst_dir")
     ap.add_argument("wav_dir")
     a = ap.parse_args(argv)
     me = "trim_silence"
-    cfg = VadConfig()
+    try:
+        cfg = VadConfig(**(read_kaldi_conf(a.vad_config, VadConfig) if a.vad_config else {}))
+    except (OSError, ValueError, TypeError) as e:
+        print(f"{me}: ERROR: {e}", file=sys.stderr)
+        return 1
     sr = int(cfg.sample_frequency)
     wav_scp, vad_scp = os.path.join(a.src_dir, "wav.scp"), os.path.join(a.src_dir, "vad.scp")
     for f in (wav_scp, vad_scp):
