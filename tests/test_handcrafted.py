@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 import kaldiio
 import numpy as np
@@ -165,3 +166,9 @@ def test_make_handcrafted_step(tmp_path, shell_env, emorec_root):
                        cwd=tmp_path)
     assert r.returncode != 0
     assert not (d / "handcrafted.scp").exists()
+
+
+def test_egemaps_without_opensmile_fails_naming_the_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "opensmile", None)   # as if the wheel were not installed
+    with pytest.raises(RuntimeError, match="openSMILE Python package 'opensmile'"):
+        get_extractor("egemaps")
