@@ -52,6 +52,9 @@ FULL_MIN_EVALUATED = 9000  # the full release has 10039 evaluated turns
 _EVAL_RE = re.compile(r"^\[\s*([0-9.]+)\s*-\s*([0-9.]+)\s*\]\s+(\S+)\s+(\S+)\s+\[([^\]]*)\]")
 _TRANS_RE = re.compile(r"^(\S+)\s+\[\s*([0-9.]+)\s*-\s*([0-9.]+)\s*\]\s*:\s?(.*)$")
 _TURN_RE = re.compile(r"^(Ses\d\d)[FM]_.+_([FM])[A-Za-z0-9]+$")
+# A line that looks like a turn header (starts with "[" or names a turn) but does not
+# match _EVAL_RE is malformed: its turn's label would be lost without a word.
+_HEADER_LIKE_RE = re.compile(r"^\[|\bSes\d\d[FM]_\S+_[FM]\w*\d\b")
 
 
 def log(msg: str) -> None:
@@ -104,15 +107,20 @@ class Evaluation:
     where: str  # file:line
 
 
-def parse_emo_evaluation(path: str) -> List[Evaluation]:
-    """The ``[start - end]<TAB>TURN<TAB>EMO<TAB>[V, A, D]`` lines of one file."""
-    out = []
+def parse_emo_evaluation(path: str) -> Tuple[List[Evaluation], List[str]]:
+    """The ``[start - end]<TAB>TURN<TAB>EMO<TAB>[V, A, D]`` lines of one file, and a
+    ``file:line: ...`` message for each header-like line that does not parse."""
+    out, malformed = [], []
     for n, line in enumerate(read_lines(path), 1):
-        m = _EVAL_RE.match(line.strip())
+        line = line.strip()
+        m = _EVAL_RE.match(line)
         if m:
             out.append(Evaluation(m.group(3), m.group(4), float(m.group(1)),
                                   float(m.group(2)), m.group(5).strip(), f"{path}:{n}"))
-    return out
+        elif _HEADER_LIKE_RE.search(line):
+            malformed.append(f"{path}:{n}: malformed evaluation line '{line}' "
+                             "(expected '[START - END]<TAB>TURN<TAB>EMO<TAB>[V, A, D]'); dropped")
+    return out, malformed
 
 
 def parse_transcription(path: str) -> Dict[str, Tuple[str, str]]:
@@ -164,7 +172,11 @@ def prepare(root: str, exp: int = 3, max_drop_frac: float = 0.05) -> Tuple[PrepR
         sdir = os.path.join(root, sess)
         evals: "OrderedDict[str, Evaluation]" = OrderedDict()
         for p in _visible_txt(os.path.join(sdir, "dialog", "EmoEvaluation")):
-            for ev in parse_emo_evaluation(p):
+            parsed, malformed = parse_emo_evaluation(p)
+            # Its label is unknown, so a malformed turn counts as selected and dropped.
+            selected += len(malformed)
+            res.dropped += malformed
+            for ev in parsed:
                 if ev.turn in evals:
                     res.warnings.append(f"{ev.where}: turn {ev.turn} evaluated twice "
                                         f"(first at {evals[ev.turn].where}); keeping the first")
