@@ -87,6 +87,52 @@ def test_run_pl_log_needs_job_for_arrays(tmp_path, shell_env, emorec_root):
     r = run([emorec_root / "utils/run.pl", "JOB=1:2", "x.log", "true"], shell_env, tmp_path)
     assert r.returncode != 0 and "x.log" in r.stderr
 
+
+# A job that is not idempotent: run twice (or by two live copies) it appends twice.
+TWICE_JOB = 'echo "start JOB $$" >> trace; sleep 2; echo "result JOB" >> out.JOB; echo "end JOB" >> trace'
+
+
+def _wait_for(pred, timeout=30):
+    deadline = time.time() + timeout
+    while not pred() and time.time() < deadline:
+        time.sleep(0.05)
+    assert pred()
+
+
+@pytest.mark.parametrize("kill_group", [True, False], ids=["group", "run_pl_only"])
+def test_run_pl_jobs_die_with_the_run_and_rerun_once(tmp_path, shell_env, emorec_root,
+                                                     kill_group):
+    """kill -9 of the run (its whole process group, or run.pl alone) mid-job takes the
+    jobs with it; an immediate rerun then runs each job once, with the clean outputs."""
+    cmd = [str(emorec_root / "utils/run.pl"), "JOB=1:2", "log/t.JOB.log", "bash", "-c", TWICE_JOB]
+    p = subprocess.Popen(cmd, env=shell_env, cwd=tmp_path, start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trace = tmp_path / "trace"
+    _wait_for(lambda: trace.exists() and trace.read_text().count("start") == 2)
+    (os.killpg if kill_group else os.kill)(p.pid, signal.SIGKILL)
+    p.wait()
+    r = run(cmd, shell_env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    time.sleep(3)   # longer than a job: an orphan of the first run would have finished now
+    for j in (1, 2):
+        assert (tmp_path / f"out.{j}").read_text() == f"result {j}\n"
+        assert trace.read_text().count(f"end {j}\n") == 1
+        check_log(tmp_path / f"log/t.{j}.log", cmd_contains=f"start {j}")
+
+
+def test_run_pl_refuses_a_job_another_live_job_is_writing(tmp_path, shell_env, emorec_root):
+    cmd = [str(emorec_root / "utils/run.pl"), "--lock-wait", "1", "JOB=1:1", "log/t.JOB.log",
+           "bash", "-c", TWICE_JOB]
+    first = subprocess.Popen(cmd, env=shell_env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    trace = tmp_path / "trace"
+    _wait_for(lambda: trace.exists() and "start" in trace.read_text())
+    r = run(cmd, shell_env, tmp_path)
+    assert r.returncode != 0
+    assert "job 1 not started: another live job" in r.stderr and "log/t.1.log.lock" in r.stderr
+    assert first.wait(timeout=30) == 0
+    assert (tmp_path / "out.1").read_text() == "result 1\n"
+    check_log(tmp_path / "log/t.1.log", cmd_contains="start 1")   # not truncated by the refusal
+
 # ---------------------------------------------------------------- slurm.pl
 
 
