@@ -249,3 +249,23 @@ def test_slurm_sigterm_cancels_the_array(slurm, tmp_path, emorec_root):
         time.sleep(0.5)
     assert not q.stdout.strip(), q.stdout
     assert "sleep 60" in script
+
+
+def test_slurm_kill_9_cancels_the_array(slurm, tmp_path, emorec_root):
+    """kill -9 of the process group running slurm.pl leaves no task of its array behind."""
+    p = subprocess.Popen([str(c) for c in slurm_pl(emorec_root, "JOB=1:2", "log/k.JOB.log",
+                                                     "sleep", "60")],
+                         env=slurm.env, cwd=tmp_path, start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(lambda: (tmp_path / "log/k.1.log").exists())
+    jobid = re.search(r"Slurm job (\d+)_", (tmp_path / "log/k.1.log").read_text()).group(1)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        q = subprocess.run(["squeue", "-h", "-j", jobid], capture_output=True, text=True,
+                           env=slurm.env)
+        if not q.stdout.strip():
+            break
+        time.sleep(0.5)
+    assert not q.stdout.strip(), q.stdout

@@ -13,7 +13,8 @@
 # (polling with back-off, checking squeue for tasks that died without a done
 # file), exits 0 when all tasks succeed, else 1 with
 # "slurm.pl: N / M failed, log is in <first failed log>". SIGINT/SIGTERM cancel
-# the array. The job runs in the caller's cwd, sources ./path.sh if there is one.
+# the array, and so does slurm.pl's death by kill -9 (of it or of its process
+# group): a guard process in a session of its own then runs scancel. The job runs in the caller's cwd, sources ./path.sh if there is one.
 #
 # Options: --config FILE (default conf/slurm.conf if it exists, else built-in),
 #   --max-jobs-run N, and every option the config defines, e.g. --gpu G, --mem M,
@@ -31,7 +32,8 @@ use warnings;
 use Cwd qw(getcwd);
 use FindBin qw($RealBin);
 use lib "$RealBin/lib";
-use EmorecQueue qw(parse_job_args shell_quote);
+use EmorecQueue qw(parse_job_args shell_quote start_guard);
+use POSIX qw(setsid);
 use File::Basename qw(dirname basename);
 use File::Path qw(make_path);
 use Time::HiRes qw(sleep time);
@@ -243,7 +245,8 @@ sub run_capture {    # run argv without a shell, capture stdout+stderr
     open(STDERR, ">&", \*STDOUT);
     { no warnings 'exec'; exec { $argv[0] } @argv; }
     print "$me: cannot run $argv[0]: $!\n";
-    exit 127;
+    close(STDOUT);
+    POSIX::_exit(127);    # not exit: the END block belongs to slurm.pl itself
   }
   local $/;
   my $out = <$fh>;
@@ -268,6 +271,13 @@ my $jobid;
 }
 
 # ---- wait ----
+# The write end stays open in slurm.pl alone; the guard cancels the array once it reads
+# end-of-file (slurm.pl died without cancelling), and is killed when slurm.pl ends normally.
+pipe(my $alive_r, my $alive_w) or die "$me: pipe failed: $!\n";
+my $guard = start_guard(sub { close($alive_w); setsid(); },
+                        sub { exec("scancel", $jobid); }, $alive_r);
+close($alive_r);
+END { kill("KILL", $guard) if $guard; }
 my @tasks = ($jobstart .. $jobend);
 my %done;    # task -> exit code
 my $cancel = sub {

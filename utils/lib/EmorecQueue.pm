@@ -47,14 +47,17 @@ sub shell_quote {
 # one of the pipes @read_ends has died, however it died (kill -9 included: the pipe
 # then reads end-of-file). $setup runs first in the guard (e.g. to leave the caller's
 # process group so that a signal to that group does not take the guard with it).
-# The guard ignores INT/TERM/HUP: only the death it watches sets it off.
-# Returns the guard's pid.
+# The guard ignores INT/TERM/HUP (only the death it watches sets it off; SIGKILL
+# disarms it) and lets go of the caller's standard streams. Returns the guard's pid.
 sub start_guard {
   my ($setup, $action, @read_ends) = @_;
   my $pid = fork();
   die "cannot fork a guard process: $!\n" unless defined $pid;
   return $pid if $pid;
   $SIG{INT} = $SIG{TERM} = $SIG{HUP} = 'IGNORE';
+  open(STDIN, "<", "/dev/null");
+  open(STDOUT, ">", "/dev/null");
+  open(STDERR, ">", "/dev/null");
   $setup->();
   my $sel = IO::Select->new(@read_ends);
   my $buf;
