@@ -20,6 +20,8 @@ An *rxfilename* (the value column of ``wav.scp``) is either
 Every failure (missing file, empty file, undecodable/corrupt data, zero
 samples, failing pipe) raises ``AudioError`` whose message names the
 rxfilename, so callers can log ``file:line: utt: reason`` and skip the item.
+A truncated file (its header declares more data than it holds) is read short,
+as far as it goes, with a warning naming it (logger ``emorec.audio``).
 
 Not supported (known gaps): Kaldi's extended filenames ``foo.ark:123`` (wav
 archives with offsets) and ``[start:end]`` ranges.
@@ -28,7 +30,9 @@ archives with offsets) and ``[start:end]`` ranges.
 from __future__ import annotations
 
 import io
+import logging
 import os
+import re
 import subprocess
 from typing import Tuple
 
@@ -36,6 +40,11 @@ import numpy as np
 import soundfile
 
 __all__ = ["AudioError", "load_audio", "read_audio", "is_pipe", "parse_wav_scp"]
+
+log = logging.getLogger(__name__)
+# libsndfile's header log says "data : 32000 (should be 15978)" when a chunk is cut short.
+_SHORT_DATA_RE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M)
+_UNKNOWN_SIZE = 0xFFFFFFFF  # streaming writers (ffmpeg to a pipe) leave the size unset
 
 
 class AudioError(Exception):
@@ -80,11 +89,18 @@ def read_audio(rxfilename: str) -> Tuple[np.ndarray, int]:
             raise AudioError(f"{path!r}: empty file (0 bytes)")
         source = path
     try:
-        data, sr = soundfile.read(source, dtype="float32", always_2d=True)
+        with soundfile.SoundFile(source) as f:
+            data = f.read(dtype="float32", always_2d=True)
+            sr, header_log = f.samplerate, f.extra_info
     except Exception as e:  # soundfile.LibsndfileError, RuntimeError, EOFError...
         msg = str(e).strip() or type(e).__name__
         raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported "
                          f"format): {msg}") from e
+    m = _SHORT_DATA_RE.search(header_log)
+    if m and int(m.group(2)) < int(m.group(1)) < _UNKNOWN_SIZE:
+        log.warning("%r: truncated: its header declares %s bytes of audio, it holds %s; "
+                    "read %d samples (%.2f s)", rxfilename, m.group(1), m.group(2),
+                    data.shape[0], data.shape[0] / sr)
     if data.shape[0] == 0:
         raise AudioError(f"{rxfilename!r}: zero-length audio (no samples)")
     if data.shape[1] == 0:

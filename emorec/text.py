@@ -40,7 +40,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from emorec import metrics
-from emorec.fileio import read_kv
+from emorec.fileio import check_utf8, read_kv
 from emorec.train.infer import pick_device
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -73,6 +73,7 @@ def load_text_set(data_dir, require_labels: bool = True, max_missing_frac: float
     emo_path = data_dir / "utt2emo"
     if not text_path.is_file():
         raise FileNotFoundError(f"{text_path}: no such file")
+    check_utf8(text_path)
     text = read_kv(str(text_path), allow_empty_value=True)
     if emo_path.is_file():
         emo = read_kv(str(emo_path))

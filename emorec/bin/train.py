@@ -56,9 +56,16 @@ def main(argv=None):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.execvp(cmd[0], cmd)
 
+    from emorec.train import checkpoint
     from emorec.train.config import dump_config, load_config
     from emorec.train.trainer import train
 
+    if args.init_from:  # a bad --init-from fails in one line, before EXP is created
+        try:
+            checkpoint.load(args.init_from)
+        except (OSError, ValueError) as e:
+            print(f"train: ERROR: --init-from {e}", file=sys.stderr)
+            return 1
     cfg = load_config(args.config, args.set)
     if args.seed is not None:
         cfg["train"]["seed"] = args.seed

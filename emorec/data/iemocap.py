@@ -15,7 +15,10 @@ Traps of the real release that are handled:
   * dialog names with underscores (``Ses01F_script01_1``): the dialog is the turn
     name minus its last ``_`` part;
   * transcript lines for turns with no evaluation (``..._MXX0``) are unused;
-  * CRLF endings; bytes that are not UTF-8 are decoded as latin-1.
+  * CRLF endings; a transcript line that is not UTF-8 is decoded as latin-1, with a
+    warning naming ``file:line`` (``text`` is always written as UTF-8);
+  * a header-like EmoEvaluation line that does not parse is reported with
+    ``file:line`` and counted as a dropped utterance.
 
 Policy (Kaldi's): an utterance whose wav is missing is reported with the file
 name and dropped; one whose transcript is missing or empty is reported with
@@ -61,17 +64,20 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def read_lines(path: str) -> List[str]:
-    """Lines without CR/LF; UTF-8, with non-UTF-8 lines decoded as latin-1."""
+def read_lines(path: str, notes: Optional[List[str]] = None) -> List[str]:
+    """Lines without CR/LF; UTF-8, with non-UTF-8 lines decoded as latin-1 (each such
+    line noted as ``file:line: ...`` in ``notes``), so that what prep writes is UTF-8."""
     with open(path, "rb") as f:
         raw = f.read()
     out = []
-    for b in raw.split(b"\n"):
+    for n, b in enumerate(raw.split(b"\n"), 1):
         b = b.rstrip(b"\r")
         try:
             out.append(b.decode("utf-8"))
         except UnicodeDecodeError:
             out.append(b.decode("latin-1"))
+            if notes is not None:
+                notes.append(f"{path}:{n}: bytes that are not UTF-8; decoded as latin-1")
     if out and out[-1] == "":
         out.pop()
     return out
@@ -123,10 +129,11 @@ def parse_emo_evaluation(path: str) -> Tuple[List[Evaluation], List[str]]:
     return out, malformed
 
 
-def parse_transcription(path: str) -> Dict[str, Tuple[str, str]]:
-    """``{turn: (text, file:line)}`` from ``TURN [start-end]: text`` lines."""
+def parse_transcription(path: str, notes: Optional[List[str]] = None) -> Dict[str, Tuple[str, str]]:
+    """``{turn: (text, file:line)}`` from ``TURN [start-end]: text`` lines; lines that
+    are not UTF-8 are noted in ``notes`` (see read_lines)."""
     out: Dict[str, Tuple[str, str]] = {}
-    for n, line in enumerate(read_lines(path), 1):
+    for n, line in enumerate(read_lines(path, notes), 1):
         m = _TRANS_RE.match(line.strip())
         if m and m.group(1) not in out:
             out[m.group(1)] = (" ".join(m.group(4).split()), f"{path}:{n}")
@@ -184,7 +191,7 @@ def prepare(root: str, exp: int = 3, max_drop_frac: float = 0.05) -> Tuple[PrepR
                 evals[ev.turn] = ev
         trans: Dict[str, Tuple[str, str]] = {}
         for p in _visible_txt(os.path.join(sdir, "dialog", "transcriptions")):
-            for t, v in parse_transcription(p).items():
+            for t, v in parse_transcription(p, res.warnings).items():
                 trans.setdefault(t, v)
         res.n_evaluated += len(evals)
         for turn, ev in evals.items():

@@ -31,7 +31,16 @@ def atomic_save(obj, path: str):
 
 
 def load(path: str, map_location="cpu") -> dict:
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    """The checkpoint dict; a file torch cannot read (empty, truncated, not a torch
+    file, refused by weights_only) is a ValueError naming it."""
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # EOFError, RuntimeError (zip), UnpicklingError, ...
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path}: not a readable checkpoint (empty, truncated or corrupt?): "
+                         f"{why}") from e
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ValueError(f"{path}: not an emorec checkpoint")
     return ckpt
