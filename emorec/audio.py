@@ -39,7 +39,7 @@ from typing import Tuple
 import numpy as np
 import soundfile
 
-__all__ = ["AudioError", "load_audio", "read_audio", "is_pipe", "parse_wav_scp"]
+__all__ = ["AudioError", "audio_problem", "load_audio", "read_audio", "is_pipe", "parse_wav_scp"]
 
 log = logging.getLogger(__name__)
 # libsndfile's header log says "data : 32000 (should be 15978)" when a chunk is cut short.
@@ -132,6 +132,34 @@ def load_audio(rxfilename: str, target_sr: int = 16000, on_mismatch: str = "resa
         if mono.size == 0:
             raise AudioError(f"{rxfilename!r}: zero-length audio after resampling {sr} -> {target_sr} Hz")
     return mono
+
+
+def audio_problem(rx: str, full: bool = False):
+    """``(reason or None, sample_rate or None)`` for one rxfilename: plain files are
+    checked from their header (exists, non-empty, decodable, at least one sample), pipes
+    and, with ``full``, plain files too are decoded completely."""
+    try:
+        if is_pipe(rx) or full:
+            data, sr = read_audio(rx)
+            return None, sr
+        if not os.path.exists(rx):
+            return f"{rx!r}: no such file", None
+        if os.path.isdir(rx):
+            return f"{rx!r}: is a directory, not an audio file", None
+        if os.path.getsize(rx) == 0:
+            return f"{rx!r}: empty file (0 bytes)", None
+        try:
+            info = soundfile.info(rx)
+        except Exception as e:
+            return f"{rx!r}: cannot decode audio (corrupt or unsupported format): " \
+                   f"{str(e).strip() or type(e).__name__}", None
+        if info.frames <= 0:
+            return f"{rx!r}: zero-length audio (no samples)", info.samplerate
+        if info.channels <= 0:
+            return f"{rx!r}: audio has no channels", info.samplerate
+        return None, info.samplerate
+    except AudioError as e:
+        return str(e), None
 
 
 def parse_wav_scp(path: str):

@@ -2,6 +2,7 @@
 a corrupt --init-from checkpoint, an unknown class set, non-UTF-8 transcripts, a
 truncated wav, entry points started without path.sh."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,14 +68,84 @@ def test_unknown_class_set_leaves_nothing(tmp_path, shell_env):
     assert not (tmp_path / "data").exists()
 
 
-def test_recipe_rejects_unknown_exp_set_before_any_work(shell_env):
-    recipe = ROOT / "egs" / "iemocap"
+def recipe_copy(tmp_path: Path) -> Path:
+    """egs/iemocap as a fresh clone has it (run.sh, cmd.sh, conf/, links), outside the
+    checkout so that a run leaves nothing in it."""
+    recipe = tmp_path / "egs" / "iemocap"
+    shutil.copytree(ROOT / "egs" / "iemocap" / "conf", recipe / "conf")
+    for f in ("run.sh", "cmd.sh"):
+        shutil.copy2(ROOT / "egs" / "iemocap" / f, recipe / f)
+    (recipe / "path.sh").write_text(f'. "{ROOT}/path.sh"\n')
+    for d in ("steps", "utils", "local"):
+        (recipe / d).symlink_to(ROOT / d)
+    return recipe
+
+
+def test_recipe_rejects_unknown_exp_set_before_any_work(tmp_path, shell_env):
+    recipe = recipe_copy(tmp_path)
     before = set(os.listdir(recipe))
-    r = subprocess.run(["./run.sh", "--exp-set", "4"], cwd=recipe, env=shell_env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(["./run.sh", "--exp-set", "4", "--demo-dir", str(tmp_path / "no demo")],
+                       cwd=recipe, env=shell_env, capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "--exp-set must be 1, 2 or 3, got '4'" in r.stderr
-    assert set(os.listdir(recipe)) == before
-    assert not (recipe / "data" / "exp4").exists()
+    assert set(os.listdir(recipe)) == before and not (tmp_path / "no demo").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    out = tmp_path_factory.mktemp("demo") / "demo corpus"
+    subprocess.run(["bash", "local/make_demo_corpus.sh", "--seed", "0", "--size", "tiny", str(out)],
+                   cwd=ROOT, check=True, capture_output=True, text=True)
+    return out / "IEMOCAP_full_release"
+
+
+def _selected_wavs(corpus: Path):
+    """The wavs of the turns Exp 3 selects, from a clean prep of the corpus."""
+    from emorec.data import iemocap
+    _, lists = iemocap.prepare(str(corpus), 3)
+    return sorted(lists["wav.scp"].items())
+
+
+def _run_stages_0_1(recipe: Path, corpus: Path, env):
+    return subprocess.run(["./run.sh", "--stage", "0", "--stop-stage", "1", "--nj", "2",
+                           "--iemocap-root", str(corpus)],
+                          cwd=recipe, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_recipe_drops_bad_wavs_within_the_share_and_goes_on(tiny_corpus, tmp_path, shell_env):
+    corpus = tmp_path / "IEMOCAP_full_release"
+    shutil.copytree(tiny_corpus, corpus)
+    wavs = _selected_wavs(corpus)
+    n = len(wavs)
+    assert 2 <= 0.05 * n, n
+    (junk_utt, junk), (short_utt, short) = wavs[3], wavs[n // 2]
+    Path(junk).write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" * 20)     # unreadable header
+    sf.write(short, np.full(100, 0.1, dtype=np.float32), 16000)       # readable, < 1 frame
+    recipe = recipe_copy(tmp_path)
+    r = _run_stages_0_1(recipe, corpus, shell_env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = r.stdout + r.stderr
+    assert "unreadable wav" in out and junk in out                       # stage 0 names it
+    assert f"1 of {n - 1} utterances got no features" in out and short_utt in out  # stage 1
+    data = recipe / "data" / "exp3"
+    for f in ("utt2spk", "wav.scp", "text", "utt2emo", "feats.scp", "utt2num_frames"):
+        keys = [ln.split()[0] for ln in (data / "all" / f).read_text().splitlines()]
+        assert len(keys) == n - 2 and junk_utt not in keys and short_utt not in keys, f
+    folds = sorted((data / "loso").glob("fold*/test/utt2spk"))
+    assert sum(len(p.read_text().splitlines()) for p in folds) == n - 2
+
+
+def test_recipe_fails_naming_the_count_beyond_the_share(tiny_corpus, tmp_path, shell_env):
+    corpus = tmp_path / "IEMOCAP_full_release"
+    shutil.copytree(tiny_corpus, corpus)
+    wavs = _selected_wavs(corpus)
+    n_bad = int(0.05 * len(wavs)) + 1
+    for _, w in wavs[:n_bad]:
+        Path(w).write_bytes(b"")
+    r = _run_stages_0_1(recipe_copy(tmp_path), corpus, shell_env)
+    assert r.returncode != 0
+    assert f"{n_bad} of {len(wavs)} selected utterances dropped" in r.stderr
 
 
 def _text_fold(root: Path, bad_line: int):

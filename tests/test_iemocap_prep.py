@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from emorec.data import iemocap
-from emorec.fileio import read_kv
+from emorec.fileio import check_utf8, read_kv
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APPLEDOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x00"
@@ -204,3 +204,11 @@ def test_malformed_evaluation_line_is_named_and_counted(tree, tmp_path, bad):
     assert f"{epath}:{n + 1}: malformed evaluation line" in r.stderr
     assert "10 utterances" in r.stdout and "1 dropped" in r.stdout
     assert "Ses01M-Ses01F_impro01_M000" not in read_kv(str(tmp_path / "d2" / "utt2spk"))
+
+
+def test_non_utf8_transcript_line_named_and_written_as_utf8(tree, tmp_path):
+    data = str(tmp_path / "data")
+    r = run_prep(tree, data)
+    tpath = os.path.join(tree, "Session1", "dialog", "transcriptions", "Ses01F_impro01.txt")
+    assert f"{tpath}:1: bytes that are not UTF-8; decoded as latin-1" in r.stderr
+    check_utf8(os.path.join(data, "text"))

@@ -108,6 +108,11 @@ def test_corrupt_wav_is_logged_and_dropped(tmp_path, shell_env):
     assert len(warn) == 1
     assert warn[0].startswith(f"WARNING: {data}/split2/")
     assert f": {bad}: " in warn[0] and wav[bad] in warn[0] and "cannot decode" in warn[0]
+    # within the 5%, the data dir drops it too and stays valid for the stages after
+    for f in ("utt2spk", "wav.scp", "spk2utt"):
+        assert bad not in (data / f).read_text(), f
+    subprocess.run(["bash", str(ROOT / "utils" / "validate_data_dir.sh"), "--no-text", str(data)],
+                   env=shell_env, check=True, capture_output=True)
 
 
 def test_more_than_5_percent_bad_fails(tmp_path, shell_env):

@@ -20,11 +20,12 @@ Traps of the real release that are handled:
   * a header-like EmoEvaluation line that does not parse is reported with
     ``file:line`` and counted as a dropped utterance.
 
-Policy (Kaldi's): an utterance whose wav is missing is reported with the file
-name and dropped; one whose transcript is missing or empty is reported with
-``file:line`` and dropped (Kaldi ``text`` cannot hold an empty value, and the
-text model needs it).  If more than ``max_drop_frac`` (5%) of the selected
-utterances are dropped, preparation fails.
+Policy (Kaldi's): an utterance whose wav is missing or unreadable (checked from
+its header, as emorec.bin.check_audio does) is reported with the file name and
+dropped; one whose transcript is missing or empty is reported with ``file:line``
+and dropped (Kaldi ``text`` cannot hold an empty value, and the text model needs
+it).  If more than ``max_drop_frac`` (5%) of the selected utterances are dropped,
+preparation fails.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from emorec.audio import audio_problem
 from emorec.data.datadir import utt2spk_to_spk2utt
 from emorec.fileio import sort_keys, write_kv
 
@@ -207,6 +209,10 @@ def prepare(root: str, exp: int = 3, max_drop_frac: float = 0.05) -> Tuple[PrepR
             wav = os.path.join(sdir, "sentences", "wav", turn_dialog(turn), turn + ".wav")
             if not os.path.isfile(wav):
                 res.dropped.append(f"missing wav {wav} (label at {ev.where}); dropped")
+                continue
+            bad_audio, _ = audio_problem(wav)
+            if bad_audio:
+                res.dropped.append(f"unreadable wav: {bad_audio} (label at {ev.where}); dropped")
                 continue
             tx = trans.get(turn)
             if tx is None:
