@@ -257,8 +257,9 @@ def test_slurm_kill_9_cancels_the_array(slurm, tmp_path, emorec_root):
                                                      "sleep", "60")],
                          env=slurm.env, cwd=tmp_path, start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_for(lambda: (tmp_path / "log/k.1.log").exists())
-    jobid = re.search(r"Slurm job (\d+)_", (tmp_path / "log/k.1.log").read_text()).group(1)
+    log = tmp_path / "log/k.1.log"
+    _wait_for(lambda: log.exists() and re.search(r"Slurm job (\d+)_", log.read_text()))
+    jobid = re.search(r"Slurm job (\d+)_", log.read_text()).group(1)
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
     deadline = time.time() + 30
