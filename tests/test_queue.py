@@ -270,3 +270,17 @@ def test_slurm_kill_9_cancels_the_array(slurm, tmp_path, emorec_root):
             break
         time.sleep(0.5)
     assert not q.stdout.strip(), q.stdout
+
+
+def test_slurm_refuses_a_task_another_live_job_is_writing(slurm, tmp_path, emorec_root):
+    cmd = [str(c) for c in slurm_pl(emorec_root, "--lock-wait", "1", "JOB=1:1", "log/t.JOB.log",
+                                    "bash", "-c", TWICE_JOB)]
+    first = subprocess.Popen(cmd, env=slurm.env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    trace = tmp_path / "trace"
+    _wait_for(lambda: trace.exists() and "start" in trace.read_text())
+    r = run(cmd, slurm.env, tmp_path)
+    assert r.returncode != 0
+    assert "task 1 not started: another live job" in r.stderr and "log/t.1.log.lock" in r.stderr
+    assert first.wait(timeout=60) == 0
+    assert (tmp_path / "out.1").read_text() == "result 1\n"
+    check_log(tmp_path / "log/t.1.log", cmd_contains="start 1")
