@@ -97,6 +97,10 @@ sub lock_job {
   open(my $lk, "+>>", $lockfile) or do { print STDERR "$me: cannot open '$lockfile': $!\n"; return; };
   my $deadline = time() + $lock_wait;
   until (flock($lk, LOCK_EX | LOCK_NB)) {
+    if (!$!{EWOULDBLOCK}) {    # a file system without locks: run unguarded, say so
+      print STDERR "$me: WARNING: cannot lock '$lockfile' ($!); job $id runs without its lock\n";
+      last;
+    }
     if (time() >= $deadline) {
       seek($lk, 0, 0);
       my $holder = <$lk>;
