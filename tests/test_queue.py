@@ -227,6 +227,17 @@ def test_slurm_default_conf_from_recipe(slurm, tmp_path, emorec_root):
     assert "--mem-per-cpu=50M" in (tmp_path / "log/q/d.sh").read_text()
 
 
+def _assert_gone_from_queue(slurm, jobid, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        q = subprocess.run(["squeue", "-h", "-j", jobid], capture_output=True, text=True,
+                           env=slurm.env)
+        if not q.stdout.strip():
+            break
+        time.sleep(0.5)
+    assert not q.stdout.strip(), q.stdout
+
+
 def test_slurm_sigterm_cancels_the_array(slurm, tmp_path, emorec_root):
     p = subprocess.Popen([str(c) for c in slurm_pl(emorec_root, "JOB=1:2", "log/k.JOB.log",
                                                      "sleep", "60")],
@@ -240,14 +251,7 @@ def test_slurm_sigterm_cancels_the_array(slurm, tmp_path, emorec_root):
     _, err = p.communicate(timeout=30)
     assert p.returncode != 0 and "cancelled" in err
     jobid = re.search(r"Slurm job (\d+)", err).group(1)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        q = subprocess.run(["squeue", "-h", "-j", jobid], capture_output=True, text=True,
-                           env=slurm.env)
-        if not q.stdout.strip():
-            break
-        time.sleep(0.5)
-    assert not q.stdout.strip(), q.stdout
+    _assert_gone_from_queue(slurm, jobid)
     assert "sleep 60" in script
 
 
@@ -262,14 +266,7 @@ def test_slurm_kill_9_cancels_the_array(slurm, tmp_path, emorec_root):
     jobid = re.search(r"Slurm job (\d+)_", log.read_text()).group(1)
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        q = subprocess.run(["squeue", "-h", "-j", jobid], capture_output=True, text=True,
-                           env=slurm.env)
-        if not q.stdout.strip():
-            break
-        time.sleep(0.5)
-    assert not q.stdout.strip(), q.stdout
+    _assert_gone_from_queue(slurm, jobid)
 
 
 def test_slurm_refuses_a_task_another_live_job_is_writing(slurm, tmp_path, emorec_root):
