@@ -226,3 +226,29 @@ def test_infer_znorm_and_errors(recipe, capsys, monkeypatch):
     assert r.returncode == 1
     assert "no such.wav" in r.stderr and "no such file" in r.stderr and "bad clip.wav" in r.stderr
     assert [json.loads(ln)["wav"] for ln in r.stdout.strip().splitlines()] == [wav]
+
+
+def test_infer_bad_transcript_file_and_input_warnings(recipe, capsys, monkeypatch):
+    rec = recipe
+    monkeypatch.chdir(rec)
+    wav = str(rec / "my clip.wav")
+    # a transcript file in Latin-1: one line naming the file and line, no traceback
+    latin = rec / "latin1 transcript.txt"
+    latin.write_bytes("okay\ncaf\xe9 au lait\n".encode("latin-1"))
+    assert infer.main(FOLD1 + ["--device", "cpu", "--transcript-file", str(latin), wav]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{latin}:2:" in err and "not UTF-8" in err
+
+    # 8 kHz audio and near-silent audio: scored, with one warning line each naming the wav
+    rng = np.random.default_rng(5)
+    low, quiet = rec / "phone clip.wav", rec / "quiet clip.wav"
+    t = np.arange(8000) / 8000
+    soundfile.write(low, (0.3 * np.sin(2 * np.pi * 300 * t) + 0.05 * rng.normal(size=t.size)).astype(np.float32), 8000)
+    soundfile.write(quiet, (1e-4 * rng.normal(size=16000)).astype(np.float32), 16000)
+    assert infer.main(FOLD1 + ["--device", "cpu", "--json", str(low), str(quiet), wav]) == 0
+    out = capsys.readouterr()
+    assert [json.loads(ln)["wav"] for ln in out.out.strip().splitlines()] == [str(low), str(quiet), wav]
+    warns = out.err.strip().splitlines()
+    assert len(warns) == 2 and all(w.startswith("emorec-infer: warning: ") for w in warns)
+    assert str(low) in warns[0] and "8000 Hz audio upsampled to 16000 Hz" in warns[0]
+    assert str(quiet) in warns[1] and "near-silent" in warns[1]
