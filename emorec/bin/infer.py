@@ -130,7 +130,7 @@ def _transcripts(a) -> Optional[List[str]]:
 def run(a) -> int:
     import torch
 
-    from emorec.train.infer import pick_device
+    from emorec.runtime import pick_device
 
     if a.num_threads:
         torch.set_num_threads(a.num_threads)
