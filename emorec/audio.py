@@ -39,7 +39,8 @@ from typing import Tuple
 import numpy as np
 import soundfile
 
-__all__ = ["AudioError", "audio_problem", "load_audio", "read_audio", "is_pipe", "parse_wav_scp"]
+__all__ = ["AudioError", "audio_problem", "load_audio", "mono_at_rate", "read_audio", "is_pipe",
+           "parse_wav_scp"]
 
 log = logging.getLogger(__name__)
 # libsndfile's header log says "data : 32000 (should be 15978)" when a chunk is cut short.
@@ -115,9 +116,16 @@ def load_audio(rxfilename: str, target_sr: int = 16000, on_mismatch: str = "resa
 
     on_mismatch: ``'resample'`` (default) or ``'error'``.
     """
+    data, sr = read_audio(rxfilename)
+    return mono_at_rate(data, sr, rxfilename, target_sr, on_mismatch)
+
+
+def mono_at_rate(data: np.ndarray, sr: int, rxfilename: str, target_sr: int = 16000,
+                 on_mismatch: str = "resample") -> np.ndarray:
+    """``read_audio``'s (samples, channels) at ``sr`` -> float32 mono at ``target_sr``
+    (the second half of ``load_audio``, for callers that also need the source rate)."""
     if on_mismatch not in ("resample", "error"):
         raise ValueError(f"on_mismatch must be 'resample' or 'error', not {on_mismatch!r}")
-    data, sr = read_audio(rxfilename)
     mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
     mono = np.ascontiguousarray(mono, dtype=np.float32)
     if sr != target_sr:
