@@ -25,8 +25,8 @@ if [ $# -ne 2 ]; then
 fi
 root=$1
 data=$2
+case $exp in 0|1|2|3) ;; *) echo "$0: --exp must be 0, 1, 2 or 3, got '$exp'" >&2; exit 1 ;; esac
 [ -d "$root" ] || { echo "$0: no such directory: $root" >&2; exit 1; }
-mkdir -p "$data"
 
 python -m emorec.bin.prepare_iemocap --exp "$exp" --max-drop-frac "$max_drop_frac" "$root" "$data"
 

@@ -51,4 +51,4 @@ def test_demo_emo7_reproducible_and_real_layouts(tmp_path, shell_env):
         logs += r.stderr
         emo = read_kv(str(data / name / "utt2emo"))
         assert len(set(emo.values())) == {"CREMA-D": 6, "RAVDESS": 8}.get(name, 7)
-    assert "1002_MTI_SAD_XX.wav: empty file (0 bytes); dropped" in logs
+    assert "1002_MTI_SAD_XX.wav': empty file (0 bytes); dropped" in logs

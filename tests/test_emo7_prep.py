@@ -56,7 +56,7 @@ def test_crema_d(tmp_path, shell_env):
     r = prep("crema_d_data_prep.sh", root, data, shell_env, check=False)
     assert r.returncode != 0 and "2 of 8 wavs" in r.stderr  # Kaldi's 5% rule
     r = prep("crema_d_data_prep.sh", root, data, shell_env, "--max-drop-frac", "0.3")
-    assert "1002_MTI_SAD_XX.wav: empty file" in r.stderr
+    assert "1002_MTI_SAD_XX.wav': empty file (0 bytes); dropped" in r.stderr
     assert "1003_ZZZ_ANG_XX.wav: unparseable name: unknown sentence code ZZZ" in r.stderr
     L = lists(data)
     assert L["utt2emo"] == {"cremad1001-1001_DFA_ANG_XX": "angry",

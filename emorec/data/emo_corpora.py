@@ -32,7 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
-import soundfile
+from emorec.audio import audio_problem
 
 VOCAB = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 CORPORA = ("cremad", "ravdess", "savee", "tess")
@@ -154,18 +154,6 @@ class PrepResult:
         return Counter(self.lists["utt2emo"].values())
 
 
-def _check_audio(path: str) -> Optional[str]:
-    if os.path.getsize(path) == 0:
-        return "empty file (0 bytes)"
-    try:
-        info = soundfile.info(path)
-    except Exception as e:  # soundfile.LibsndfileError, RuntimeError
-        return f"unreadable audio: {str(e).strip() or type(e).__name__}"
-    if info.frames == 0:
-        return "zero-length audio (no samples)"
-    return None
-
-
 def prepare(corpus: str, root: str, include_song: bool = False,
             max_drop_frac: float = 0.05) -> PrepResult:
     if corpus not in PARSERS:
@@ -197,9 +185,9 @@ def prepare(corpus: str, root: str, include_song: bool = False,
                 res.n_song += 1
                 res.n_wavs -= 1
                 continue
-            bad = _check_audio(path)
+            bad, _ = audio_problem(path)
             if bad:
-                res.dropped.append(f"{path}: {bad}; dropped")
+                res.dropped.append(f"{bad}; dropped")
                 continue
             utt = f"{e.spk}-{e.stem}"
             if utt in where:
