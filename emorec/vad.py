@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emorec.features import FbankConfig, num_frames
+from emorec.features import FbankConfig, num_frames, read_kaldi_conf
 
 __all__ = ["VadConfig", "Vad", "fill_short_pauses", "speech_samples"]
 
@@ -50,6 +50,12 @@ class VadConfig:
     threshold: float = 1.5           # on the HMM-smoothed log-LR (noise alone: ~0.7)
     min_pause: float = 500.0         # ms; shorter non-speech gaps between speech are speech
     floor_db: float = -80.0
+
+    @classmethod
+    def from_file(cls, path: str | None) -> "VadConfig":
+        """Options from a Kaldi-style file (``--threshold=1.5`` ...); None: the defaults.
+        Raises OSError or ValueError naming the file (and line)."""
+        return cls(**(read_kaldi_conf(path, cls) if path else {})).validate()
 
     def framing(self) -> FbankConfig:
         return FbankConfig(sample_frequency=self.sample_frequency,

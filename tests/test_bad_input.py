@@ -64,7 +64,7 @@ def test_unknown_class_set_leaves_nothing(tmp_path, shell_env):
     (tmp_path / "corpus" / "Session1").mkdir(parents=True)
     r = subprocess.run(["bash", "local/iemocap_data_prep.sh", "--exp", "4", str(tmp_path / "corpus"),
                         str(data)], cwd=ROOT, env=shell_env, capture_output=True, text=True)
-    assert r.returncode != 0 and "--exp must be 1, 2 or 3, got '4'" in r.stderr
+    assert r.returncode != 0 and "--exp must be 0, 1, 2 or 3, got '4'" in r.stderr
     assert not (tmp_path / "data").exists()
 
 

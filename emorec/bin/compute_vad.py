@@ -27,7 +27,6 @@ import numpy as np
 
 from emorec.arkjob import ArkJob, Terminated, catch_signals, digest
 from emorec.audio import AudioError, load_audio, parse_wav_scp
-from emorec.features import read_kaldi_conf
 from emorec.vad import Vad, VadConfig
 
 
@@ -46,9 +45,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     me = "compute_vad"
     try:
-        cfg = VadConfig(**(read_kaldi_conf(args.config, VadConfig) if args.config else {}))
+        cfg = VadConfig.from_file(args.config)
         vad = Vad(cfg)
-    except (OSError, ValueError, TypeError) as e:
+    except (OSError, ValueError) as e:
         print(f"ERROR: {me}: {e}", file=sys.stderr)
         return 1
     if not os.path.isfile(args.wav_scp):

@@ -25,7 +25,7 @@ import soundfile
 from emorec.audio import AudioError, load_audio, parse_wav_scp
 from emorec.data.datadir import subset_data_dir
 from emorec.fileio import DataDirError, atomic_write, write_kv
-from emorec.features import num_frames, read_kaldi_conf
+from emorec.features import num_frames
 from emorec.vad import VadConfig, speech_samples
 
 
@@ -44,8 +44,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     me = "trim_silence"
     try:
-        cfg = VadConfig(**(read_kaldi_conf(a.vad_config, VadConfig) if a.vad_config else {}))
-    except (OSError, ValueError, TypeError) as e:
+        cfg = VadConfig.from_file(a.vad_config)
+    except (OSError, ValueError) as e:
         print(f"{me}: ERROR: {e}", file=sys.stderr)
         return 1
     sr = int(cfg.sample_frequency)
