@@ -41,7 +41,7 @@ demo_dir=demo
 demo_size=small
 seed=0
 classes="angry calm disgust fearful happy sad surprised"   # posterior order of every system
-cmdline="$0 $*"
+cmdline="$0${*:+ $*}"
 
 . utils/parse_options.sh
 
