@@ -5,7 +5,10 @@
 # Synthesises, with espeak-ng, OUT_DIR/IEMOCAP_full_release (5 sessions, 10 actors,
 # the real release's layout and traps; small: ~100 kept utterances per session,
 # tiny: ~16) and OUT_DIR/VoxCeleb1 (wav/idXXXXX/<video>/NNNNN.wav + veri_test2.txt).
-# Same seed -> byte-identical files. Skips the work when both trees exist.
+# and OUT_DIR/IEMOCAP_design.txt (the generation plan: which cue each utterance carries,
+# for the design-ceiling rows of RESULTS.md). The VoxCeleb voices are disjoint from the
+# IEMOCAP actors' and speak at one (neutral) arousal level.
+# Same seed -> byte-identical files. Skips the work when all three exist.
 set -euo pipefail
 
 seed=0
