@@ -21,6 +21,7 @@
 #   --train-config FILE     YAML fine-tuning config                      [conf/text_demo.yaml]
 #   --text-model M          local dir or cached model name; empty: build per fold []
 #   --encoder-opts "OPTS"   options of emorec.bin.make_text_encoder       []
+#   --train-opts "OPTS"     more emorec.bin.train_text options, e.g. "--seed 2" []
 #   --nfolds N              folds in LOSO_DIR                             [5]
 #   --num-threads N         torch CPU threads per job                     [1]
 set -euo pipefail
@@ -29,6 +30,7 @@ cmd=run.pl
 train_config=conf/text_demo.yaml
 text_model=
 encoder_opts=
+train_opts=
 nfolds=5
 num_threads=1
 
@@ -60,9 +62,10 @@ if [ -z "$text_model" ]; then
   text_model=$dir/encoder/foldJOB
 fi
 
+# shellcheck disable=SC2086  # train_opts is a list of options
 $cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
   python -m emorec.bin.train_text --config "$train_config" --text-model "$text_model" \
-    --num-threads "$num_threads" "$data/foldJOB" "$dir/foldJOB"
+    --num-threads "$num_threads" $train_opts "$data/foldJOB" "$dir/foldJOB"
 
 for k in $(seq "$nfolds"); do
   for f in classes.txt dev.logpost.ark test.logpost.ark; do

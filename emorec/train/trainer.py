@@ -43,7 +43,7 @@ def _seed_all(seed: int):
 
 
 def _training_set(data_dir, labels_path, classes):
-    reader = FeatureReader(os.path.join(data_dir, "feats.scp"))
+    reader = FeatureReader.of_dir(data_dir)
     utt2lab, classes = load_labels(labels_path, classes)
     feats_keys = read_kv(os.path.join(data_dir, "feats.scp"))
     keys = sorted(k for k in feats_keys if k in utt2lab)
