@@ -1,0 +1,78 @@
+"""Same command and seed twice on one machine -> identical scores, for the speech
+(steps/train_ser.sh) and the text (steps/train_text.sh) models; another seed differs.
+This is what makes `run.sh --seeds` spread a property of the seeds, not of the run."""
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from synthetic_data import make_synthetic_datadir
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEECH = {
+    "model": {"blocks": [1, 1, 1, 1], "channels": 4, "emb_dim": 16, "pooling": "stats"},
+    "data": {"chunk_sizes": [20, 30], "batch_size": 4, "num_workers": 0},
+    "augment": {"policy": "conservative", "copies": 0},
+    "optim": {"lr": 0.05, "lr_trunk": 0.005},
+    "sched": {"hold_epochs": 1, "halve_every": 1},
+    "train": {"epochs": 2, "seed": 3, "num_threads": 1, "amp": "none"},
+}
+TEXT = dict(max_len=32, batch_size=8, lr=1e-3, epochs=2, eval_batch_size=16, seed=5)
+WORDS = {"ang": "furious hate damn", "hap": "great love wonderful", "neu": "okay tuesday office",
+         "sad": "miss sorry cry"}
+
+
+def _run(cmd):
+    r = subprocess.run(["bash", "-c", ". ./path.sh && " + cmd], cwd=ROOT, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+
+
+def _scores(exp):
+    return (exp / "fold1/test.logpost.ark").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def loso(tmp_path_factory):
+    root = tmp_path_factory.mktemp("seed runs")
+    for i, s in enumerate(("train", "dev", "test")):
+        d = root / f"loso/fold1/{s}"
+        make_synthetic_datadir(str(d), num_speakers=3, utts_per_speaker=[6, 2, 2][i], min_frames=15,
+                               max_frames=60, dim=32, seed=i, label_file="utt2emo")
+        # transcripts and emotion labels for the text model (speaker classes for speech)
+        utts = sorted(l.split()[0] for l in (d / "utt2spk").read_text().splitlines())
+        emos = list(WORDS)
+        rows = [(u, emos[n % 4]) for n, u in enumerate(utts)]
+        (d / "text").write_text("".join(f"{u} well i {WORDS[e].split()[n % 3]} it\n"
+                                        for n, (u, e) in enumerate(rows)))
+    (root / "speech.yaml").write_text(yaml.safe_dump(SPEECH))
+    (root / "text.yaml").write_text("".join(f"{k}: {v}\n" for k, v in TEXT.items()))
+    return root
+
+
+def _speech(root, name, seed):
+    exp = root / name
+    _run(f'steps/train_ser.sh --nfolds 1 --ngpu 0 --mode scratch --train-config "{root / "speech.yaml"}" '
+         f'--train-opts "--seed {seed}" "{root / "loso"}" "{exp}"')
+    return _scores(exp)
+
+
+def _text(root, name, seed):
+    exp = root / name
+    _run(f'steps/train_text.sh --nfolds 1 --train-config "{root / "text.yaml"}" --train-opts "--seed {seed}" '
+         f'--encoder-opts "--hidden-size 32 --num-layers 1 --intermediate-size 64 --mlm-epochs 1 '
+         f'--vocab-size 150 --seed {seed}" "{root / "loso"}" "{exp}"')
+    return _scores(exp)
+
+
+def test_speech_same_seed_same_scores(loso):
+    a, b = _speech(loso, "ser a", 4), _speech(loso, "ser b", 4)
+    assert a == b
+    assert _speech(loso, "ser c", 5) != a
+
+
+def test_text_same_seed_same_scores(loso):
+    a, b = _text(loso, "text a", 4), _text(loso, "text b", 4)
+    assert a == b
+    assert _text(loso, "text c", 5) != a
