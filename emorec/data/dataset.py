@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from emorec.augment import get_policy, spec_augment
+from emorec.augment import get_policies, spec_augment
 from emorec.features import cmvn
 from emorec.fileio import class_index, read_kv
 
@@ -153,18 +153,21 @@ class ChunkBatchSampler:
     Every utterance appears ``1 + copies`` times an epoch; with ``copies > 0`` the
     first appearance is unmodified and the others are SpecAugmented (the paper's
     scheme), with ``copies == 0`` every chunk is augmented when ``augment`` is true.
-    aug_seed -1 means no augmentation.  Sharded for DDP: rank r of w gets batches
+    aug_seed -1 means no augmentation.  With ``n_policies`` policies (one augmented copy
+    per policy), copy c's aug_seed is congruent to c - 1 modulo ``n_policies``, and the
+    dataset masks with policy ``aug_seed % n_policies``.  Sharded for DDP: rank r of w gets batches
     r, r + w, ...; all ranks get the same number of batches.
     """
 
     def __init__(self, num_frames: Sequence[int], batch_size: int, chunk_sizes: Sequence[int],
                  seed: int = 0, copies: int = 0, augment: bool = False,
-                 rank: int = 0, world_size: int = 1, drop_last: bool = True):
+                 rank: int = 0, world_size: int = 1, drop_last: bool = True, n_policies: int = 1):
         self.num_frames = [int(n) for n in num_frames]
         self.batch_size = int(batch_size)
         self.chunk_sizes = [int(t) for t in chunk_sizes]
         self.seed, self.copies, self.augment = int(seed), int(copies), bool(augment)
         self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
+        self.n_policies = int(n_policies)
         self.epoch = 0
 
     def set_epoch(self, epoch: int):
@@ -191,6 +194,8 @@ class ChunkBatchSampler:
                 i, c = items[k]
                 off = int(rng.integers(0, max(self.num_frames[i] - T, 0) + 1))
                 s = int(rng.integers(0, 2 ** 31 - 1))
+                if self.copies > 0:
+                    s = s - s % self.n_policies + (c - 1) % self.n_policies
                 aug = (c > 0) if self.copies > 0 else self.augment
                 batch.append((int(i), T, off, s if aug else -1))
             batches.append(batch)
@@ -210,12 +215,13 @@ class ChunkBatchSampler:
 
 
 class ChunkDataset(Dataset):
-    """Item (index, T, offset, aug_seed) -> (T x F float32 tensor, label)."""
+    """Item (index, T, offset, aug_seed) -> (T x F float32 tensor, label); the chunk is
+    masked with policy ``aug_seed % len(policies)`` (see ChunkBatchSampler)."""
 
     def __init__(self, reader: FeatureReader, keys: Sequence[str], labels: Sequence[int],
                  augment_policy=None):
         self.reader, self.keys, self.labels = reader, list(keys), list(labels)
-        self.policy = get_policy(augment_policy)
+        self.policies = get_policies(augment_policy)
 
     def __len__(self):
         return len(self.keys)
@@ -223,8 +229,9 @@ class ChunkDataset(Dataset):
     def __getitem__(self, item):
         i, T, off, aug_seed = item
         x = crop_or_pad(normalise(self.reader[self.keys[i]]), T, off)
-        if aug_seed >= 0 and self.policy.active:
-            x = spec_augment(x, self.policy, np.random.default_rng(aug_seed))
+        policy = self.policies[aug_seed % len(self.policies)] if aug_seed >= 0 else None
+        if policy is not None and policy.active:
+            x = spec_augment(x, policy, np.random.default_rng(aug_seed))
         return torch.from_numpy(np.ascontiguousarray(x)), int(self.labels[i])
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emorec.augment import get_policy
+from emorec.augment import get_policies
 from emorec.data.dataset import (ChunkBatchSampler, ChunkDataset, FeatureReader,
                                  collate_chunks, load_labels, make_worker_init,
                                  read_num_frames)
@@ -138,11 +138,13 @@ def train(cfg: dict, data: str, labels: str, exp_dir: str, dev_data: str | None 
     classes = ck["classes"] if ck is not None else dcfg.get("classes")
     reader, keys, ys, nf, classes = _training_set(data, labels, classes)
     in_dim = int(reader[keys[0]].shape[1])
-    policy = get_policy(cfg["augment"])
-    copies = int(cfg["augment"].get("copies", 0)) if policy.active else 0
+    policies = get_policies(cfg["augment"])
+    active = any(p.active for p in policies)
+    copies = int(cfg["augment"].get("copies", 0)) if active else 0
     sampler = ChunkBatchSampler(nf, int(dcfg["batch_size"]), dcfg["chunk_sizes"], seed=seed,
-                                copies=copies, augment=policy.active, rank=rank, world_size=world)
-    dataset = ChunkDataset(reader, keys, ys, policy)
+                                copies=copies, augment=active, rank=rank, world_size=world,
+                                n_policies=len(policies))
+    dataset = ChunkDataset(reader, keys, ys, cfg["augment"])
     if len(sampler) == 0:
         raise ValueError(f"{data}: fewer utterances than one batch per rank")
 
