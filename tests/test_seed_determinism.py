@@ -7,20 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from synthetic_data import make_synthetic_datadir
+from synthetic_data import TINY_TRAIN_CONFIG, make_synthetic_datadir
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEECH = {
-    "model": {"blocks": [1, 1, 1, 1], "channels": 4, "emb_dim": 16, "pooling": "stats"},
-    "data": {"chunk_sizes": [20, 30], "batch_size": 4, "num_workers": 0},
-    "augment": {"policy": "conservative", "copies": 0},
-    "optim": {"lr": 0.05, "lr_trunk": 0.005},
-    "sched": {"hold_epochs": 1, "halve_every": 1},
-    "train": {"epochs": 2, "seed": 3, "num_threads": 1, "amp": "none"},
-}
 TEXT = dict(max_len=32, batch_size=8, lr=1e-3, epochs=2, eval_batch_size=16, seed=5)
-WORDS = {"ang": "furious hate damn", "hap": "great love wonderful", "neu": "okay tuesday office",
-         "sad": "miss sorry cry"}
 
 
 def _run(cmd):
@@ -40,13 +30,11 @@ def loso(tmp_path_factory):
         d = root / f"loso/fold1/{s}"
         make_synthetic_datadir(str(d), num_speakers=3, utts_per_speaker=[6, 2, 2][i], min_frames=15,
                                max_frames=60, dim=32, seed=i, label_file="utt2emo")
-        # transcripts and emotion labels for the text model (speaker classes for speech)
-        utts = sorted(l.split()[0] for l in (d / "utt2spk").read_text().splitlines())
-        emos = list(WORDS)
-        rows = [(u, emos[n % 4]) for n, u in enumerate(utts)]
-        (d / "text").write_text("".join(f"{u} well i {WORDS[e].split()[n % 3]} it\n"
-                                        for n, (u, e) in enumerate(rows)))
-    (root / "speech.yaml").write_text(yaml.safe_dump(SPEECH))
+        # transcripts for the text model: a word of the class and a running number
+        labels = dict(l.split() for l in (d / "utt2emo").read_text().splitlines())
+        (d / "text").write_text("".join(f"{u} well the {c} said thing {n}\n"
+                                        for n, (u, c) in enumerate(sorted(labels.items()))))
+    (root / "speech.yaml").write_text(yaml.safe_dump(TINY_TRAIN_CONFIG))
     (root / "text.yaml").write_text("".join(f"{k}: {v}\n" for k, v in TEXT.items()))
     return root
 
