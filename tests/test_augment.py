@@ -6,6 +6,8 @@ from collections import Counter
 
 from emorec.augment import POLICIES, SpecAugmentPolicy, draw_masks, get_policies, get_policy, spec_augment
 from emorec.data.dataset import ChunkBatchSampler, ChunkDataset, normalise
+from emorec.train import speech
+from emorec.train.config import load_config
 
 
 def test_policies_match_table1():
@@ -95,6 +97,9 @@ def test_one_copy_per_policy_and_two_of_one():
     per_utt = Counter((i, a % 2) for b in s for i, _, _, a in b if a >= 0)
     assert set(per_utt) == {(i, p) for i in range(8) for p in (0, 1)} and set(per_utt.values()) == {1}
 
+    # the speech config schema takes both readings
+    cfg = load_config(speech.SCHEMA, overrides=["augment.policy=[conservative, aggressive]", "augment.copies=2"])
+    assert get_policies(cfg["augment"]) == get_policies(both)
     x = np.random.default_rng(0).standard_normal((100, 128)).astype(np.float32)
     ds = ChunkDataset({"u": x}, ["u"], [0], both)  # any mapping serves as the feature reader
     for seed in (10, 11):  # even: conservative, odd: aggressive
