@@ -137,7 +137,7 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
     --ablations "$ablations" --random-data "$data/random5" --random-ablations "$random_ablations" \
     --paper-table conf/paper000_table2.tsv "${design_opt[@]}" --w1-inputs "fusion_w1=ser_finetune,text" \
     --quote-configs "$ser_config $text_config" --title "Exp $exp_set results of egs/iemocap on $( $use_demo && echo "the demo corpus" || echo IEMOCAP)" \
-    --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model.$vad_note$folds_note" \
+    --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model. Whether transfer helps on this corpus: the \`speech_finetune\` − \`speech_scratch\` rows of the significance table.$vad_note$folds_note" \
     "$exp" RESULTS.md
   echo "$0: results in $PWD/RESULTS.md, plots in $PWD/plots/"
 fi
