@@ -10,7 +10,8 @@ import yaml
 from synthetic_data import TINY_TRAIN_CONFIG, make_synthetic_datadir
 
 ROOT = Path(__file__).resolve().parents[1]
-TEXT = dict(max_len=32, batch_size=8, lr=1e-3, epochs=2, eval_batch_size=16, seed=5)
+TEXT = {"model": {"max_len": 32}, "data": {"batch_size": 8, "eval_batch_size": 16}, "optim": {"lr": 1e-3},
+        "train": {"epochs": 2, "seed": 5}}
 
 
 def _run(cmd):
@@ -35,7 +36,7 @@ def loso(tmp_path_factory):
         (d / "text").write_text("".join(f"{u} well the {c} said thing {n}\n"
                                         for n, (u, c) in enumerate(sorted(labels.items()))))
     (root / "speech.yaml").write_text(yaml.safe_dump(TINY_TRAIN_CONFIG))
-    (root / "text.yaml").write_text("".join(f"{k}: {v}\n" for k, v in TEXT.items()))
+    (root / "text.yaml").write_text(yaml.safe_dump(TEXT))
     return root
 
 
