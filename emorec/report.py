@@ -309,8 +309,8 @@ def transcript_overlap(data_root, folds: Sequence[str]) -> List[Tuple[str, int, 
         for p in (train, test):
             if not p.is_file():
                 raise FileNotFoundError(f"{p}: no transcripts for the overlap check")
-        seen = {_norm_text(t) for t in read_kv(train).values()}
-        tt = read_kv(test)
+        seen = {_norm_text(t) for t in read_kv(train, allow_empty_value=True).values()}
+        tt = read_kv(test, allow_empty_value=True)
         out.append((fd, sum(1 for t in tt.values() if _norm_text(t) in seen), len(tt)))
     return out
 
