@@ -47,7 +47,7 @@ demo_design=
 w1_inputs=
 quote_configs=
 notes=
-orig_cmd="$0 $*"
+orig_cmd="$0$(printf " %q" "$@")"
 
 [ -f ./path.sh ] && . ./path.sh
 . utils/parse_options.sh
