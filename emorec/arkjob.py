@@ -5,8 +5,9 @@ rerun would trust (the protocol of ``steps/make_fbank.sh`` and ``steps/compute_v
      pointing into an ark being replaced);
   2. matrices/vectors go to ARK.tmp; the scp lines already name the FINAL ark path, the
      offsets being those of ARK.tmp, which becomes ARK byte for byte;
-  3. ``commit()``: after fsync, rename the ark, then utt2num_frames, then the scp (the
-     completion marker), then write SCP.done holding a digest of the inputs.
+  3. ``commit()``: after fsync, rename the ark, then write utt2num_frames, then the scp
+     (the completion marker), then SCP.done holding a digest of the inputs, each with
+     ``emorec.fileio.atomic_write``.
 ``is_done()`` is true when SCP, ARK and a SCP.done with the same digest exist.
 SIGTERM/SIGINT/SIGHUP raise ``Terminated`` (after ``catch_signals()``); ``cleanup()``
 removes the .tmp files.
@@ -17,10 +18,13 @@ import hashlib
 import io
 import os
 import signal
+import sys
 from typing import List, Optional
 
 import kaldiio
 import numpy as np
+
+from emorec.fileio import atomic_write, atomic_write_text
 
 __all__ = ["ArkJob", "Terminated", "catch_signals", "digest", "rm"]
 
@@ -44,12 +48,6 @@ def rm(*paths) -> None:
             os.remove(p)
         except FileNotFoundError:
             pass
-
-
-def _fsync_rename(src: str, dst: str) -> None:
-    with open(src, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(src, dst)
 
 
 def digest(input_path: str, *parts: str) -> str:
@@ -97,20 +95,30 @@ class ArkJob:
         self.scp_lines.append(f"{utt} {self.ark}:{line[len(prefix):]}")
         self.u2nf_lines.append(f"{utt} {array.shape[0]}\n")
 
+    def finish(self, me: str, source: str, n_total: int, n_fail: int, max_fail_frac: float,
+               what: str) -> bool:
+        """Kaldi's bad-input rule: commit unless nothing succeeded or more than
+        ``max_fail_frac`` of the items of ``source`` failed (then log it and return False)."""
+        frac = n_fail / n_total if n_total else 1.0
+        if n_fail == n_total or frac > max_fail_frac:
+            print(f"ERROR: {me}: {n_fail} of {n_total} utterances in {source} failed "
+                  f"({100 * frac:.1f}% > {100 * max_fail_frac:g}% allowed); writing no {what}",
+                  file=sys.stderr)
+            return False
+        self.commit()
+        return True
+
     def commit(self) -> None:
+        self._fark.flush()
+        os.fsync(self._fark.fileno())
         self._fark.close()
-        with open(self.scp + ".tmp", "w", encoding="utf-8") as f:
-            f.writelines(self.scp_lines)
+        os.replace(self.ark + ".tmp", self.ark)  # the scp lines already name this path
         if self.u2nf:
-            with open(self.u2nf + ".tmp", "w", encoding="utf-8") as f:
+            with atomic_write(self.u2nf, fsync=True) as f:
                 f.writelines(self.u2nf_lines)
-        _fsync_rename(self.ark + ".tmp", self.ark)
-        if self.u2nf:
-            _fsync_rename(self.u2nf + ".tmp", self.u2nf)
-        _fsync_rename(self.scp + ".tmp", self.scp)
-        with open(self.done + ".tmp", "w") as f:
-            f.write(self.digest + "\n")
-        _fsync_rename(self.done + ".tmp", self.done)
+        with atomic_write(self.scp, fsync=True) as f:
+            f.writelines(self.scp_lines)
+        atomic_write_text(self.done, self.digest + "\n")
 
     def cleanup(self) -> None:
         if self._fark is not None and not self._fark.closed:

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emorec.features import FbankConfig, num_frames
+from emorec.features import FbankConfig, num_frames, read_kaldi_conf
 
-__all__ = ["VadConfig", "Vad", "fill_short_pauses"]
+__all__ = ["VadConfig", "Vad", "fill_short_pauses", "speech_samples"]
 
 
 @dataclass
@@ -50,6 +50,12 @@ class VadConfig:
     threshold: float = 1.5           # on the HMM-smoothed log-LR (noise alone: ~0.7)
     min_pause: float = 500.0         # ms; shorter non-speech gaps between speech are speech
     floor_db: float = -80.0
+
+    @classmethod
+    def from_file(cls, path: str | None) -> "VadConfig":
+        """Options from a Kaldi-style file (``--threshold=1.5`` ...); None: the defaults.
+        Raises OSError or ValueError naming the file (and line)."""
+        return cls(**(read_kaldi_conf(path, cls) if path else {})).validate()
 
     def framing(self) -> FbankConfig:
         return FbankConfig(sample_frequency=self.sample_frequency,
@@ -145,3 +151,16 @@ class Vad:
 
     def __call__(self, wave: np.ndarray) -> np.ndarray:
         return self.hangover(self.frame_llr(self.power_spectrum(wave))).astype(np.float32)
+
+
+def speech_samples(wave: np.ndarray, decisions: np.ndarray, cfg: VadConfig | None = None
+                   ) -> np.ndarray:
+    """The samples of ``wave`` covered by its speech frames, runs concatenated in order
+    (a run of frames f0..f1 keeps samples f0*shift .. f1*shift + window)."""
+    fr = (cfg or VadConfig()).framing()
+    d = np.concatenate([[0], np.asarray(decisions) > 0.5, [0]]).astype(np.int8)
+    starts = np.flatnonzero(np.diff(d) == 1)
+    ends = np.flatnonzero(np.diff(d) == -1) - 1  # last speech frame of each run
+    pieces = [wave[a * fr.window_shift:b * fr.window_shift + fr.window_size]
+              for a, b in zip(starts, ends)]
+    return np.concatenate(pieces) if pieces else wave[:0]

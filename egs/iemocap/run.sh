@@ -39,6 +39,7 @@ use_vad=false                    # true: statistical-model VAD (paper 003) selec
 script_disjoint=false            # true: no IEMOCAP play on both sides of a fold (README, design notes)
 
 . utils/parse_options.sh
+case $exp_set in 1|2|3) ;; *) echo "$0: --exp-set must be 1, 2 or 3, got '$exp_set'" >&2; exit 1 ;; esac
 
 if [ -z "$iemocap_root" ]; then
   iemocap_root=$demo_dir/IEMOCAP_full_release

@@ -156,13 +156,8 @@ def main(argv=None) -> int:
         flush()
 
         n_ok = n_total - n_fail
-        frac = n_fail / n_total if n_total else 1.0
-        if n_ok == 0 or frac > args.max_fail_frac:
-            print(f"ERROR: {me}: {n_fail} of {n_total} utterances in {args.wav_scp} failed "
-                  f"({100 * frac:.1f}% > {100 * args.max_fail_frac:g}% allowed); "
-                  f"writing no features", file=sys.stderr)
+        if not job.finish(me, args.wav_scp, n_total, n_fail, args.max_fail_frac, "features"):
             return 1
-        job.commit()
     except Terminated as e:
         print(f"ERROR: {me}: killed by signal {e.args[0]}; removed partial outputs", file=sys.stderr)
         return 128 + int(e.args[0])

@@ -27,7 +27,6 @@ import numpy as np
 
 from emorec.arkjob import ArkJob, Terminated, catch_signals, digest
 from emorec.audio import AudioError, load_audio, parse_wav_scp
-from emorec.features import read_kaldi_conf
 from emorec.vad import Vad, VadConfig
 
 
@@ -46,9 +45,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     me = "compute_vad"
     try:
-        cfg = VadConfig(**(read_kaldi_conf(args.config, VadConfig) if args.config else {}))
+        cfg = VadConfig.from_file(args.config)
         vad = Vad(cfg)
-    except (OSError, ValueError, TypeError) as e:
+    except (OSError, ValueError) as e:
         print(f"ERROR: {me}: {e}", file=sys.stderr)
         return 1
     if not os.path.isfile(args.wav_scp):
@@ -81,13 +80,8 @@ def main(argv=None) -> int:
             job.add(utt, decisions.astype(np.float32))
             n_frames += decisions.size
             n_speech += int(decisions.sum())
-        frac = n_fail / n_total if n_total else 1.0
-        if n_total == n_fail or frac > args.max_fail_frac:
-            print(f"ERROR: {me}: {n_fail} of {n_total} utterances in {args.wav_scp} failed "
-                  f"({100 * frac:.1f}% > {100 * args.max_fail_frac:g}% allowed); "
-                  f"writing no VAD", file=sys.stderr)
+        if not job.finish(me, args.wav_scp, n_total, n_fail, args.max_fail_frac, "VAD"):
             return 1
-        job.commit()
     except Terminated as e:
         print(f"ERROR: {me}: killed by signal {e.args[0]}; removed partial outputs", file=sys.stderr)
         return 128 + int(e.args[0])
