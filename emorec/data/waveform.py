@@ -55,19 +55,17 @@ def _num_samples(rx: str) -> int:
     return int(round(info.frames * SAMPLE_RATE / info.samplerate))
 
 
-def load_wave_set(data_dir, require_labels: bool = True, max_bad_frac: float = 0.05) -> WaveSet:
-    """Read ``wav.scp`` and ``utt2emo`` of a Kaldi data dir (the utterances are those of
-    utt2emo when present); every labelled utterance must be in wav.scp."""
+def load_wave_set(data_dir, labels: bool = True, max_bad_frac: float = 0.05) -> WaveSet:
+    """Read ``wav.scp`` and (labels=True) ``utt2emo`` of a Kaldi data dir: the utterances
+    are those of utt2emo, each of which must be in wav.scp; labels=False: every utterance
+    of wav.scp, and no label is read."""
     data_dir = Path(data_dir)
     scp_path, emo_path = data_dir / "wav.scp", data_dir / "utt2emo"
     wav = read_kv(scp_path)
     line = {u: i + 1 for i, u in enumerate(wav)}
-    if emo_path.is_file():
-        emo = read_kv(emo_path)
-    elif require_labels:
+    if labels and not emo_path.is_file():
         raise FileNotFoundError(f"{emo_path}: no such file")
-    else:
-        emo = None
+    emo = read_kv(emo_path) if labels else None
     utts = sort_keys(emo if emo is not None else wav)
     no_audio = [u for u in utts if u not in wav]
     if no_audio:
