@@ -9,7 +9,8 @@
 #   stage 1: 128-dim log-mel features, leave-one-session-out folds
 #   stage 2: speaker model (egs/voxceleb trains one unless --speaker-model is given)
 #   stage 3: speech emotion models per fold (transfer modes in --ser-modes)
-#   stage 4: BERT text models per fold
+#   stage 4: BERT text models per fold; SSL speech (HuBERT) and joint HuBERT+BERT models per fold
+#            (the demo HuBERT pre-trained per fold on TRAIN audio unless --ssl-model is given)
 #   stage 5: late fusion of speech and text log-posteriors
 #   stage 6: UA/WA per fold, confusion matrices, RESULTS.md
 #   stage 7: ablation of paper 003 (transfer, augmentation, pooling); not run by default
@@ -29,6 +30,10 @@ ser_config=conf/ser_demo.yaml    # conf/ser_paper.yaml for the paper's setup
 ser_modes="finetune scratch"     # speech systems trained in stage 3 (scratch, probe, finetune)
 text_config=conf/text_demo.yaml  # conf/text_paper.yaml for bert-base-uncased
 text_model=                      # local BERT dir or cached name; empty: a small BERT built per fold
+ssl_config=conf/ssl_demo.yaml    # conf/ssl_paper.yaml for hubert-base-ls960 (paper 004, Table 7)
+joint_config=conf/joint_demo.yaml  # conf/joint_paper.yaml for hubert-base-ls960 + bert-base-uncased
+hubert_config=conf/hubert_demo.yaml  # the demo HuBERT's pre-training
+ssl_model=                       # local HuBERT/wav2vec2/WavLM dir or cached name; empty: the demo HuBERT
 demo_dir=demo
 seed=777
 
@@ -84,12 +89,26 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
     "$data/loso" "$exp/text"
 fi
 
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  # Paper 004: a self-supervised speech encoder + linear classifier, and jointly with BERT.
+  if [ -z "$ssl_model" ]; then
+    steps/pretrain_hubert.sh --cmd "$cuda_cmd" --pretrain-config "$hubert_config" "$data/loso" "$exp/hubert_demo"
+    ssl_model=$exp/hubert_demo/foldJOB/model
+  fi
+  steps/train_ssl.sh --cmd "$cuda_cmd" --train-config "$ssl_config" --ssl-model "$ssl_model" \
+    "$data/loso" "$exp/ssl"
+  steps/train_ssl.sh --cmd "$cuda_cmd" --family joint --train-config "$joint_config" --ssl-model "$ssl_model" \
+    --text-model "${text_model:-$exp/text/encoder/foldJOB}" "$data/loso" "$exp/joint"
+fi
+
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   steps/fuse.sh --data "$data/loso" "$exp/ser_finetune" "$exp/text" "$exp/fusion"
+  steps/fuse.sh --data "$data/loso" "$exp/ssl" "$exp/text" "$exp/fusion_ssl"
 fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   systems="speech_finetune=ser_finetune text=text fusion_w1=fusion/w1 fusion_znorm=fusion/znorm"
+  systems+=" speech_ssl=ssl joint=joint fusion_ssl_w1=fusion_ssl/w1 fusion_ssl_znorm=fusion_ssl/znorm"
   for mode in $ser_modes; do
     [ $mode = finetune ] || systems+=" speech_$mode=ser_$mode"
   done
@@ -98,7 +117,7 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
     [ -d "$d" ] && ablations+=" $(basename "$d")=ablation/$(basename "$d")"
   done
   steps/report.sh --data "$data/loso" --systems "$systems" --ablations "$ablations" \
-    --quote-configs "$ser_config $text_config" --title "IEMOCAP Exp $exp_set results" \
+    --quote-configs "$ser_config $text_config $ssl_config $joint_config $hubert_config" --title "IEMOCAP Exp $exp_set results" \
     --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model." \
     "$exp" RESULTS.md
   echo "$0: results in $PWD/RESULTS.md, plots in $PWD/plots/"
