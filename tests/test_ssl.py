@@ -21,6 +21,8 @@ from emorec.data.waveform import load_wave_set
 from emorec.models.ssl import JointClassifier, SSLPooledEncoder, load_ssl_encoder, takes_attention_mask
 from emorec.models.text import load_encoder_and_tokenizer
 from emorec.train import checkpoint, ssl_pretrain
+from emorec.train import ssl as ssl_family
+from emorec.train.config import load_config
 from emorec.train.schedule import lr_factor
 from emorec.train.text_encoder import build_text_encoder
 from ssl_data import make_random_encoder, make_wave_fold
@@ -58,8 +60,9 @@ def _encoder_weights(model_dir: Path):
 
 @pytest.mark.parametrize("kind", ["hubert", "wav2vec2", "wavlm", "wav2vec2_group"])
 def test_each_encoder_type_trains_and_scores_through_the_entry_point_with_head_frozen(work, kind, tmp_path):
-    exp = tmp_path / "exp"
-    rc = train_ssl.main(["--config", str(_config(tmp_path / "c.yaml", pooling="weighted")), "--ngpu", "0",
+    exp = tmp_path / "exp"  # head mode, whole utterances: the frozen encoder's outputs are computed once
+    cfg = _config(tmp_path / "c.yaml", pooling="weighted", data={"max_seconds": 0})
+    rc = train_ssl.main(["--config", str(cfg), "--ngpu", "0",
                          "--ssl-model", str(work / kind), str(work / "fold"), str(exp)])
     assert rc == 0
     lines = (exp / "test.logpost.ark").read_text().splitlines()
@@ -112,6 +115,27 @@ def test_padded_frames_never_enter_the_pooling(work, kind, pooling):
     with torch.no_grad():
         unmasked = model(batch, torch.full((3,), 9000))
     assert not torch.allclose(unmasked[0], alone[0], atol=1e-3)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "weighted"])
+def test_head_mode_reuses_the_frozen_encoder_outputs_with_the_same_scores(work, pooling):
+    cfg = load_config(ssl_family.SCHEMA, overrides=[f"model.encoder={work / 'hubert'}", f"model.pooling={pooling}",
+                                                     "data.max_seconds=0"])
+    sets = {s: load_wave_set(work / "fold" / s) for s in ("train", "dev")}
+    family = ssl_family.SSLFamily(cfg, sets["train"], sets["dev"], ["ang", "hap", "sad"])
+    model, _ = family.build_model(None)
+    if pooling == "weighted":
+        torch.nn.init.normal_(model.speech.layer_weights)
+    cached = family.logposteriors(model, sets["dev"], torch.device("cpu"))
+    assert len(family._cache) == 1
+    family.cfg["model"]["mode"] = "entire"  # the same weights, computed from the audio
+    direct = family.logposteriors(model, sets["dev"], torch.device("cpu"))
+    assert np.allclose(cached, direct, atol=1e-5)
+    batch, _ = next(iter(family.train_batches(0, 0, 1)))
+    assert "wave" in batch
+    family.cfg["model"]["mode"] = "head"
+    batch, y = next(iter(family.train_batches(0, 0, 1)))
+    assert "wave" not in batch and family.forward(model, batch, torch.device("cpu")).shape == (len(y), 3)
 
 
 def test_group_norm_encoders_take_no_mask_and_are_scored_one_utterance_at_a_time(work):

@@ -138,14 +138,14 @@ def _loader(wavs, items_of_batches, num_workers):
 class WaveBatches:
     """Training batches of one epoch: yields (inputs, targets[idx]) with inputs
     {"wave", "lengths", "index", "offset"} plus ``extra(indices)`` when given (the joint
-    model's tokenised transcripts)."""
+    model's tokenised transcripts); audio=False: {"index", "lengths"} only, no audio read."""
 
     def __init__(self, wset: WaveSet, targets, max_batch_seconds: float, batch_size: int, max_seconds: float,
                  seed: int, epoch: int, rank: int = 0, world_size: int = 1, num_workers: int = 0,
-                 extra: Optional[Callable[[List[int]], dict]] = None):
+                 extra: Optional[Callable[[List[int]], dict]] = None, audio: bool = True):
         if not max_batch_seconds and not batch_size:
             raise ValueError("data.max_batch_seconds and data.batch_size are both 0: no batch size")
-        self.wset, self.targets, self.extra, self.num_workers = wset, targets, extra, num_workers
+        self.wset, self.targets, self.extra, self.num_workers, self.audio = wset, targets, extra, num_workers, audio
         gen = np.random.default_rng(np.random.SeedSequence([seed, epoch]))
         n = wset.num_samples.copy()
         offsets = np.zeros_like(n)
@@ -165,6 +165,11 @@ class WaveBatches:
         return len(self.batches)
 
     def __iter__(self):
+        if not self.audio:  # the caller has what it needs of each utterance (its index)
+            for b in self.batches:
+                idx = [i for i, _, _ in b]
+                yield {"index": idx, "lengths": torch.tensor([n for _, _, n in b])}, torch.as_tensor(self.targets[idx])
+            return
         for idx, offsets, wave, lengths in _loader(self.wset.wavs, self.batches, self.num_workers):
             inputs = {"wave": wave, "lengths": lengths, "index": idx, "offset": offsets}
             if self.extra is not None:

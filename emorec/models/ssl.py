@@ -126,6 +126,17 @@ class SSLPooledEncoder(nn.Module):
         return torch.arange(num_frames, device=lengths.device)[None] < n[:, None]
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.combine(self.layer_means(wave, lengths))
+
+    def combine(self, means: torch.Tensor) -> torch.Tensor:
+        """Pooled vectors [B, H] from layer_means' [B, K, H] (the pooling is linear in the layers)."""
+        if self.pooling == "weighted":
+            return (means * torch.softmax(self.layer_weights, 0)[None, :, None]).sum(1)
+        return means[:, 0]
+
+    def layer_means(self, wave: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Means over valid frames [B, K, H]: of every hidden layer (weighted pooling) or of
+        the last one (K = 1)."""
         if self.do_normalize:
             wave = normalize_waveform(wave, lengths)
         kw = {"output_hidden_states": self.pooling == "weighted"}
@@ -134,12 +145,9 @@ class SSLPooledEncoder(nn.Module):
                                     < lengths[:, None]).long()
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.mode != "head"):
             out = self.encoder(wave, **kw)
-        if self.pooling == "weighted":
-            w = torch.softmax(self.layer_weights, 0)
-            hidden = (torch.stack(out.hidden_states, 0) * w[:, None, None, None]).sum(0)
-        else:
-            hidden = out.last_hidden_state
-        return masked_mean(hidden, self.frame_mask(lengths, hidden.shape[1]))
+        layers = out.hidden_states if self.pooling == "weighted" else (out.last_hidden_state,)
+        mask = self.frame_mask(lengths, layers[0].shape[1])
+        return torch.stack([masked_mean(h, mask) for h in layers], 1)
 
 
 class SSLClassifier(nn.Module):
@@ -151,8 +159,11 @@ class SSLClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.hidden_size, num_classes)
 
-    def forward(self, wave, lengths):
-        return self.head(self.dropout(self.speech(wave, lengths)))
+    def forward(self, wave=None, lengths=None, layer_means=None):
+        """From waveforms, or from the frozen encoder's layer_means (head mode: see
+        emorec.train.ssl)."""
+        pooled = self.speech(wave, lengths) if layer_means is None else self.speech.combine(layer_means)
+        return self.head(self.dropout(pooled))
 
 
 class JointClassifier(nn.Module):

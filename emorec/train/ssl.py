@@ -15,6 +15,10 @@ data:   batch_size (utterances a batch; 0: no limit), max_batch_seconds (padded 
 
 Learning rates: the pretrained encoders' parameters train at optim.lr_trunk, the new
 layers (classifier, layer weights) at optim.lr; biases and norms without weight decay.
+
+Head mode (SSL family, no cropping): the frozen encoder's per-layer means over valid
+frames of every utterance are computed once and reused each epoch (the pooling is linear
+in the layers), so 6 epochs cost one pass of the encoder; the audio is not read again.
 """
 from __future__ import annotations
 
@@ -64,6 +68,7 @@ class SSLFamily:
 
     name = "ssl"
     train_texts = dev_texts = None  # transcripts: the joint family's
+    frozen_cache = True             # head mode: reuse the frozen encoder's outputs
 
     def __init__(self, cfg: dict, train: WaveSet, dev: WaveSet, classes):
         if not cfg["model"]["encoder"]:
@@ -74,6 +79,7 @@ class SSLFamily:
         self.y_train = class_index(train.labels, classes, "train utt2emo")
         self.y_dev = class_index(dev.labels, classes, "dev utt2emo")
         self.one_by_one = False
+        self._cache = {}  # id(WaveSet) -> the frozen encoder's layer means (head mode)
 
     def _speech_encoder(self):
         mcfg = self.cfg["model"]
@@ -106,13 +112,46 @@ class SSLFamily:
     def _extra(self, texts):
         return None
 
+    def _frozen(self, model, wset: WaveSet, device):
+        """Head mode: the frozen encoder's layer means [N, K, H] of every utterance of wset,
+        computed once (batches as for scoring, so the same whatever the epoch or a resume)
+        and reused every epoch; None when the encoder trains or training crops windows."""
+        if not self._cached(wset):
+            return None
+        if id(wset) not in self._cache:
+            speech = getattr(model, "module", model).speech
+            feats = torch.zeros(len(wset.utts), *self._cache_shape(speech))
+            with torch.no_grad():
+                for idx, inputs in eval_batches(wset, self.cfg["data"]["eval_max_batch_seconds"],
+                                                self.one_by_one, self.cfg["data"]["num_workers"]):
+                    with autocast_ctx(device, self.cfg["train"]["amp"]):
+                        means = speech.layer_means(inputs["wave"].to(device), inputs["lengths"].to(device))
+                    feats[idx] = means.float().cpu()
+            self._cache[id(wset)] = feats
+        return self._cache[id(wset)]
+
+    def _cached(self, wset: WaveSet) -> bool:
+        return (self.frozen_cache and self.cfg["model"]["mode"] == "head"
+                and not (wset is self.train and self.cfg["data"]["max_seconds"] > 0))
+
+    @staticmethod
+    def _cache_shape(speech):
+        k = speech.encoder.config.num_hidden_layers + 1 if speech.pooling == "weighted" else 1
+        return k, speech.hidden_size
+
     def train_batches(self, epoch, rank, world):
         d = self.cfg["data"]
         return WaveBatches(self.train, self.y_train, d["max_batch_seconds"], d["batch_size"], d["max_seconds"],
                            self.cfg["train"]["seed"], epoch, rank, world, d["num_workers"],
-                           self._extra(self.train_texts))
+                           self._extra(self.train_texts), audio=not self._cached(self.train))
 
     def forward(self, model, inputs, device):
+        return self._logits(model, inputs, device, self.train)
+
+    def _logits(self, model, inputs, device, wset):
+        feats = self._frozen(model, wset, device)
+        if feats is not None:
+            return model(layer_means=feats[inputs["index"]].to(device))
         return model(inputs["wave"].to(device), inputs["lengths"].to(device))
 
     @torch.no_grad()
@@ -122,12 +161,17 @@ class SSLFamily:
         model.eval()
         out = np.zeros((len(wset.utts), len(self.classes)), dtype=np.float32)
         extra = self._extra(texts)
-        for idx, inputs in eval_batches(wset, self.cfg["data"]["eval_max_batch_seconds"], self.one_by_one,
-                                        self.cfg["data"]["num_workers"]):
+        if self._cached(wset):
+            batches = (([*range(i, min(i + 256, len(out)))], {}) for i in range(0, len(out), 256))
+        else:
+            batches = eval_batches(wset, self.cfg["data"]["eval_max_batch_seconds"], self.one_by_one,
+                                   self.cfg["data"]["num_workers"])
+        for idx, inputs in batches:
+            inputs["index"] = idx
             if extra is not None:
                 inputs.update(extra(idx))
             with autocast_ctx(device, self.cfg["train"]["amp"]):
-                logits = self.forward(model, inputs, device)
+                logits = self._logits(model, inputs, device, wset)
             out[idx] = F.log_softmax(logits.float(), dim=-1).cpu().numpy()
         model.train(was_training)
         return out
@@ -147,6 +191,7 @@ class JointFamily(SSLFamily):
     (the data dir's ``text``), mean-pooled, concatenated, one linear layer, end to end."""
 
     name = "joint"
+    frozen_cache = False  # BERT trains: every batch goes through both encoders
 
     def __init__(self, cfg: dict, train: WaveSet, dev: WaveSet, classes, train_texts, dev_texts):
         if not cfg["model"]["text_encoder"]:
@@ -176,7 +221,7 @@ class JointFamily(SSLFamily):
                                  return_tensors="pt"))
         return tokenise
 
-    def forward(self, model, inputs, device):
+    def _logits(self, model, inputs, device, wset):
         keep = ("input_ids", "attention_mask", "token_type_ids")
         return model(inputs["wave"].to(device), inputs["lengths"].to(device),
                      **{k: v.to(device) for k, v in inputs.items() if k in keep})

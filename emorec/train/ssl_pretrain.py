@@ -27,6 +27,7 @@ emorec.train.ssl: batch_size, max_batch_seconds, max_seconds, num_workers).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 
@@ -87,12 +88,19 @@ def num_frames(lengths):
     return lengths
 
 
+@functools.lru_cache(maxsize=None)
+def _mfcc(n_mfcc: int):
+    import torchaudio
+
+    return torchaudio.transforms.MFCC(sample_rate=SAMPLE_RATE, n_mfcc=n_mfcc, melkwargs={
+        "n_fft": WINDOW, "win_length": WINDOW, "hop_length": HOP, "n_mels": 40, "center": False})
+
+
 def mfcc_frames(wave: np.ndarray, n_mfcc: int = 13) -> np.ndarray:
     """[frames, 3 * n_mfcc] MFCC + deltas + delta-deltas, one frame a CNN output frame."""
     import torchaudio
 
-    mfcc = torchaudio.transforms.MFCC(sample_rate=SAMPLE_RATE, n_mfcc=n_mfcc, melkwargs={
-        "n_fft": WINDOW, "win_length": WINDOW, "hop_length": HOP, "n_mels": 40, "center": False})
+    mfcc = _mfcc(n_mfcc)
     x = torch.from_numpy(wave)
     if len(x) < WINDOW:
         x = torch.nn.functional.pad(x, (0, WINDOW - len(x)))
