@@ -26,6 +26,7 @@
 #   --text-model M          joint: local BERT dir or cached name; empty: model.text_encoder []
 #   --train-opts "OPTS"     more options of emorec.bin.train_ssl (--set k=v ...) []
 #   --nfolds N              folds in LOSO_DIR                             [5]
+#   --dev-set NAME          name of each fold's dev dir (egs/emo7: valid) [dev]
 #   --num-threads N         torch CPU threads per job                     [1]
 set -euo pipefail
 
@@ -36,6 +37,7 @@ ssl_model=
 text_model=
 train_opts=
 nfolds=5
+dev_set=dev
 num_threads=1
 
 [ -f ./path.sh ] && . ./path.sh
@@ -54,7 +56,7 @@ case "$family" in
   *) echo "$0: --family must be ssl or joint, not '$family'" >&2; exit 1 ;;
 esac
 for k in $(seq "$nfolds"); do
-  for s in train dev test; do
+  for s in train "$dev_set" test; do
     for f in $files; do
       [ -s "$data/fold$k/$s/$f" ] || { echo "$0: missing $data/fold$k/$s/$f" >&2; exit 1; }
     done
@@ -69,7 +71,7 @@ model_opts=()
 # shellcheck disable=SC2086  # train_opts is a list of options
 $cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
   python -m emorec.bin.train_ssl --family "$family" --config "$train_config" "${model_opts[@]}" \
-    --num-threads "$num_threads" $train_opts "$data/foldJOB" "$dir/foldJOB"
+    --dev-set "$dev_set" --num-threads "$num_threads" $train_opts "$data/foldJOB" "$dir/foldJOB"
 
 for k in $(seq "$nfolds"); do
   for f in classes.txt dev.logpost.ark test.logpost.ark; do

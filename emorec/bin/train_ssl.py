@@ -6,7 +6,8 @@ with BERT on the transcripts, on one fold (paper 004, Sec. III.D).
       FOLD_DATA_DIR EXP_DIR
   python -m emorec.bin.train_ssl --family ssl --config conf/ssl.yaml --show-encoder
 
-Reads FOLD_DATA_DIR/{train,dev,test}/{wav.scp,utt2emo} (and text for --family joint);
+Reads FOLD_DATA_DIR/{train,dev,test}/{wav.scp,utt2emo} (and text for --family joint;
+--dev-set names the dev dir, e.g. valid for egs/emo7's splits);
 trains on train through the one training loop (emorec.train.loop; schemas
 emorec.train.ssl.SCHEMA / JOINT_SCHEMA), selects the epoch by dev UA (test is never
 looked at before the selected model scores it) and writes into EXP_DIR:
@@ -41,6 +42,7 @@ def main(argv=None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="config override (repeatable)")
     ap.add_argument("--classes", help="class order file; default: sorted labels of train+dev")
+    ap.add_argument("--dev-set", default="dev", help="name of the dev dir in FOLD_DATA_DIR")
     ap.add_argument("--seed", type=int, help="overrides train.seed")
     ap.add_argument("--ngpu", type=int, default=1, help="0: CPU; 1: CUDA when visible")
     ap.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0: train.num_threads)")
@@ -97,14 +99,15 @@ def main(argv=None) -> int:
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     try:
-        sets = {s: load_wave_set(fold / s) for s in ("train", "dev", "test")}
+        dirs = {"train": fold / "train", "dev": fold / a.dev_set, "test": fold / "test"}
+        sets = {s: load_wave_set(d) for s, d in dirs.items()}
         classes = read_classes(a.classes) if a.classes else sorted(set(sets["train"].labels) | set(sets["dev"].labels))
         texts = {}
         if a.family == "joint":
             for s, ws in sets.items():
-                ts = load_text_set(fold / s)
+                ts = load_text_set(dirs[s])
                 if ts.n_missing_text:
-                    print(f"{prog}: WARNING: {fold / s}: {ts.n_missing_text} utterances without transcript "
+                    print(f"{prog}: WARNING: {dirs[s]}: {ts.n_missing_text} utterances without transcript "
                           f"use empty text", file=sys.stderr)
                 by_utt = dict(zip(ts.utts, ts.texts))
                 texts[s] = [by_utt.get(u, "") for u in ws.utts]
