@@ -38,6 +38,7 @@ demo_dir=demo
 seed=777
 
 . utils/parse_options.sh
+case $exp_set in 1|2|3) ;; *) echo "$0: --exp-set must be 1, 2 or 3, got '$exp_set'" >&2; exit 1 ;; esac
 
 if [ -z "$iemocap_root" ]; then
   iemocap_root=$demo_dir/IEMOCAP_full_release

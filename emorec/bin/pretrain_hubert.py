@@ -47,7 +47,9 @@ def main(argv=None) -> int:
     if a.num_threads > 0:
         cfg["train"]["num_threads"] = a.num_threads
     work = Path(a.work_dir)
-    if (work / "model").is_dir():
+    from emorec.fileio import is_done
+
+    if is_done(work / "model"):
         print(f"pretrain_hubert: {work}/model exists (written last), skipping")
         return 0
 
