@@ -9,7 +9,8 @@
 #   stage 1: 128-dim log-mel features (+ VAD with --use-vad true), leave-one-session-out folds
 #   stage 2: speaker model (egs/voxceleb trains one unless --speaker-model is given)
 #   stage 3: speech emotion models per fold (transfer modes in --ser-modes)
-#   stage 4: BERT text models per fold
+#   stage 4: BERT text models per fold; SSL speech (HuBERT) and joint HuBERT+BERT models per fold
+#            (the demo HuBERT pre-trained per fold on TRAIN audio unless --ssl-model is given)
 #   stage 5: late fusion of speech and text log-posteriors
 #   stage 6: UA/WA per fold, confusion matrices, RESULTS.md
 #   stage 7: ablation of paper 003 (transfer, augmentation, pooling) under leave-one-session-out
@@ -32,6 +33,10 @@ ser_config=conf/ser_demo.yaml    # conf/ser_paper.yaml for the paper's setup
 ser_modes="finetune probe scratch"  # speech systems trained in stage 3 (paper 003's three rows)
 text_config=conf/text_demo.yaml  # conf/text_paper.yaml for bert-base-uncased
 text_model=                      # local BERT dir or cached name; empty: a small BERT built per fold
+ssl_config=conf/ssl_demo.yaml    # conf/ssl_paper.yaml for hubert-base-ls960 (paper 004, Table 7)
+joint_config=conf/joint_demo.yaml  # conf/joint_paper.yaml for hubert-base-ls960 + bert-base-uncased
+hubert_config=conf/hubert_demo.yaml  # the demo HuBERT's pre-training
+ssl_model=                       # local HuBERT/wav2vec2/WavLM dir or cached name; empty: the demo HuBERT
 demo_dir=demo
 seed=777
 seeds=                           # training seeds ("1 2 3"): runs in exp/expN/seedS; empty: the configs' seed, in exp/expN
@@ -105,15 +110,33 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   done
 fi
 
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  # Paper 004: a self-supervised speech encoder + linear classifier, and jointly with BERT.
+  if [ -z "$ssl_model" ]; then
+    # once per fold, not per seed: it stands in for a downloaded model
+    steps/pretrain_hubert.sh --cmd "$cuda_cmd" --pretrain-config "$hubert_config" "$folds" "$exp/hubert_demo"
+    ssl_model=$exp/hubert_demo/foldJOB/model
+  fi
+  for r in $runs; do
+    e=$(run_dir $r)
+    steps/train_ssl.sh --cmd "$cuda_cmd" --train-config "$ssl_config" --ssl-model "$ssl_model" \
+      --train-opts "$(seed_opt $r)" "$folds" "$e/ssl"
+    steps/train_ssl.sh --cmd "$cuda_cmd" --family joint --train-config "$joint_config" --ssl-model "$ssl_model" \
+      --text-model "${text_model:-$e/text/encoder/foldJOB}" --train-opts "$(seed_opt $r)" "$folds" "$e/joint"
+  done
+fi
+
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   for r in $runs; do
     e=$(run_dir $r)
     steps/fuse.sh --data "$folds" "$e/ser_finetune" "$e/text" "$e/fusion"
+    steps/fuse.sh --data "$folds" "$e/ssl" "$e/text" "$e/fusion_ssl"
   done
 fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   systems="speech_finetune=ser_finetune text=text fusion_w1=fusion/w1 fusion_znorm=fusion/znorm"
+  systems+=" speech_ssl=ssl joint=joint fusion_ssl_w1=fusion_ssl/w1 fusion_ssl_znorm=fusion_ssl/znorm"
   for mode in $ser_modes; do
     [ $mode = finetune ] || systems+=" speech_$mode=ser_$mode"
   done
@@ -136,8 +159,8 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   $script_disjoint && folds_note=" Script-disjoint folds ($folds)." || folds_note=
   steps/report.sh --data "$folds" --corpus "$corpus" --seeds "$seeds" --systems "$systems" \
     --ablations "$ablations" --random-data "$data/random5" --random-ablations "$random_ablations" \
-    --paper-table conf/paper000_table2.tsv "${design_opt[@]}" --w1-inputs "fusion_w1=ser_finetune,text" \
-    --quote-configs "$ser_config $text_config" --title "Exp $exp_set results of egs/iemocap on $( $use_demo && echo "the demo corpus" || echo IEMOCAP)" \
+    --paper-table conf/paper000_table2.tsv "${design_opt[@]}" --w1-inputs "fusion_w1=ser_finetune,text fusion_ssl_w1=ssl,text" \
+    --quote-configs "$ser_config $text_config $ssl_config $joint_config $hubert_config" --title "Exp $exp_set results of egs/iemocap on $( $use_demo && echo "the demo corpus" || echo IEMOCAP)" \
     --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model. Whether transfer helps on this corpus: the \`speech_finetune\` − \`speech_scratch\` rows of the significance table.$vad_note$folds_note" \
     "$exp" RESULTS.md
   echo "$0: results in $PWD/RESULTS.md, plots in $PWD/plots/"
