@@ -7,17 +7,14 @@
 # tiny: ~16) and OUT_DIR/VoxCeleb1 (wav/idXXXXX/<video>/NNNNN.wav + veri_test2.txt).
 # Same seed -> byte-identical files. Skips the work when both trees exist.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 seed=0
 size=small
 nj=2
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 1 ]; then
-  echo "Usage: $0 [--seed N] [--size small|tiny] [--nj 2] <OUT_DIR>" >&2
-  exit 1
-fi
+positional_args 1 "$@"
 out=$1
 command -v espeak-ng >/dev/null || { echo "$0: espeak-ng not found; run tools/install.sh" >&2; exit 1; }
 mkdir -p "$out"

@@ -11,15 +11,12 @@
 #   train = the rest
 # No test-session utterance is ever in train or dev.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 dev_frac=0.1
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  echo "Usage: $0 [--dev-frac 0.1] <DATA_DIR> <OUT_DIR>" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 data=$1
 out=$2
 for f in utt2spk utt2emo; do

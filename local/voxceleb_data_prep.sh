@@ -12,16 +12,13 @@
 # and DATA_DIR_test (the trial speakers, with trials), e.g. data/voxceleb_train
 # and data/voxceleb_test.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 trials=
 test_spk_from_trials=false
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  echo "Usage: $0 [--trials FILE] [--test-spk-from-trials true|false] <VOX_ROOT> <DATA_DIR>" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 root=$1
 data=${2%/}
 [ -d "$root" ] || { echo "$0: no such directory: $root" >&2; exit 1; }

@@ -6,11 +6,9 @@
 # Writes the recipe's RESULTS.md from steps/score_trials.sh's results.txt and the
 # training log (parameter count), through a .tmp name.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
-if [ $# -ne 5 ]; then
-  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 5 "$@"
 model=$1
 config=$2
 corpus=$3

@@ -5,17 +5,13 @@
 #   e.g. steps/average_model.sh --num 3 exp/resnet34 exp/resnet34/avg3.pt
 # Skips when <out.pt> exists and is newer than every epoch checkpoint.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 num=3
 
-echo "$0 $*"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 exp=$1
 out=$2
 me=$(basename "$0")

@@ -12,6 +12,7 @@
 # reported (named by its path: exp/fusion/w1 -> fusion_w1). Always rewrites OUT_MD.
 #
 # Options (lists are space-separated NAME=DIR words; DIR relative, without spaces):
+#   --cmd CMD               job runner (log in EXP_ROOT/log/report.log)    [run.pl]
 #   --data DIR              folds root                                    [data/loso]
 #   --systems "LIST"        systems of the main tables, in order          []
 #   --ablations "LIST"      systems of the ablation table                 []
@@ -22,7 +23,10 @@
 #   --title TEXT            [Emotion recognition results (IEMOCAP recipe)]
 #   --plots-dir DIR         [dirname OUT_MD/plots]
 set -euo pipefail
+orig_cmd=$(printf '%q ' "$0" "$@")   # recorded in OUT_MD, quoted so it can be pasted back
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
+cmd=run.pl
 data=data/loso
 title="Emotion recognition results (IEMOCAP recipe)"
 plots_dir=
@@ -31,15 +35,10 @@ ablations=
 paper_refs=
 quote_configs=
 notes=
-orig_cmd="$0 $*"
 
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 exp=$1
 out=$2
 [ -d "$exp" ] || { echo "$0: no directory $exp" >&2; exit 1; }
@@ -52,4 +51,6 @@ for x in $systems; do opts+=(--system "$x"); done
 for x in $ablations; do opts+=(--ablation "$x"); done
 for x in $paper_refs; do opts+=(--paper-ref "$x"); done
 for x in $quote_configs; do opts+=(--config "$x"); done
-python -m emorec.bin.report "${opts[@]}" "$exp" "$out"
+# shellcheck disable=SC2086  # $cmd is word-split on purpose ("slurm.pl --config ...")
+$cmd "$exp/log/report.log" python -m emorec.bin.report "${opts[@]}" "$exp" "$out" ||
+  { echo "$0: report failed; see $exp/log/report.log" >&2; exit 1; }

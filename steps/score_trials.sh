@@ -11,18 +11,14 @@
 # Trials: "utt1 utt2 target|nontarget".  Writes <out-dir>/scores ("utt1 utt2 score") and
 # <out-dir>/results.txt (EER, threshold, minDCF), each through a .tmp name.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 center=false
 p_target=0.01
 
-echo "$0 $*"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 3 ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 3 "$@"
 trials=$1
 scp=$2
 out=$3

@@ -9,19 +9,16 @@
 #   fine; their spk2* lines must agree). Finally runs fix_data_dir.sh unless
 #   --skip-fix true.
 set -euo pipefail
-export LC_ALL=C
+. "$(dirname "${BASH_SOURCE[0]}")/lib/script_init.sh"
 
 skip_fix=false
+. "$EMOREC_ROOT/utils/parse_options.sh"
+positional_args 2- "$@"
 me=$(basename "$0")
-. "$(dirname "$0")/parse_options.sh"
-if [ $# -lt 2 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
 dest=${1%/}
 shift
 srcs=("$@")
-utils=$(cd "$(dirname "$0")" && pwd)
+utils=$EMOREC_ROOT/utils
 for s in "${srcs[@]}"; do
   [ -f "$s/utt2spk" ] || { echo "$me: no such file $s/utt2spk" >&2; exit 1; }
   [ "$(cd "$s" && pwd)" != "$(mkdir -p "$dest" && cd "$dest" && pwd)" ] ||

@@ -11,14 +11,13 @@
 #   Fails if utt2spk is not speaker-sorted afterwards (utterance ids must start
 #   with the speaker id).
 set -euo pipefail
-export LC_ALL=C
+. "$(dirname "${BASH_SOURCE[0]}")/lib/script_init.sh"
 
 me=$(basename "$0")
-usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
 case ${1:-} in --help|-h) usage; exit 0 ;; esac
-if [ $# -ne 1 ]; then usage >&2; exit 1; fi
+positional_args 1 "$@"
 data=${1%/}
-utils=$(cd "$(dirname "$0")" && pwd)
+utils=$EMOREC_ROOT/utils
 [ -f "$data/utt2spk" ] || { echo "$me: no such file $data/utt2spk" >&2; exit 1; }
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib/data_files.sh"

@@ -11,27 +11,24 @@
 #   spk2utt is regenerated. An existing split newer than every list is reused.
 #   Concatenating the parts' lists in order gives the original lists back.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib/script_init.sh"
 
 per_utt=false
-help_message=$(sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0")
 # --per-utt is a flag (no value), as in Kaldi.
 while [ $# -gt 0 ]; do
   case $1 in
     --per-utt) per_utt=true; shift ;;
-    --help|-h) printf '%s\n' "$help_message"; exit 0 ;;
+    --help|-h) usage; exit 0 ;;
     --) shift; break ;;
-    -*) echo "$(basename "$0"): unknown option $1" >&2; exit 1 ;;
+    -*) usage_error "unknown option $1" ;;
     *) break ;;
   esac
 done
 
-if [ $# -ne 2 ]; then
-  printf '%s\n' "$help_message" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 data=$1
 numsplit=$2
-utils=$(cd "$(dirname "$0")" && pwd)
+utils=$EMOREC_ROOT/utils
 me=$(basename "$0")
 
 [[ $numsplit =~ ^[1-9][0-9]*$ ]] || { echo "$me: invalid num-to-split '$numsplit'" >&2; exit 1; }

@@ -12,10 +12,9 @@
 #   filtered consistently (utterance, speaker and, with segments, recording
 #   lists); spk2utt is regenerated. Lists in the order of <src-dir>.
 set -euo pipefail
-export LC_ALL=C
+. "$(dirname "${BASH_SOURCE[0]}")/lib/script_init.sh"
 
 me=$(basename "$0")
-usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
 mode=even
 list=
 n=
@@ -26,17 +25,17 @@ case ${1:-} in
 esac
 isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
 if [ "$mode" = utt-list ] || [ "$mode" = spk-list ]; then
-  [ $# -eq 2 ] || { usage >&2; exit 1; }
+  positional_args 2 "$@"
   src=$1 dest=$2
 else
-  [ $# -eq 3 ] || { usage >&2; exit 1; }
+  positional_args 3 "$@"
   if isnum "$1" && [ ! -d "$1" ]; then n=$1 src=$2 dest=$3
   elif isnum "$2"; then src=$1 n=$2 dest=$3
-  else usage >&2; exit 1; fi
+  else usage_error "expected a number N among the arguments"; fi
 fi
 src=${src%/}
 dest=${dest%/}
-utils=$(cd "$(dirname "$0")" && pwd)
+utils=$EMOREC_ROOT/utils
 [ -f "$src/utt2spk" ] || { echo "$me: no such file $src/utt2spk" >&2; exit 1; }
 [ "$(cd "$src" && pwd)" != "$(mkdir -p "$dest" && cd "$dest" && pwd)" ] ||
   { echo "$me: source and destination are the same directory" >&2; exit 1; }

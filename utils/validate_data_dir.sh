@@ -16,13 +16,12 @@
 #   - wav.scp: every entry is readable audio (python -m emorec.bin.check_audio).
 #   Exit 0 when the dir is valid, else 1 after printing the problems found.
 set -euo pipefail
-export LC_ALL=C
+. "$(dirname "${BASH_SOURCE[0]}")/lib/script_init.sh"
 
 no_feats=false
 no_text=false
 no_wav=false
 me=$(basename "$0")
-usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
 while [ $# -gt 0 ]; do
   case $1 in
     --no-feats) no_feats=true; shift ;;
@@ -30,11 +29,11 @@ while [ $# -gt 0 ]; do
     --no-wav) no_wav=true; shift ;;
     --help|-h) usage; exit 0 ;;
     --) shift; break ;;
-    -*) echo "$me: unknown option $1" >&2; usage >&2; exit 1 ;;
+    -*) usage_error "unknown option $1" ;;
     *) break ;;
   esac
 done
-if [ $# -ne 1 ]; then usage >&2; exit 1; fi
+positional_args 1 "$@"
 data=${1%/}
 utils=$(cd "$(dirname "$0")" && pwd)
 [ -d "$data" ] || { echo "$me: no such directory $data" >&2; exit 1; }
