@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: local/voxceleb_data_prep.sh [--trials FILE] [--test-spk-from-trials false] <VOX_ROOT> <DATA_DIR>
+# Usage: local/voxceleb_data_prep.sh [--trials FILE] [--test-spk-from-trials false] [--layouts "dev/aac"] <VOX_ROOT> <DATA_DIR>
 #  e.g.: local/voxceleb_data_prep.sh --test-spk-from-trials true /corpora/VoxCeleb1 data/voxceleb
 #
 # VoxCeleb1 (VOX_ROOT/wav/idXXXXX/<video>/NNNNN.wav) and VoxCeleb2
@@ -11,11 +11,14 @@
 # --test-spk-from-trials true: also write DATA_DIR_train (speakers not in the trials)
 # and DATA_DIR_test (the trial speakers, with trials), e.g. data/voxceleb_train
 # and data/voxceleb_test.
+# --layouts "SUBDIRS": read only these sub-folders of VOX_ROOT (wav, dev/aac, aac,
+# test/aac); e.g. "dev/aac" for the VoxCeleb2 training set. Default: every one found.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 trials=
 test_spk_from_trials=false
+layouts=
 . "$EMOREC_ROOT/utils/parse_options.sh"
 
 positional_args 2 "$@"
@@ -26,6 +29,8 @@ mkdir -p "$data"
 
 args=()
 [ -n "$trials" ] && args+=(--trials "$trials")
+# shellcheck disable=SC2206  # a list of sub-folders, one word each
+[ -n "$layouts" ] && args+=(--layouts $layouts)
 [ "$test_spk_from_trials" = true ] && args+=(--split-dirs "${data}_train" "${data}_test")
 python -m emorec.bin.prepare_voxceleb "${args[@]}" "$root" "$data"
 

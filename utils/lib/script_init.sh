@@ -6,8 +6,8 @@
 # then the defaults (`name=value   # what it is`), then `. "$EMOREC_ROOT/utils/parse_options.sh"`,
 # then `positional_args N "$@"`.
 #
-# It sets EMOREC_ROOT (the checkout) and EMOREC_SCRIPT (this script, absolute, so the
-# header stays readable after a `cd`), sources the checkout's path.sh unless that is
+# It sets EMOREC_ROOT (the checkout), EMOREC_SCRIPT (this script, absolute, so the
+# header stays readable after a `cd`), EMOREC_COMMAND (the command line, shell-quoted), sources the checkout's path.sh unless that is
 # already in effect, logs the command line to stderr (as Kaldi scripts do) and
 # remembers the variables that exist now: the ones the script sets between here and
 # parse_options.sh (not exported) are its options, which --help lists with their defaults.
@@ -30,7 +30,9 @@ if [ "${EMOREC_PATH_SH:-}" != "$EMOREC_ROOT" ]; then
   export EMOREC_PATH_SH=$EMOREC_ROOT
 fi
 export EMOREC_ROOT
-echo "$0 $*" >&2
+EMOREC_COMMAND=$(printf '%q ' "$0" "$@")   # the command line, quoted so it can be pasted back
+EMOREC_COMMAND=${EMOREC_COMMAND% }
+echo "$EMOREC_COMMAND" >&2
 
 usage() {
   awk 'NR == 1 && /^#!/ { next }
@@ -45,14 +47,16 @@ usage_error() {
 
 positional_args() {
   local want=$1 a; shift
+  if [ "$want" = 0 ] && [ $# -gt 0 ]; then
+    usage_error "unexpected argument '$1': this script takes options only, and parsing stopped" \
+                "there (a list value is one quoted word, e.g. --ser-modes \"probe finetune\")"
+  fi
   for a in "$@"; do
     case $a in
       --?*) usage_error "option '$a' after the positional arguments (options come first)" ;;
     esac
   done
   case $want in
-    0) [ $# -eq 0 ] || usage_error "unexpected argument '$1': this script takes options only" \
-                                   "(a list value is one quoted word, e.g. --opt \"a b\")" ;;
     *-) [ $# -ge "${want%-}" ] || usage_error "expected at least ${want%-} arguments, got $#" ;;
     *-*) [ $# -ge "${want%-*}" ] && [ $# -le "${want#*-}" ] ||
            usage_error "expected $want arguments, got $#" ;;
