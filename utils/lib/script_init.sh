@@ -27,7 +27,6 @@ EMOREC_SCRIPT=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 if [ "${EMOREC_PATH_SH:-}" != "$EMOREC_ROOT" ]; then
   # shellcheck disable=SC1091
   . "$EMOREC_ROOT/path.sh"
-  export EMOREC_PATH_SH=$EMOREC_ROOT
 fi
 export EMOREC_ROOT
 EMOREC_COMMAND=$(printf '%q ' "$0" "$@")   # the command line, quoted so it can be pasted back
