@@ -86,26 +86,40 @@ else
   "$utils/split_scp.pl" --utt2spk="$data/utt2spk" "$data/utt2spk" "${outs[@]}"
 fi
 
+# Every list is read once: a map "key part" from the parts' utt2spk, then one pass per
+# list sends each line to the part(s) of its key (a recording may be in several).
 for n in $(seq "$numsplit"); do
-  d=$tmp/$n
-  "$utils/utt2spk_to_spk2utt.pl" "$d/utt2spk" > "$d/spk2utt"
-  for f in ${utt_files[@]+"${utt_files[@]}"}; do
-    "$utils/filter_scp.pl" "$d/utt2spk" "$data/$f" > "$d/$f"
-  done
-  for f in ${spk_files[@]+"${spk_files[@]}"}; do
-    "$utils/filter_scp.pl" "$d/spk2utt" "$data/$f" > "$d/$f"
-  done
-  if [ ${#reco_files[@]} -gt 0 ]; then
-    awk '{print $2}' "$d/segments" | sort -u > "$d/.recos"
-    for f in "${reco_files[@]}"; do
-      "$utils/filter_scp.pl" "$d/.recos" "$data/$f" > "$d/$f"
-    done
-    rm -f "$d/.recos"
-  fi
+  "$utils/utt2spk_to_spk2utt.pl" "$tmp/$n/utt2spk" > "$tmp/$n/spk2utt"
+  awk -v n="$n" '{ print $1, n }' "$tmp/$n/utt2spk"
+done > "$tmp/.utt2part"
+distribute() {   # distribute MAP LIST: LIST's lines into $tmp/PART/LIST by MAP's "key part" lines
+  local map=$1 f=$2 n
+  for n in $(seq "$numsplit"); do : > "$tmp/$n/$f"; done
+  awk -v dir="$tmp" -v f="$f" '
+    FNR == NR { part[$1] = ($1 in part) ? part[$1] " " $2 : $2; next }
+    ($1 in part) { k = split(part[$1], ps, " "); for (i = 1; i <= k; i++) print > (dir "/" ps[i] "/" f) }
+  ' "$map" "$data/$f"
+}
+for f in ${utt_files[@]+"${utt_files[@]}"}; do
+  distribute "$tmp/.utt2part" "$f"
+done
+if [ ${#spk_files[@]} -gt 0 ]; then
+  # (with --per-utt a speaker may be in several parts)
+  awk 'NR == FNR { part[$1] = $2; next } !seen[$2 " " part[$1]]++ { print $2, part[$1] }' \
+    "$tmp/.utt2part" "$data/utt2spk" > "$tmp/.spk2part"
+  for f in "${spk_files[@]}"; do distribute "$tmp/.spk2part" "$f"; done
+fi
+if [ ${#reco_files[@]} -gt 0 ]; then
+  awk 'NR == FNR { part[$1] = $2; next } ($1 in part) && !seen[$2 " " part[$1]]++ { print $2, part[$1] }' \
+    "$tmp/.utt2part" "$data/segments" > "$tmp/.reco2part"
+  for f in "${reco_files[@]}"; do distribute "$tmp/.reco2part" "$f"; done
+fi
+for n in $(seq "$numsplit"); do
   for f in ${copy_files[@]+"${copy_files[@]}"}; do
-    cp "$data/$f" "$d/$f"
+    cp "$data/$f" "$tmp/$n/$f"
   done
 done
+rm -f "$tmp"/.*2part
 echo "${all_files[*]}" > "$tmp/.split_done"
 
 rm -rf "$sdir"
