@@ -88,10 +88,13 @@ fi
 
 # Every list is read once: a map "key part" from the parts' utt2spk, then one pass per
 # list sends each line to the part(s) of its key (a recording may be in several).
+parts=()
 for n in $(seq "$numsplit"); do
+  [ -s "$tmp/$n/utt2spk" ] || { echo "$me: part $n of the split of $data is empty" >&2; exit 1; }
   "$utils/utt2spk_to_spk2utt.pl" "$tmp/$n/utt2spk" > "$tmp/$n/spk2utt"
-  awk -v n="$n" '{ print $1, n }' "$tmp/$n/utt2spk"
-done > "$tmp/.utt2part"
+  parts+=("$tmp/$n/utt2spk")     # (all non-empty: the map below numbers them by their first line)
+done
+awk 'FNR == 1 { n++ } { print $1, n }' "${parts[@]}" > "$tmp/.utt2part"
 distribute() {   # distribute MAP LIST: LIST's lines into $tmp/PART/LIST by MAP's "key part" lines
   local map=$1 f=$2 n
   for n in $(seq "$numsplit"); do : > "$tmp/$n/$f"; done
