@@ -29,8 +29,7 @@ mkdir -p "$data"
 
 args=()
 [ -n "$trials" ] && args+=(--trials "$trials")
-# shellcheck disable=SC2206  # a list of sub-folders, one word each
-[ -n "$layouts" ] && args+=(--layouts $layouts)
+for l in $layouts; do args+=(--layout "$l"); done
 [ "$test_spk_from_trials" = true ] && args+=(--split-dirs "${data}_train" "${data}_test")
 python -m emorec.bin.prepare_voxceleb "${args[@]}" "$root" "$data"
 
