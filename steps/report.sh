@@ -20,10 +20,10 @@
 #                           text, fusion_w1, fusion_equal); default from the name []
 #   --quote-configs "LIST"  config files quoted in RESULTS.md             []
 #   --notes TEXT            free text put under the header                []
+#   --command CMD           the command recorded in OUT_MD (the recipe's)  [this one]
 #   --title TEXT            [Emotion recognition results (IEMOCAP recipe)]
 #   --plots-dir DIR         [dirname OUT_MD/plots]
 set -euo pipefail
-orig_cmd=$(printf '%q ' "$0" "$@")   # recorded in OUT_MD, quoted so it can be pasted back
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 cmd=run.pl
@@ -35,6 +35,7 @@ ablations=
 paper_refs=
 quote_configs=
 notes=
+command=                         # recorded in OUT_MD (quoted, pasteable); empty: this command
 
 . "$EMOREC_ROOT/utils/parse_options.sh"
 
@@ -44,7 +45,7 @@ out=$2
 [ -d "$exp" ] || { echo "$0: no directory $exp" >&2; exit 1; }
 [ -d "$data" ] || { echo "$0: no directory $data" >&2; exit 1; }
 
-opts=(--data "$data" --title "$title" --command "$orig_cmd")
+opts=(--data "$data" --title "$title" --command "${command:-$EMOREC_COMMAND}")
 [ -n "$plots_dir" ] && opts+=(--plots-dir "$plots_dir")
 [ -n "$notes" ] && opts+=(--notes "$notes")
 for x in $systems; do opts+=(--system "$x"); done

@@ -163,7 +163,8 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
     [ -d "$d" ] && ablations+=" $(basename "$d")=ablation/$(basename "$d")"
   done
   steps/report.sh --cmd "$train_cmd" --data "$data/loso" --systems "$systems" --ablations "$ablations" \
-    --quote-configs "$ser_config $text_config" --title "IEMOCAP Exp $exp_set results" \
+    --quote-configs "$ser_config $text_config" --command "$EMOREC_COMMAND" \
+    --title "IEMOCAP Exp $exp_set results, setup $setup, $($use_demo && echo "demo corpus" || echo "corpus $iemocap_root")" \
     --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model." \
     "$exp" RESULTS.md
   echo "$0: results in $PWD/RESULTS.md, plots in $PWD/plots/"
