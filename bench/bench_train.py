@@ -26,6 +26,7 @@ from emorec.augment import get_policy  # noqa: E402
 from emorec.data.dataset import (ChunkBatchSampler, ChunkDataset, FeatureReader,  # noqa: E402
                                  collate_chunks, load_labels, read_num_frames)
 from emorec.models import build_model, count_parameters  # noqa: E402
+from emorec.train import speech  # noqa: E402
 from emorec.train.config import load_config  # noqa: E402
 from emorec.train.infer import autocast_ctx  # noqa: E402
 from synthetic_data import make_synthetic_datadir  # noqa: E402
@@ -98,7 +99,7 @@ def main():
         make_synthetic_datadir(data, num_speakers=32, utts_per_speaker=16, min_frames=200,
                                max_frames=800, dim=128)
         for name, steps in (("demo", a.demo_steps), ("paper", a.paper_steps)):
-            cfg = load_config(os.path.join(conf, f"train_{name}.yaml"))
+            cfg = load_config(speech.SCHEMA, os.path.join(conf, f"train_{name}.yaml"))
             nw = cfg["data"]["num_workers"] if a.num_workers is None else a.num_workers
             nw = min(nw, os.cpu_count() or 1)
             print(f"running {name} ({steps} steps, {nw} workers, {device})...", file=sys.stderr)

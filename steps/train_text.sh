@@ -10,7 +10,7 @@
 # train_history.json; logs in EXP_DIR/log/. A fold whose test.logpost.ark (written
 # last) exists is skipped, so a rerun redoes only missing folds.
 #
-# The encoder: --text-model, else the config's text_model (bert-base-uncased in
+# The encoder: --text-model, else the config's model.encoder (bert-base-uncased in
 # conf/text_paper.yaml), names a local BERT/RoBERTa directory or a model in the local
 # Hugging Face cache (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub);
 # one that is in neither fails before any job starts, naming both places. Only when
@@ -22,8 +22,8 @@
 # Options:
 #   --cmd CMD               job runner (run.pl, slurm.pl ...)             [run.pl]
 #   --train-config FILE     YAML fine-tuning config                      [conf/text_demo.yaml]
-#   --text-model M          local dir or cached model name; empty: the config's text_model,
-#                           else build per fold                          []
+#   --text-model M          local dir or cached model name; empty: the config's model.encoder,
+#                           and when that is null a small BERT built per fold from TRAIN text []
 #   --encoder-opts "OPTS"   options of emorec.bin.make_text_encoder       []
 #   --nfolds N              folds in LOSO_DIR                             [5]
 #   --num-threads N         torch CPU threads per job                     [1]
@@ -50,8 +50,10 @@ dir=$2
 
 [ -r "$train_config" ] || { echo "$0: cannot read $train_config" >&2; exit 1; }
 origin=--text-model
-[ -n "$text_model" ] || origin="text_model of $train_config" text_model=$(sed -n "s/^text_model:[[:space:]]*//p" "$train_config" |
-                                    sed "s/[[:space:]]*#.*//; s/^[\"']//; s/[\"']\$//")
+if [ -z "$text_model" ]; then
+  origin="model.encoder of $train_config"
+  text_model=$(python -m emorec.bin.train_text --config "$train_config" --show-encoder)
+fi
 if [ -n "$text_model" ]; then
   hf_cache=${HF_HUB_CACHE:-${HF_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/huggingface}/hub}
   if [ -f "$text_model/config.json" ]; then
@@ -84,6 +86,7 @@ done
 mkdir -p "$dir/log"
 
 if [ -z "$text_model" ]; then
+  # the config's model.encoder is null: the demo's small BERT, built per fold from TRAIN text
   # shellcheck disable=SC2086  # encoder_opts is a list of options
   $cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/make_encoder.JOB.log" \
     python -m emorec.bin.make_text_encoder --num-threads "$num_threads" $encoder_opts \

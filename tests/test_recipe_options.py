@@ -130,7 +130,7 @@ def test_missing_text_encoder_fails_naming_it(recipe, hf_cache, tmp_path, shell_
     iemocap.mkdir()
     r = recipe(IEMOCAP / "run.sh", "--iemocap-root", str(iemocap), "--speaker-model", str(IEMOCAP / "run.sh"))
     assert r.returncode != 0
-    assert "text encoder 'bert-base-uncased' (text_model of conf/text_paper.yaml) not found" in r.stderr
+    assert "text encoder 'bert-base-uncased' (model.encoder of conf/text_paper.yaml) not found" in r.stderr
     assert str(hf_cache.path) in r.stderr and "models--bert-base-uncased" in r.stderr
     assert r.wrote == []
     # the step itself, as the issue ran it: the config's encoder is used, never the demo BERT

@@ -20,16 +20,6 @@ import sys
 from pathlib import Path
 
 
-def _up_to_date(outputs, inputs) -> bool:
-    """Make's rule: every output exists and none is older than any input."""
-    if not all(p.is_file() for p in outputs):
-        return False
-    missing = [p for p in inputs if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"{missing[0]}: missing input")
-    return min(p.stat().st_mtime for p in outputs) >= max(p.stat().st_mtime for p in inputs)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True,
@@ -43,7 +33,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     from emorec import fusion
-    from emorec.fileio import atomic_write_text, fold_sort_key
+    from emorec.fileio import atomic_write_text, fold_sort_key, is_done
 
     methods = [m for m in a.methods.split(",") if m]
     sp, tx, out, data = Path(a.speech_dir), Path(a.text_dir), Path(a.out_dir), Path(a.data)
@@ -71,7 +61,7 @@ def main(argv=None) -> int:
                 raise FileNotFoundError(f"{dev_lab}: no dev labels for {s_dir}")
             inputs = [d / f"{s}.logpost.ark" for d in (s_dir, t_dir) for s in ("dev", "test")] + [dev_lab]
             outputs = [d / "test.logpost.ark" for d in mdirs.values()]
-            if (fold or "fold") in summaries and _up_to_date(outputs, inputs):
+            if (fold or "fold") in summaries and is_done(outputs, inputs):
                 print(f"fuse: {', '.join(map(str, outputs))} up to date, skipping")
                 continue
             summ = fusion.fuse_fold(s_dir, t_dir, mdirs, dev_lab,

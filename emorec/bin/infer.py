@@ -132,7 +132,7 @@ class TextScorer:
     def __init__(self, model_dir: str, device):
         from transformers.utils import logging as hf_logging
 
-        from emorec import text
+        from emorec.models import text
 
         hf_logging.disable_progress_bar()  # no "Loading weights" bars in the output
         if not os.path.isfile(os.path.join(model_dir, "text_model.json")):
@@ -147,7 +147,7 @@ class TextScorer:
         self.max_len = int(self.meta.get("max_len", 128))
 
     def logposteriors(self, transcript: str) -> np.ndarray:
-        from emorec import text
+        from emorec.models import text
 
         lp = text.predict_logposteriors(self.model, self.tok, [transcript], self.max_len, device=self.device)
         return lp[0].astype(np.float64)
@@ -283,7 +283,7 @@ def _transcripts(a) -> Optional[List[str]]:
 def run(a) -> int:
     import torch
 
-    from emorec.train.infer import pick_device
+    from emorec.runtime import pick_device
 
     if a.num_threads:
         torch.set_num_threads(a.num_threads)

@@ -13,14 +13,8 @@ from emorec.data.dataset import (FeatureReader, UttDataset, collate_padded, leng
                                  read_num_frames)
 from emorec.fileio import read_key_list, read_kv
 from emorec.models import build_model
+from emorec.runtime import pick_device
 from emorec.train import checkpoint
-
-
-def pick_device(want: str = "auto") -> torch.device:
-    """auto (or empty): CUDA when visible, else CPU; otherwise the device named."""
-    if want in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(want)
 
 
 def load_model(path: str, device="cpu"):
