@@ -96,7 +96,7 @@ fi
 
 $cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
   python -m emorec.bin.train_text --config "$train_config" --text-model "$text_model" \
-    --device "$([ "$ngpu" -gt 0 ] && echo auto || echo cpu)" --num-threads "$num_threads" "$data/foldJOB" "$dir/foldJOB"
+    --ngpu "$ngpu" --num-threads "$num_threads" "$data/foldJOB" "$dir/foldJOB"
 
 for k in $(seq "$nfolds"); do
   for f in classes.txt dev.logpost.ark test.logpost.ark; do
