@@ -233,3 +233,25 @@ def test_subset_and_combine(datadir, tmp_path, shell_env):
     assert (comb / "spk2utt").read_text().splitlines()[1] == "spk2 spk2-utt1 spk2-utt3"
     r = sh(["combine_data.sh", tmp_path / "dup", a, c], shell_env, check=False)
     assert r.returncode != 0 and "duplicate" in r.stderr
+
+
+def test_trials_follow_the_utterances(datadir, tmp_path, shell_env):
+    """trials (emorec/data/data_files.txt): kept when both sides are, in their order,
+    by the shell tools and emorec.data.datadir alike; never split."""
+    from emorec.data.datadir import classify_data_files, subset_data_dir
+    trials = ["spk3-utt1 spk1-utt1 nontarget", "spk2-utt1 spk2-utt3 target", "spk1-utt2 spk3-utt4 nontarget"]
+    (datadir / "trials").write_text("\n".join(trials) + "\n")
+    assert classify_data_files(str(datadir))["trials"] == ["trials"]
+    assert validate(datadir, shell_env).returncode == 0
+    utts = tmp_path / "utts"
+    utts.write_text("spk1-utt2\nspk2-utt1\nspk2-utt3\nspk3-utt4\n")
+    sh(["subset_data_dir.sh", "--utt-list", utts, datadir, tmp_path / "sub"], shell_env)
+    assert (tmp_path / "sub" / "trials").read_text().splitlines() == trials[1:]
+    subset_data_dir(str(datadir), str(tmp_path / "py"), ["spk1-utt2", "spk2-utt1", "spk2-utt3", "spk3-utt4"])
+    assert (tmp_path / "py" / "trials").read_text() == (tmp_path / "sub" / "trials").read_text()
+    (datadir / "utt2emo").write_text("".join(ln for ln in (datadir / "utt2emo").read_text().splitlines(True)
+                                             if not ln.startswith("spk2-utt3")))
+    sh(["fix_data_dir.sh", datadir], shell_env)
+    assert (datadir / "trials").read_text().splitlines() == [trials[0], trials[2]]
+    sh(["split_data.sh", datadir, 3], shell_env)
+    assert not list((datadir / "split3").glob("*/trials"))
