@@ -43,7 +43,7 @@ if [ "$per_utt" = true ]; then
   fi
 else
   sdir=$data/split${numsplit}
-  nspk=$(awk '{print $2}' "$data/utt2spk" | sort -u | wc -l)
+  nspk=$(awk '$2 != prev { n++; prev = $2 } END { print n + 0 }' "$data/utt2spk")   # speaker-sorted
   if [ "$nspk" -lt "$numsplit" ]; then
     echo "$me: $data has $nspk speakers (in $data/utt2spk), fewer than $numsplit; use --per-utt" >&2
     exit 1
@@ -98,9 +98,12 @@ awk 'FNR == 1 { n++ } { print $1, n }' "${parts[@]}" > "$tmp/.utt2part"
 distribute() {   # distribute MAP LIST: LIST's lines into $tmp/PART/LIST by MAP's "key part" lines
   local map=$1 f=$2 n
   for n in $(seq "$numsplit"); do : > "$tmp/$n/$f"; done
-  awk -v dir="$tmp" -v f="$f" '
+  awk -v dir="$tmp" -v f="$f" -v nparts="$numsplit" '
+    BEGIN { for (i = 1; i <= nparts; i++) out[i] = dir "/" i "/" f }
     FNR == NR { part[$1] = ($1 in part) ? part[$1] " " $2 : $2; next }
-    ($1 in part) { k = split(part[$1], ps, " "); for (i = 1; i <= k; i++) print > (dir "/" ps[i] "/" f) }
+    !($1 in part) { next }
+    index(part[$1], " ") == 0 { print > out[part[$1]]; next }
+    { k = split(part[$1], ps, " "); for (i = 1; i <= k; i++) print > out[ps[i]] }
   ' "$map" "$data/$f"
 }
 for f in ${utt_files[@]+"${utt_files[@]}"}; do
