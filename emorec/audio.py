@@ -35,7 +35,7 @@ from typing import Tuple
 import numpy as np
 import soundfile
 
-__all__ = ["AudioError", "load_audio", "read_audio", "is_pipe", "parse_wav_scp"]
+__all__ = ["AudioError", "load_audio", "mono_at_rate", "read_audio", "is_pipe", "parse_wav_scp"]
 
 
 class AudioError(Exception):
@@ -99,9 +99,16 @@ def load_audio(rxfilename: str, target_sr: int = 16000, on_mismatch: str = "resa
 
     on_mismatch: ``'resample'`` (default) or ``'error'``.
     """
+    data, sr = read_audio(rxfilename)
+    return mono_at_rate(data, sr, rxfilename, target_sr, on_mismatch)
+
+
+def mono_at_rate(data: np.ndarray, sr: int, rxfilename: str, target_sr: int = 16000,
+                 on_mismatch: str = "resample") -> np.ndarray:
+    """``read_audio``'s (samples, channels) at ``sr`` -> float32 mono at ``target_sr``
+    (the second half of ``load_audio``, for callers that also need the source rate)."""
     if on_mismatch not in ("resample", "error"):
         raise ValueError(f"on_mismatch must be 'resample' or 'error', not {on_mismatch!r}")
-    data, sr = read_audio(rxfilename)
     mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
     mono = np.ascontiguousarray(mono, dtype=np.float32)
     if sr != target_sr:

@@ -9,7 +9,9 @@
 #   --p-target P      target prior of minDCF (0.01)
 #
 # Trials: "utt1 utt2 target|nontarget".  Writes <out-dir>/scores ("utt1 utt2 score") and
-# <out-dir>/results.txt (EER, threshold, minDCF), each through a .tmp name.
+# <out-dir>/results.txt (EER, threshold, minDCF), each through a .tmp name. Skips when
+# results.txt is not older than <trials> and <emb.scp> (emorec.bin.score_trials
+# --skip-done; the restart rule of DEVELOPERS.md).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
@@ -29,5 +31,5 @@ done
 opts=(--p-target "$p_target")
 $center && opts+=(--center)
 mkdir -p "$out"
-python -m emorec.bin.score_trials --trials "$trials" --emb-scp "$scp" --out-dir "$out" "${opts[@]}"
+python -m emorec.bin.score_trials --skip-done --trials "$trials" --emb-scp "$scp" --out-dir "$out" "${opts[@]}"
 cat "$out/results.txt"

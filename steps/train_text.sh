@@ -89,7 +89,7 @@ if [ -z "$text_model" ]; then
   # the config's model.encoder is null: the demo's small BERT, built per fold from TRAIN text
   # shellcheck disable=SC2086  # encoder_opts is a list of options
   $cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/make_encoder.JOB.log" \
-    python -m emorec.bin.make_text_encoder --num-threads "$num_threads" $encoder_opts \
+    python -m emorec.bin.make_text_encoder --skip-done --num-threads "$num_threads" $encoder_opts \
       "$data/foldJOB/train/text" "$dir/encoder/foldJOB"
   text_model=$dir/encoder/foldJOB
 fi

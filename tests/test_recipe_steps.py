@@ -60,6 +60,10 @@ def test_train_ser_folds_transfer_and_reruns(work, shell_env):
     root, conf = work
     spk = root / "exp/spk"
     _run(f'steps/train_speaker.sh --ngpu 0 "{conf}" "{root / "spk data"}" "{spk}"', shell_env)
+    # a rerun trains nothing: emorec.bin.train --skip-done decides it (no check in the shell)
+    before = (spk / "final.pt").stat().st_mtime_ns
+    _run(f'steps/train_speaker.sh --ngpu 0 "{conf}" "{root / "spk data"}" "{spk}"', shell_env)
+    assert "skipping" in (spk / "log/train.log").read_text() and (spk / "final.pt").stat().st_mtime_ns == before
     exp = root / "exp/ser finetune"
     cmd = (f'steps/train_ser.sh --nfolds 2 --ngpu 0 --mode finetune --speaker-model "{spk}/final.pt" '
            f'--train-config "{conf}" "{root / "loso"}" "{exp}"')

@@ -47,7 +47,9 @@ def get_parser():
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = get_parser().parse_args(argv)
-    if args.skip_done and os.path.isfile(os.path.join(args.exp_dir, "final.pt")):
+    from emorec.fileio import is_done
+
+    if args.skip_done and is_done(os.path.join(args.exp_dir, "final.pt")):
         print(f"train: {args.exp_dir}/final.pt exists, skipping")
         return 0
     if args.ngpu > 1 and "LOCAL_RANK" not in os.environ:
