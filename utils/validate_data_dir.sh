@@ -76,16 +76,20 @@ skip() {   # lists the options exclude from checking (--no-wav only skips readin
   esac
 }
 
-# Format: non-empty lines, >= 2 fields (text: a transcript), unique sorted keys.
+# Format: non-empty lines, >= 2 fields (text: a transcript), unique sorted keys; the key
+# column goes to $keys/NAME on the way, for the key comparisons below.
+keys=$(mktemp -d "${TMPDIR:-/tmp}/validate_data_dir.XXXXXX")
+trap 'rm -rf "$keys"' EXIT
 check_format() {
-  local f=$1 min_fields=2
-  awk -v F="$data/$f" -v isText="$([ "$f" = text ] && echo 1 || echo 0)" '
+  local f=$1
+  awk -v F="$data/$f" -v K="$keys/$f" -v isText="$([ "$f" = text ] && echo 1 || echo 0)" '
     /\r$/ { printf "%s:%d: CRLF line ending (convert with: sed -i '"'"'s/\\r$//'"'"' FILE)\n", F, NR; bad++; next }
     /^[ \t]*$/ { printf "%s:%d: empty line\n", F, NR; bad++; next }
     NF < 2 { if (isText) printf "%s:%d: empty transcript for utterance \"%s\"\n", F, NR, $1;
              else printf "%s:%d: expected \"key value...\", got \"%s\"\n", F, NR, $0; bad++ }
     # sorted lists have their duplicates side by side: no table of keys is needed
-    { if (have && $1 == prev) { printf "%s:%d: duplicate key \"%s\"\n", F, NR, $1; bad++ }
+    { print $1 > K
+      if (have && $1 == prev) { printf "%s:%d: duplicate key \"%s\"\n", F, NR, $1; bad++ }
       else if (have && $1 < prev) {
         printf "%s:%d: not sorted: key \"%s\" comes after \"%s\" (sort with LC_ALL=C; see fix_data_dir.sh)\n", F, NR, $1, prev; bad++ }
       prev = $1; have = 1 }
@@ -118,11 +122,11 @@ if ! "$utils/utt2spk_to_spk2utt.pl" "$data/utt2spk" | cmp -s - "$data/spk2utt"; 
 fi
 
 # Same keys: utterance lists vs utt2spk, speaker lists vs spk2utt, segments vs wav.scp.
-compare_keys() {   # compare_keys REF_FILE FILE: FILE's keys == REF's keys
-  local ref=$1 f=$2
+compare_keys() {   # compare_keys REF FILE (names in $data): FILE's keys == REF's keys
+  local ref=$data/$1 f=$data/$2
   # both sorted and unique (checked above): equal key columns are equal key sets; only
   # when they differ are the differences looked for, to name them
-  cmp -s <(awk 'NF { print $1 }' "$ref") <(awk 'NF { print $1 }' "$f") && return 0
+  cmp -s "$keys/$1" "$keys/$2" && return 0
   awk -v R="$ref" -v F="$f" '
     FNR == NR { if (NF) ref[$1] = 1; next }
     NF { seen[$1] = 1; if (!($1 in ref)) { printf "%s:%d: key \"%s\" is not in %s\n", F, FNR, $1, R; bad++ } }
@@ -132,10 +136,10 @@ compare_keys() {   # compare_keys REF_FILE FILE: FILE's keys == REF's keys
 }
 for f in ${utt_files[@]+"${utt_files[@]}"}; do
   skip "$f" && continue
-  compare_keys "$data/utt2spk" "$data/$f" || err "$data/$f: utterances differ from $data/utt2spk"
+  compare_keys utt2spk "$f" || err "$data/$f: utterances differ from $data/utt2spk"
 done
 for f in ${spk_files[@]+"${spk_files[@]}"}; do
-  compare_keys "$data/spk2utt" "$data/$f" || err "$data/$f: speakers differ from $data/spk2utt"
+  compare_keys spk2utt "$f" || err "$data/$f: speakers differ from $data/spk2utt"
 done
 if $has_segments && [ -f "$data/wav.scp" ]; then
   awk -v F="$data/segments" -v W="$data/wav.scp" '
