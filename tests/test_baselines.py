@@ -209,6 +209,7 @@ def test_report_names_the_corpus_and_labels_the_paper_column(tmp_path):
                                                         for line in part.read_text().splitlines()))
     out = tmp_path / "RESULTS.md"
     common = ["--data", str(data), "--protocols", "strat loco", "--classifiers", "knn naive_bayes",
+              "--paper-table", str(CONFIG.parent / "paper004_table6.tsv"),
               str(tmp_path / "exp"), str(out)]
     assert report_baselines.main(["--corpus", "DEMO corpus (demo/)", "--demo", "true"] + common) == 0
     md = out.read_text()

@@ -126,5 +126,5 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   fi
   python -m emorec.bin.report_baselines --data "$data" --protocols "strat spk loco" \
     --feature-sets "$baseline_features" --all-dir "$data/all" --corpus "$corpus" \
-    --demo $use_demo --command "$cmdline" exp/baselines RESULTS.md
+    --demo $use_demo --paper-table conf/paper004_table6.tsv --command "$cmdline" exp/baselines RESULTS.md
 fi

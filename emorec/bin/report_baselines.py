@@ -15,6 +15,7 @@ Paper 004's Table 6 (its stratified split of the real corpora) stands beside the
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import re
 import shlex
@@ -111,6 +112,8 @@ def main(argv=None) -> int:
     ap.add_argument("--demo", type=_bool, required=True,
                     help="true: the numbers are on the demo corpus (paper column not comparable)")
     ap.add_argument("--all-dir", help="merged data dir, for its counts table")
+    ap.add_argument("--paper-table", required=True,
+                    help="paper 004's Table 6 (emorec.report.read_paper_table), e.g. conf/paper004_table6.tsv")
     ap.add_argument("--paper-protocol", default="strat", help="protocol beside paper 004's Table 6")
     ap.add_argument("--title", default="Paper 004 baselines: hand-crafted features and eGeMAPS, "
                                        "7 classes (egs/emo7)")
@@ -141,7 +144,10 @@ def main(argv=None) -> int:
                     res = (report.evaluate_split(name, sdir, data / p / "test" / "utt2emo") if folds is None
                            else report.evaluate_system(name, sdir, data / p))
                     results[p][(fs, clf)] = (res, valid_ua(sdir, folds))
-        L = report.header_lines(a.title, command)
+        paper = report.read_paper_table(a.paper_table)
+        L = [f"# {a.title}", "", f"- date: {datetime.datetime.now():%Y-%m-%d %H:%M}",
+             f"- git: {report._git_rev(Path(report.__file__).resolve().parents[1])}",
+             f"- command: `{command}`"]
         L.append(f"- corpus: {a.corpus}")
         L.append("- metrics: WA = overall accuracy, UA = mean per-class recall (over the classes "
                  "present in the test part), in %, on each split's TEST part. Every hyper-parameter "
@@ -179,8 +185,8 @@ def main(argv=None) -> int:
                         row += [report._pct(res.wa_mean), report._pct(res.ua_mean)]
                     row.append(report._pct(vua))
                 if with_paper:
-                    ref = report.PAPER004_TABLE6.get(clf)
-                    row += [f"{ref[1]:.2f}", f"{ref[2]:.2f}"] if ref else ["–", "–"]
+                    ref = paper.rows.get(clf)
+                    row += [f"{ref.wa:.2f}", f"{ref.ua:.2f}"] if ref else ["–", "–"]
                 rows.append(row)
             L.append(report.md_table(header, rows))
             L.append("")
@@ -192,14 +198,12 @@ def main(argv=None) -> int:
                       report.md_table(["classifier"] + feats, pooled), ""]
             if with_paper:
                 if a.demo:
-                    L.append("Paper columns: paper 004, Table 6 (94 hand-crafted features, real "
-                             "CREMA-D, RAVDESS, SAVEE, TESS and IEMOCAP). **Not comparable**: the "
-                             "numbers beside them are on the synthetic demo corpus.")
+                    L.append(f"Paper columns: {paper.source}. **Not comparable**: the numbers "
+                             "beside them are on the synthetic demo corpus.")
                 else:
-                    L.append("Paper columns: paper 004, Table 6 (94 hand-crafted features, its own "
-                             "stratified split of the same five corpora, hyper-parameters not "
-                             "reported; its KNN k was grid-searched, here every classifier's "
-                             "settings are chosen on the validation part).")
+                    L.append(f"Paper columns: {paper.source} (hyper-parameters not reported; its "
+                             "KNN k was grid-searched, here every classifier's settings are chosen "
+                             "on the validation part).")
                 L.append("")
             key = max(results[p], key=lambda k: results[p][k][1])
             best[p] = results[p][key]
