@@ -327,7 +327,7 @@ class Fbank:
         self.lo, self.hi = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, 1)
         self.blocks = [(b0 - self.lo, b1 - self.lo, c0, c1, w)
                        for b0, b1, c0, c1, w in band_blocks(banks, self.channels_per_block)]
-        self._buf = np.zeros((0, self.cfg.padded_window_size), self.dtype)
+        self._raw = np.empty((0, 0), self.dtype)
 
     def num_frames(self, num_samples: int) -> int:
         return num_frames(num_samples, self.cfg)
@@ -354,40 +354,51 @@ class Fbank:
             idx = np.where(idx >= n, 2 * n - 1 - idx, idx)
         return x[idx]
 
-    def _from_frames(self, frames: np.ndarray) -> np.ndarray:
-        """(m, window) raw frames -> (m, dim) features.
+    def _work(self, m: int):
+        """Buffers reused across calls (fresh arrays per chunk cost page faults:
+        ~25% of a job's CPU): raw frames, the zero-padded FFT input, power."""
+        if self._raw.shape[0] < m:
+            cfg, nb = self.cfg, self.hi - self.lo
+            self._raw = np.empty((m, cfg.window_size), self.dtype)
+            self._buf = np.zeros((m, cfg.padded_window_size), self.dtype)  # padding stays 0
+            self._power = np.empty((2, m, nb), self.dtype)
+        return self._raw[:m], self._buf[:m], self._power[0, :m], self._power[1, :m]
 
-        Pre-emphasis, DC removal and the window are written straight into a reused,
-        zero-padded (m, fft_size) buffer, whose padding stays zero between calls."""
+    def _features(self, pieces: List[np.ndarray], out: np.ndarray):
+        """Raw frames (pieces of (k, window) views, m in all) -> out (m, dim).
+
+        Scaling, dither, DC removal, pre-emphasis and the window are done in Kaldi's
+        order (same rounding), the last two written into the zero-padded FFT buffer."""
         cfg = self.cfg
-        m, w = frames.shape
+        m, w = out.shape[0], cfg.window_size
+        raw, buf, power, tmp = self._work(m)
+        np.concatenate(pieces, out=raw)
+        if cfg.wave_scale != 1.0:
+            raw *= self.dtype.type(cfg.wave_scale)
         if cfg.dither != 0.0:
-            frames = frames + cfg.dither * np.random.standard_normal(frames.shape).astype(self.dtype)
-        if cfg.remove_dc_offset:  # before pre-emphasis, in Kaldi's order (same rounding)
-            frames = frames - frames.mean(axis=1, keepdims=True, dtype=self.dtype)
+            raw += cfg.dither * np.random.standard_normal(raw.shape).astype(self.dtype)
+        if cfg.remove_dc_offset:
+            raw -= raw.mean(axis=1, keepdims=True, dtype=self.dtype)
         energy = None
         if cfg.use_energy and cfg.raw_energy:
-            energy = np.square(frames).sum(1)
-        if self._buf.shape[0] < m:
-            self._buf = np.zeros((m, cfg.padded_window_size), self.dtype)
-        buf = self._buf[:m]
+            energy = np.square(raw).sum(1)
         v = buf[:, :w]
         c = cfg.preemphasis_coefficient
         if c != 0.0:
-            np.multiply(frames[:, :-1], self.dtype.type(c), out=v[:, 1:])
-            np.subtract(frames[:, 1:], v[:, 1:], out=v[:, 1:])
-            np.multiply(frames[:, :1], self.dtype.type(1.0 - c), out=v[:, :1])
+            np.multiply(raw[:, :-1], self.dtype.type(c), out=v[:, 1:])
+            np.subtract(raw[:, 1:], v[:, 1:], out=v[:, 1:])
+            np.multiply(raw[:, :1], self.dtype.type(1.0 - c), out=v[:, :1])
         else:
-            v[...] = frames
+            v[...] = raw
         v *= self.window
         if cfg.use_energy and not cfg.raw_energy:
             energy = np.square(v).sum(1)
         spec = scipy.fft.rfft(buf, axis=1)[:, self.lo:self.hi]
-        power = np.square(spec.real)
-        power += np.square(spec.imag)
+        np.square(spec.real, out=power)
+        power += np.square(spec.imag, out=tmp)
         if not cfg.use_power:
             np.sqrt(power, out=power)
-        mel = np.empty((m, cfg.num_mel_bins), self.dtype)
+        mel = out[:, 1:] if energy is not None and not cfg.htk_compat else out[:, :cfg.num_mel_bins]
         for b0, b1, c0, c1, weights in self.blocks:
             np.matmul(power[:, b0:b1], weights, out=mel[:, c0:c1])
         if cfg.use_log_fbank:
@@ -396,37 +407,40 @@ class Fbank:
             log_e = np.log(np.maximum(energy, EPSILON))
             if cfg.energy_floor > 0.0:
                 log_e = np.maximum(log_e, math.log(cfg.energy_floor))
-            log_e = log_e.astype(self.dtype)[:, None]
-            mel = np.concatenate((mel, log_e) if cfg.htk_compat else (log_e, mel), axis=1)
-        return mel
+            out[:, -1 if cfg.htk_compat else 0] = log_e
 
     def _prepare(self, wave) -> np.ndarray:
-        x = np.asarray(wave)
+        x = np.ascontiguousarray(wave, dtype=self.dtype)  # no copy for float32 audio
         if x.ndim != 1:
             raise ValueError(f"expected a 1-D (mono) waveform, got shape {x.shape}")
-        x = x.astype(self.dtype)  # a copy: the scaling below must not touch the caller's array
-        if self.cfg.wave_scale != 1.0:
-            x *= self.dtype.type(self.cfg.wave_scale)
         return x
 
-    def _chunks(self, frames: np.ndarray) -> np.ndarray:
-        if frames.shape[0] <= self.chunk_frames:
-            return self._from_frames(frames)
-        return np.concatenate([self._from_frames(frames[i:i + self.chunk_frames])
-                               for i in range(0, frames.shape[0], self.chunk_frames)])
-
     def __call__(self, wave) -> np.ndarray:
-        return self._chunks(self._frames(self._prepare(wave)))
+        return self.compute_many([wave])[0]
 
     def compute_many(self, waves: Sequence) -> List[np.ndarray]:
         """Features of several utterances, raising TooShortError like ``__call__``.
 
-        Each utterance is framed on its own; the frames of all go through the FFT and
-        the mel product in chunks of ``chunk_frames``, so short utterances do not pay
-        a call per utterance."""
+        Each utterance is framed on its own (strided views, no copy); the frames of all
+        go through the FFT and the mel product in chunks of ``chunk_frames`` rows, so
+        short utterances do not pay a call each."""
         frames = [self._frames(self._prepare(w)) for w in waves]
-        sizes = np.cumsum([f.shape[0] for f in frames])[:-1]
-        return np.split(self._chunks(np.concatenate(frames)), sizes)
+        sizes = [f.shape[0] for f in frames]
+        out = np.empty((sum(sizes), self.cfg.dim), self.dtype)
+        done, pieces, rows = 0, [], 0
+        for f in frames:
+            i = 0
+            while i < f.shape[0]:
+                take = min(self.chunk_frames - rows, f.shape[0] - i)
+                pieces.append(f[i:i + take])
+                rows += take
+                i += take
+                if rows == self.chunk_frames:
+                    self._features(pieces, out[done:done + rows])
+                    done, pieces, rows = done + rows, [], 0
+        if rows:
+            self._features(pieces, out[done:done + rows])
+        return np.split(out, np.cumsum(sizes)[:-1])
 
 
 def cmvn(feats, norm_vars: bool = True, eps: float = 1e-5):

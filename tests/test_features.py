@@ -54,6 +54,16 @@ def test_equals_torchaudio_kaldi_fft512(n, snip_edges):
     assert np.abs(ours32 - ta32).max() < 5e-2
 
 
+@pytest.mark.parametrize("raw_energy,htk_compat", [(True, False), (False, True)])
+def test_energy_equals_torchaudio(raw_energy, htk_compat):
+    cfg = FbankConfig(fft_size=512, use_energy=True, raw_energy=raw_energy, htk_compat=htk_compat,
+                      energy_floor=1.0)
+    x = speechlike(5000, seed=5)
+    ours = Fbank(cfg, dtype=np.float64)(x)
+    assert ours.shape == (Fbank(cfg).num_frames(5000), 129)
+    np.testing.assert_allclose(ours, ta_fbank(x, cfg), atol=1e-8, rtol=0)
+
+
 def test_white_noise_float32_within_1e4ish():
     cfg = FbankConfig(fft_size=512)
     x = (0.1 * np.random.default_rng(3).standard_normal(SR * 2)).astype(np.float32)
