@@ -168,9 +168,10 @@ def main():
                       f"({4 * n} utts); per utterance without start-up {marginal:.2f}x "
                       f"(emorec start-up ~{start:.2f} CPU s, then {seconds / per_utt:.0f} s audio / CPU s)")
             verdict(rep, f"whole-process job of {4 * n} x {seconds} s utterances >= {GOAL:g}x "
-                         f"the soundfile+torchaudio+kaldiio script", big, big >= GOAL)
+                         f"the soundfile+torchaudio+kaldiio script", f"{big:.2f}x", big >= GOAL)
             verdict(rep, f"per-utterance cost without start-up, {seconds} s utterances, "
-                         f">= {GOAL:g}x (the limit of a very large job)", marginal, marginal >= GOAL)
+                         f">= {GOAL:g}x (the limit of a very large job)", f"{marginal:.2f}x",
+                    marginal >= GOAL)
             ok_all &= big >= GOAL
 
     rep.print("\n2. in process, start-up excluded (CPU s for the whole set)")

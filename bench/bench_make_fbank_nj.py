@@ -105,7 +105,7 @@ def main():
     rep.print(f"  wall(--nj {args.nj}) / wall(--nj 1) = {ratio:.2f} (ideal {1 / args.nj:.2f} "
               f"with {args.nj} free cores)")
     verdict(rep, f"--nj {args.nj} wall <= {GOAL:g}x --nj 1 on {args.utts} utterances "
-                 f"(an idle machine with >= {args.nj} cores)", ratio, ratio <= GOAL)
+                 f"(an idle machine with >= {args.nj} cores)", f"{ratio:.2f}x", ratio <= GOAL)
     rep.close()
 
 

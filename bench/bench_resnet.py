@@ -244,8 +244,8 @@ def main():
     rep.print(f"  emorec / wespeaker: step CPU time {t_ratio:.2f}x, peak RSS {m_ratio:.2f}x, "
               f"growth {g_ratio:.2f}x")
     verdict(rep, f"training step time <= {GOAL_TIME:g}x WeSpeaker's ResNet34 (PReLU kept)",
-            t_ratio, t_ratio <= GOAL_TIME)
-    verdict(rep, f"peak memory <= {GOAL_MEM:g}x WeSpeaker's", m_ratio, m_ratio <= GOAL_MEM)
+            f"{t_ratio:.2f}x", t_ratio <= GOAL_TIME)
+    verdict(rep, f"peak memory <= {GOAL_MEM:g}x WeSpeaker's", f"{m_ratio:.2f}x", m_ratio <= GOAL_MEM)
     if a.extract:
         extraction(rep, a)
     cuda_throughput(rep, a)
