@@ -97,8 +97,9 @@ def build(name, in_dim):
     if name == "wespeaker":
         return wespeaker_resnet34(SPEAKERS, in_dim)
     from emorec.models import build_model
+    from emorec.train import speech
     from emorec.train.config import load_config
-    cfg = load_config(os.path.join(ROOT, "egs", "voxceleb", "conf", "train_paper.yaml"))
+    cfg = load_config(speech.SCHEMA, os.path.join(ROOT, "egs", "voxceleb", "conf", "train_paper.yaml"))
     return build_model(dict(num_classes=SPEAKERS, in_dim=in_dim, **cfg["model"]))
 
 

@@ -4,7 +4,7 @@ the demo and paper configs, on this machine.
 
   python bench/bench_train.py [--demo-steps 0] [--paper-steps 0] [--num-workers N] [--threads T]
 
-Synthetic 128-dim features (emorec.data.dataset.make_synthetic_datadir) in a temp dir,
+Synthetic 128-dim features (tests/synthetic_data.py) in a temp dir,
 the real DataLoader / ChunkBatchSampler / SpecAugment path of emorec.train, SGD steps
 (CUDA with the config's AMP when available).  The loader prefetches
 workers x prefetch_factor batches, which hide a slow loader for that many steps; the
@@ -29,15 +29,17 @@ import torch.nn.functional as F
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from benchlib import Report, verdict  # noqa: E402
 from emorec.augment import get_policy  # noqa: E402
 from emorec.data.dataset import (ChunkBatchSampler, ChunkDataset, FeatureReader,  # noqa: E402
-                                 collate_chunks, load_labels, make_synthetic_datadir,
-                                 read_num_frames)
+                                 collate_chunks, load_labels, read_num_frames)
 from emorec.models import build_model, count_parameters  # noqa: E402
+from emorec.train import speech  # noqa: E402
 from emorec.train.config import load_config  # noqa: E402
 from emorec.train.infer import autocast_ctx  # noqa: E402
+from synthetic_data import make_synthetic_datadir  # noqa: E402
 
 
 GOAL_WAIT = 0.05
@@ -131,7 +133,7 @@ def main():
         make_synthetic_datadir(data, num_speakers=32, utts_per_speaker=16, min_frames=200,
                                max_frames=800, dim=128)
         for name, steps in (("demo", a.demo_steps), ("paper", a.paper_steps)):
-            cfg = load_config(os.path.join(conf, f"train_{name}.yaml"))
+            cfg = load_config(speech.SCHEMA, os.path.join(conf, f"train_{name}.yaml"))
             nw = cfg["data"]["num_workers"] if a.num_workers is None else a.num_workers
             nw = min(nw, os.cpu_count() or 1)
             print(f"running {name} ({nw} workers, {device})...", file=sys.stderr)

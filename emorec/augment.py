@@ -61,10 +61,8 @@ def get_policy(spec) -> SpecAugmentPolicy:
     if isinstance(spec, dict):
         d = dict(spec)
         base = POLICIES[d.pop("policy", "none")].to_dict()
-        for k in list(d):
-            if k not in base:
-                d.pop(k)  # other keys of the augment section (copies, ...)
-        base.update(d)
+        # other keys of the augment section (copies, ...) and unset overrides (None) are not the policy's
+        base.update({k: v for k, v in d.items() if k in base and v is not None})
         return SpecAugmentPolicy(**base)
     raise TypeError(f"cannot make a SpecAugment policy from {spec!r}")
 

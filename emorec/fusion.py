@@ -1,7 +1,6 @@
 """Late (score-level) fusion of speech and text class scores (paper 000, Sec. 3.3).
 
-Scores are per-utterance natural-log posteriors, stored as a kaldiio *text* ark
-(``utt  [ v1 v2 ... ]``) with ``classes.txt`` beside it.
+Scores are per-utterance natural-log posteriors in emorec.fileio's score format.
 
 Two methods, both tuned on the DEV set only and then applied unchanged to TEST:
 
@@ -20,90 +19,16 @@ changes no decision (argmax), UA or WA.
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from emorec import metrics
+from emorec.fileio import Scores, atomic_write, atomic_write_text, read_labels, read_scores, write_scores
 
 W1_GRID = np.round(np.arange(0, 101) / 100.0, 2)
 STD_FLOOR = 1e-6
-
-
-# ------------------------------------------------------------------------ I/O
-
-
-@dataclass
-class Scores:
-    utts: List[str]
-    mat: np.ndarray          # [N, C] float64
-    classes: List[str]
-    source: str = ""
-
-
-def read_classes(path) -> List[str]:
-    with open(path, encoding="utf-8") as f:
-        classes = [ln.strip() for ln in f if ln.strip()]
-    if not classes:
-        raise ValueError(f"{path}: no classes")
-    if len(set(classes)) != len(classes):
-        raise ValueError(f"{path}: duplicate class names")
-    return classes
-
-
-def write_classes(path, classes: Sequence[str]) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_scores(ark_path, classes_path=None) -> Scores:
-    """Read a text ark of log-posteriors and the ``classes.txt`` beside it."""
-    import kaldiio
-
-    ark_path = Path(ark_path)
-    if not ark_path.is_file():
-        raise FileNotFoundError(f"{ark_path}: no such score file")
-    classes_path = Path(classes_path) if classes_path else ark_path.parent / "classes.txt"
-    if not classes_path.is_file():
-        raise FileNotFoundError(f"{classes_path}: no classes.txt beside {ark_path}")
-    classes = read_classes(classes_path)
-    d: Dict[str, np.ndarray] = {}
-    for utt, vec in kaldiio.load_ark(str(ark_path)):
-        if utt in d:
-            raise ValueError(f"{ark_path}: duplicate utterance {utt!r}")
-        v = np.asarray(vec, dtype=np.float64).reshape(-1)
-        if v.size != len(classes):
-            raise ValueError(
-                f"{ark_path}: utterance {utt!r} has {v.size} scores but {classes_path} lists "
-                f"{len(classes)} classes"
-            )
-        d[utt] = v
-    utts = sorted(d)
-    mat = np.stack([d[u] for u in utts]) if utts else np.zeros((0, len(classes)))
-    if not np.all(np.isfinite(mat)):
-        raise ValueError(f"{ark_path}: non-finite scores")
-    return Scores(utts, mat, classes, str(ark_path))
-
-
-def write_scores(ark_path, utts: Sequence[str], mat: np.ndarray, classes: Sequence[str]) -> None:
-    """Write a text ark (+ classes.txt beside it) atomically; utterances in C order."""
-    import kaldiio
-
-    ark_path = Path(ark_path)
-    ark_path.parent.mkdir(parents=True, exist_ok=True)
-    mat = np.asarray(mat, dtype=np.float32)
-    if mat.shape != (len(utts), len(classes)):
-        raise ValueError(f"{ark_path}: score matrix {mat.shape} vs {len(utts)} utts x {len(classes)} classes")
-    order = sorted(range(len(utts)), key=lambda i: utts[i].encode("utf-8"))
-    tmp = ark_path.with_name(ark_path.name + ".tmp")
-    kaldiio.save_ark(str(tmp), {utts[i]: mat[i] for i in order}, text=True)
-    write_classes(ark_path.parent / "classes.txt", classes)
-    os.replace(tmp, ark_path)
 
 
 def log_softmax(mat: np.ndarray) -> np.ndarray:
@@ -185,27 +110,6 @@ def apply_znorm(s: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> np.ndarray:
 # -------------------------------------------------------------- fold driver
 
 
-def read_labels(utt2emo_path, utts: Sequence[str], classes: Sequence[str]) -> np.ndarray:
-    """Labels (class indices) of ``utts`` from a Kaldi utt2emo; every utt must have one."""
-    lab: Dict[str, str] = {}
-    with open(utt2emo_path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            p = line.split()
-            if not p:
-                continue
-            if len(p) != 2:
-                raise ValueError(f"{utt2emo_path}:{lineno}: expected 'utt label'")
-            lab[p[0]] = p[1]
-    missing = [u for u in utts if u not in lab]
-    if missing:
-        raise ValueError(f"{utt2emo_path}: no label for {len(missing)} scored utterances (e.g. {missing[:3]})")
-    cidx = {c: i for i, c in enumerate(classes)}
-    bad = sorted({lab[u] for u in utts if lab[u] not in cidx})
-    if bad:
-        raise ValueError(f"{utt2emo_path}: labels {bad} not in classes {list(classes)}")
-    return np.array([cidx[lab[u]] for u in utts], dtype=np.int64)
-
-
 def fuse_fold(speech_dir, text_dir, method_dirs: Dict[str, Path], dev_utt2emo,
               per_class_znorm: bool = True, log=print) -> dict:
     """Fuse one fold: tune on dev, apply to test.
@@ -234,21 +138,17 @@ def fuse_fold(speech_dir, text_dir, method_dirs: Dict[str, Path], dev_utt2emo,
             w1, ua, uas = search_w1(a_dev, b_dev, y_dev, num_classes=C)
             f_dev, f_test = fuse_weighted(a_dev, b_dev, w1), fuse_weighted(a_test, b_test, w1)
             summary["w1"] = w1
-            tmp = d / "w1_search.txt.tmp"
-            tmp.write_text("".join(f"{w:.2f} {u:.6f}\n" for w, u in zip(W1_GRID, uas)))
-            os.replace(tmp, d / "w1_search.txt")
+            atomic_write_text(d / "w1_search.txt", "".join(f"{w:.2f} {u:.6f}\n" for w, u in zip(W1_GRID, uas)))
         elif m == "znorm":
             mu_a, sd_a = znorm_stats(a_dev, per_class_znorm)
             mu_b, sd_b = znorm_stats(b_dev, per_class_znorm)
             f_dev = fuse_weighted(apply_znorm(a_dev, mu_a, sd_a), apply_znorm(b_dev, mu_b, sd_b), 0.5)
             f_test = fuse_weighted(apply_znorm(a_test, mu_a, sd_a), apply_znorm(b_test, mu_b, sd_b), 0.5)
-            tmp = d / "znorm_stats.txt.tmp"
-            with open(tmp, "w") as f:
+            with atomic_write(d / "znorm_stats.txt") as f:
                 f.write(f"# per-class dev statistics ({'per-class' if per_class_znorm else 'global'}); "
                         f"classes: {' '.join(classes)}\n")
                 for name, v in (("speech_mean", mu_a), ("speech_std", sd_a), ("text_mean", mu_b), ("text_std", sd_b)):
                     f.write(name + " " + " ".join(f"{x:.6g}" for x in v) + "\n")
-            os.replace(tmp, d / "znorm_stats.txt")
         elif m == "equal_raw":
             f_dev, f_test = fuse_weighted(a_dev, b_dev, 0.5), fuse_weighted(a_test, b_test, 0.5)
         else:
@@ -256,9 +156,7 @@ def fuse_fold(speech_dir, text_dir, method_dirs: Dict[str, Path], dev_utt2emo,
         summary[f"dev_ua_{m}"] = metrics.unweighted_accuracy(y_dev, f_dev.argmax(1), C)
         write_scores(d / "dev.logpost.ark", dev_utts, log_softmax(f_dev), classes)
         if m == "w1":  # w1.txt before test.logpost.ark: the test ark is the last output
-            tmp = d / "w1.txt.tmp"
-            tmp.write_text(f"{summary['w1']:.2f}\n")
-            os.replace(tmp, d / "w1.txt")
+            atomic_write_text(d / "w1.txt", f"{summary['w1']:.2f}\n")
         write_scores(d / "test.logpost.ark", test_utts, log_softmax(f_test), classes)
     log("fused {} + {}: dev UA speech {:.4f} text {:.4f} ".format(speech_dir, text_dir, summary["dev_ua_speech"], summary["dev_ua_text"])
         + " ".join(f"{m} {summary['dev_ua_' + m]:.4f}" for m in methods)

@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from emorec import metrics
-from emorec.fusion import read_scores
+from emorec.fileio import atomic_write_text, fold_sort_key, read_kv, read_scores
 
 MAX_MISSING_FRAC = 0.05
 
@@ -46,10 +46,6 @@ PAPER_ALIASES = {
     "fusion_w1": "fusion_w1", "fusion": "fusion_w1", "w1": "fusion_w1",
     "fusion_znorm": "fusion_equal", "fusion_equal": "fusion_equal", "znorm": "fusion_equal",
 }
-
-
-def fold_sort_key(name: str):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 @dataclass
@@ -104,19 +100,6 @@ class SystemResult:
         return metrics.unweighted_accuracy(y, p, len(self.classes)), metrics.weighted_accuracy(y, p)
 
 
-def _read_utt2emo(path) -> Dict[str, str]:
-    out = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            p = line.split()
-            if not p:
-                continue
-            if len(p) != 2:
-                raise ValueError(f"{path}:{lineno}: expected 'utt label'")
-            out[p[0]] = p[1]
-    return out
-
-
 def find_folds(system_dir) -> List[str]:
     d = Path(system_dir)
     if not d.is_dir():
@@ -127,7 +110,7 @@ def find_folds(system_dir) -> List[str]:
 
 def evaluate_fold(score_dir, utt2emo_path, fold: str = "") -> Tuple[FoldResult, List[str]]:
     sc = read_scores(Path(score_dir) / "test.logpost.ark")
-    lab = _read_utt2emo(utt2emo_path)
+    lab = read_kv(utt2emo_path)
     unlabelled = [u for u in sc.utts if u not in lab]
     if unlabelled:
         raise ValueError(f"{sc.source}: {len(unlabelled)} scored utterances have no label in {utt2emo_path} "
@@ -355,7 +338,5 @@ def write_results(
         L += [f"### {s.name}", "", confusion_text(s.cm, s.classes), "", f"![{s.name}]({rel})", ""]
 
     out_md.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_md.with_name(out_md.name + ".tmp")
-    tmp.write_text("\n".join(L).rstrip("\n") + "\n", encoding="utf-8")
-    os.replace(tmp, out_md)
+    atomic_write_text(out_md, "\n".join(L).rstrip("\n") + "\n")
     return pngs

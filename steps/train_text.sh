@@ -19,7 +19,8 @@
 # Options:
 #   --cmd CMD               job runner (run.pl, slurm.pl ...)             [run.pl]
 #   --train-config FILE     YAML fine-tuning config                      [conf/text_demo.yaml]
-#   --text-model M          local dir or cached model name; empty: build per fold []
+#   --text-model M          local dir or cached model name; empty: the config's model.encoder,
+#                           and when that is null a small BERT built per fold from TRAIN text []
 #   --encoder-opts "OPTS"   options of emorec.bin.make_text_encoder       []
 #   --nfolds N              folds in LOSO_DIR                             [5]
 #   --num-threads N         torch CPU threads per job                     [1]
@@ -52,7 +53,9 @@ done
 [ -r "$train_config" ] || { echo "$0: cannot read $train_config" >&2; exit 1; }
 mkdir -p "$dir/log"
 
+[ -n "$text_model" ] || text_model=$(python -m emorec.bin.train_text --config "$train_config" --show-encoder)
 if [ -z "$text_model" ]; then
+  # the config's model.encoder is null: the demo's small BERT, built per fold from TRAIN text
   # shellcheck disable=SC2086  # encoder_opts is a list of options
   $cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/make_encoder.JOB.log" \
     python -m emorec.bin.make_text_encoder --num-threads "$num_threads" $encoder_opts \

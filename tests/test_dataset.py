@@ -8,7 +8,8 @@ import torch
 
 from emorec.data.dataset import (ChunkBatchSampler, ChunkDataset, FeatureReader, UttDataset,
                                  collate_chunks, collate_padded, crop_or_pad, length_buckets,
-                                 load_labels, make_synthetic_datadir, normalise, read_num_frames)
+                                 load_labels, normalise, read_num_frames)
+from synthetic_data import make_synthetic_datadir
 
 torch.set_num_threads(1)
 

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from emorec.data import demo_corpus
-from emorec.data.datadir import read_kv
+from emorec.fileio import read_kv
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")

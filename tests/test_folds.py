@@ -4,7 +4,8 @@ import subprocess
 
 import pytest
 
-from emorec.data.datadir import read_kv, write_kv, write_spk2utt
+from emorec.data.datadir import write_spk2utt
+from emorec.fileio import read_kv, write_kv
 from emorec.data.folds import dev_utts, make_folds
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

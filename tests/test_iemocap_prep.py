@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from emorec.data import iemocap
-from emorec.data.datadir import read_kv
+from emorec.fileio import read_kv
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APPLEDOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x00"

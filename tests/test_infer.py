@@ -15,9 +15,11 @@ import soundfile
 import torch
 import yaml
 
-from emorec import fusion, text
+from emorec import fusion
+from emorec.models import text
+from emorec.train.text_encoder import build_text_encoder
 from emorec.bin import infer
-from emorec.data.dataset import make_synthetic_datadir
+from synthetic_data import make_synthetic_datadir
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +72,7 @@ def recipe(tmp_path_factory):
 
     # text: a small BERT + a classification head, saved as steps/train_text.sh does
     texts = [T1, T2, "okay it is tuesday at the office", "i miss you and i am sorry"] * 2
-    text.build_text_encoder(texts, rec / "enc", vocab_size=100, hidden_size=16, num_layers=1, num_heads=2,
+    build_text_encoder(texts, rec / "enc", vocab_size=100, hidden_size=16, num_layers=1, num_heads=2,
                             intermediate_size=32, max_position=32, mlm_epochs=0, log=lambda *a: None)
     enc, tok = text.load_encoder_and_tokenizer(str(rec / "enc"))
     torch.manual_seed(0)

@@ -8,8 +8,8 @@ import pytest
 import torch
 import yaml
 
-from emorec.data.dataset import make_synthetic_datadir
-from emorec.fusion import read_scores
+from synthetic_data import make_synthetic_datadir
+from emorec.fileio import read_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {

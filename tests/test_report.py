@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from emorec import report
-from emorec.fusion import log_softmax, write_scores
+from emorec.fileio import write_scores
+from emorec.fusion import log_softmax
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["ang", "hap", "neu", "sad"]

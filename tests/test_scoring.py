@@ -8,7 +8,8 @@ import kaldiio
 import numpy as np
 import torch
 
-from emorec.data.dataset import make_synthetic_datadir, normalise
+from emorec.data.dataset import normalise
+from synthetic_data import make_synthetic_datadir
 from emorec.models import ResNetClassifier
 from emorec.train import checkpoint
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from emorec.data.dataset import make_synthetic_datadir
+from synthetic_data import make_synthetic_datadir
 
 torch.set_num_threads(1)
 

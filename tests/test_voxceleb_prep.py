@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from emorec.data import voxceleb
-from emorec.data.datadir import read_kv
+from emorec.fileio import read_kv
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -16,24 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import sys
 from pathlib import Path
-
-
-def _fold_key(name: str):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
-
-
-def _up_to_date(outputs, inputs) -> bool:
-    """Make's rule: every output exists and none is older than any input."""
-    if not all(p.is_file() for p in outputs):
-        return False
-    missing = [p for p in inputs if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"{missing[0]}: missing input")
-    return min(p.stat().st_mtime for p in outputs) >= max(p.stat().st_mtime for p in inputs)
 
 
 def main(argv=None) -> int:
@@ -49,6 +33,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     from emorec import fusion
+    from emorec.fileio import atomic_write_text, fold_sort_key, is_done
 
     methods = [m for m in a.methods.split(",") if m]
     sp, tx, out, data = Path(a.speech_dir), Path(a.text_dir), Path(a.out_dir), Path(a.data)
@@ -56,7 +41,7 @@ def main(argv=None) -> int:
         jobs = [(sp, tx, {m: out / m for m in methods}, data / "dev" / "utt2emo", None)]
     else:
         folds = sorted((p.name for p in sp.iterdir() if p.is_dir() and (p / "test.logpost.ark").is_file()),
-                       key=_fold_key) if sp.is_dir() else []
+                       key=fold_sort_key) if sp.is_dir() else []
         if not folds:
             print(f"fuse: ERROR: {sp}: neither test.logpost.ark nor fold*/test.logpost.ark", file=sys.stderr)
             return 1
@@ -76,7 +61,7 @@ def main(argv=None) -> int:
                 raise FileNotFoundError(f"{dev_lab}: no dev labels for {s_dir}")
             inputs = [d / f"{s}.logpost.ark" for d in (s_dir, t_dir) for s in ("dev", "test")] + [dev_lab]
             outputs = [d / "test.logpost.ark" for d in mdirs.values()]
-            if (fold or "fold") in summaries and _up_to_date(outputs, inputs):
+            if (fold or "fold") in summaries and is_done(outputs, inputs):
                 print(f"fuse: {', '.join(map(str, outputs))} up to date, skipping")
                 continue
             summ = fusion.fuse_fold(s_dir, t_dir, mdirs, dev_lab,
@@ -85,10 +70,7 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as e:
         print(f"fuse: ERROR: {e}", file=sys.stderr)
         return 1
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "fusion_summary.json.tmp"
-    tmp.write_text(json.dumps(summaries, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, summary_file)
+    atomic_write_text(summary_file, json.dumps(summaries, indent=2) + "\n")
     if "w1" in methods:
         print("fuse: w1 per fold: " + " ".join(f"{k}={v['w1']:.2f}" for k, v in summaries.items()))
     return 0

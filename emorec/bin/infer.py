@@ -39,6 +39,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from emorec.fileio import read_classes
+
 PROG = "emorec-infer"
 
 
@@ -130,7 +132,7 @@ class TextScorer:
     def __init__(self, model_dir: str, device):
         from transformers.utils import logging as hf_logging
 
-        from emorec import text
+        from emorec.models import text
 
         hf_logging.disable_progress_bar()  # no "Loading weights" bars in the output
         if not os.path.isfile(os.path.join(model_dir, "text_model.json")):
@@ -145,7 +147,7 @@ class TextScorer:
         self.max_len = int(self.meta.get("max_len", 128))
 
     def logposteriors(self, transcript: str) -> np.ndarray:
-        from emorec import text
+        from emorec.models import text
 
         lp = text.predict_logposteriors(self.model, self.tok, [transcript], self.max_len, device=self.device)
         return lp[0].astype(np.float64)
@@ -169,13 +171,13 @@ class Fuser:
         if method == "w1":
             self.w1 = fusion.read_w1(os.path.join(fusion_dir, "w1.txt"))
             if os.path.isfile(cls_txt):
-                file_classes = fusion.read_classes(cls_txt)
+                file_classes = read_classes(cls_txt)
         elif method == "znorm":
             src = os.path.join(fusion_dir, "znorm_stats.txt")
             st = fusion.read_znorm_stats(src)
             file_classes = st["classes"]
             if file_classes is None and os.path.isfile(cls_txt):
-                file_classes = fusion.read_classes(cls_txt)
+                file_classes = read_classes(cls_txt)
             n = st["speech_mean"].size
             if file_classes is None and n != len(classes):
                 raise InferError(f"{src}: {n} classes but the models have {len(classes)}")
@@ -281,7 +283,7 @@ def _transcripts(a) -> Optional[List[str]]:
 def run(a) -> int:
     import torch
 
-    from emorec.train.infer import pick_device
+    from emorec.runtime import pick_device
 
     if a.num_threads:
         torch.set_num_threads(a.num_threads)

@@ -4,7 +4,7 @@ Trains a WordPiece tokenizer (``tokenizers``) on TEXT_FILE, creates a small BERT
 (BertForMaskedLM: by default 2 layers, hidden 128, 2 heads), optionally pre-trains it
 for a few masked-LM epochs on the same text, and saves both with ``save_pretrained``
 into OUT_DIR as an ordinary BERT directory (config.json, model.safetensors,
-tokenizer.json, tokenizer_config.json, build_info.json).  ``emorec.text`` then loads it
+tokenizer.json, tokenizer_config.json, build_info.json).  ``emorec.models.text`` then loads it
 with AutoModel/AutoTokenizer exactly as it loads bert-base-uncased.
 
 TEXT_FILE is a Kaldi ``text`` file (``utt transcript``; use --plain for one sentence a
@@ -44,8 +44,8 @@ def main(argv=None) -> int:
     import torch
     from transformers.utils import logging as hf_logging
 
-    from emorec import text
-    from emorec.data.datadir import read_kv
+    from emorec.train.text_encoder import build_text_encoder
+    from emorec.fileio import read_kv
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
             else:
                 texts += [t for t in read_kv(path, allow_empty_value=True).values() if t]
         t0 = time.time()
-        info = text.build_text_encoder(
+        info = build_text_encoder(
             texts, a.out_dir, vocab_size=a.vocab_size, hidden_size=a.hidden_size, num_layers=a.num_layers,
             num_heads=a.num_heads, intermediate_size=a.intermediate_size, max_position=a.max_position,
             mlm_epochs=a.mlm_epochs, mlm_lr=a.mlm_lr, mlm_batch_size=a.mlm_batch_size, seed=a.seed,

@@ -32,7 +32,7 @@ def main(argv=None):
 
     import numpy as np
 
-    from emorec.fusion import write_classes, write_scores
+    from emorec.fileio import write_classes, write_scores
     from emorec.train.infer import data_keys, load_for_scoring, run_model
     model, meta, device = load_for_scoring(a.model, a.device, a.num_threads)
     keys = data_keys(a.data, a.utt_list)

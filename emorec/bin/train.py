@@ -4,10 +4,11 @@
       --exp-dir exp/resnet [--dev-data DIR --dev-labels FILE] [--resume] [--ngpu N] [--seed S] \
       [--init-from CKPT --transfer scratch|probe|finetune] [--set optim.lr=0.01 ...]
 
-All hyper-parameters come from the YAML (see emorec.train.config); --set overrides them.
+All hyper-parameters come from the YAML (schema: emorec.train.speech, emorec.train.config);
+--set overrides them; an unknown key or a wrongly typed value fails naming it.
 --ngpu: 0 = CPU; 1 = one process (CUDA when available, else CPU); N > 1 = N processes
 under torchrun with DDP (nccl on CUDA, gloo on CPU, i.e. N CPU processes without GPUs).
---resume continues from the last EXP/epoch_N.pt (model, optimizer, sampler, RNG states).
+--resume continues from the newest intact EXP/epoch_N.pt (model, optimizer, RNG states).
 Outputs: EXP/epoch_N.pt, EXP/best.pt (with dev data), EXP/final.pt, EXP/tensorboard/,
 EXP/config.yaml.
 """
@@ -56,10 +57,15 @@ def main(argv=None):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.execvp(cmd[0], cmd)
 
-    from emorec.train.config import dump_config, load_config
-    from emorec.train.trainer import train
+    from emorec.fileio import atomic_write_text
+    from emorec.train import loop, speech
+    from emorec.train.config import ConfigError, dump_config, load_config
 
-    cfg = load_config(args.config, args.set)
+    try:
+        cfg = load_config(speech.SCHEMA, args.config, args.set)
+    except ConfigError as e:
+        print(f"train: ERROR: {e}", file=sys.stderr)
+        return 1
     if args.seed is not None:
         cfg["train"]["seed"] = args.seed
     labels = args.labels or os.path.join(args.data, "utt2spk")
@@ -67,15 +73,16 @@ def main(argv=None):
     if args.dev_data and not dev_labels:
         dev_labels = os.path.join(args.dev_data, os.path.basename(labels))
     transfer = args.transfer or ("finetune" if args.init_from else "scratch")
-    os.makedirs(args.exp_dir, exist_ok=True)
+    if transfer != "scratch" and not args.init_from and not args.resume:
+        print(f"train: ERROR: --transfer {transfer} needs --init-from CKPT", file=sys.stderr)
+        return 1
     if int(os.environ.get("RANK", "0")) == 0:
-        tmp = os.path.join(args.exp_dir, "config.yaml.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(dump_config(cfg))
-        os.replace(tmp, os.path.join(args.exp_dir, "config.yaml"))
-    train(cfg, args.data, labels, args.exp_dir, dev_data=args.dev_data, dev_labels=dev_labels,
-          resume=args.resume, ngpu=args.ngpu, init_from=args.init_from, transfer=transfer,
-          stop_after_epochs=args.stop_after_epochs)
+        atomic_write_text(os.path.join(args.exp_dir, "config.yaml"), dump_config(cfg))
+    family = speech.ResNetFamily.for_run(cfg, args.exp_dir, args.resume, data=args.data, labels=labels,
+                                         dev_data=args.dev_data, dev_labels=dev_labels,
+                                         init_from=args.init_from, transfer=transfer)
+    loop.train(cfg, family, args.exp_dir, resume=args.resume, ngpu=args.ngpu,
+               stop_after_epochs=args.stop_after_epochs)
     return 0
 
 

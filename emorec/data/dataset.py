@@ -27,62 +27,37 @@ import torch
 from torch.utils.data import Dataset
 
 from emorec.augment import get_policy, spec_augment
+from emorec.features import cmvn
+from emorec.fileio import class_index, read_kv
 
 
-# ---------------------------------------------------------------- lists / labels
-
-def read_two_columns(path: str) -> dict:
-    """``key rest-of-line`` lists (utt2spk, utt2emo, utt2num_frames, ...)."""
-    out = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            parts = line.strip().split(maxsplit=1)
-            if not parts:
-                continue
-            if len(parts) != 2:
-                raise ValueError(f"{path}:{n}: expected 'key value', got {line.rstrip()!r}")
-            if parts[0] in out:
-                raise ValueError(f"{path}:{n}: duplicate key {parts[0]}")
-            out[parts[0]] = parts[1]
-    return out
-
+# ---------------------------------------------------------------- labels
 
 def load_labels(path: str, classes: Sequence[str] | None = None):
     """utt -> class index, and the class list (sorted names unless ``classes`` given;
     utterances whose label is not in ``classes`` are left out)."""
-    raw = read_two_columns(path)
+    raw = read_kv(path)
     if classes is None:
         classes = sorted(set(raw.values()))
-    index = {c: i for i, c in enumerate(classes)}
-    return {u: index[c] for u, c in raw.items() if c in index}, list(classes)
+    known = set(classes)
+    kept = {u: c for u, c in raw.items() if c in known}
+    return dict(zip(kept, class_index(list(kept.values()), classes, path).tolist())), list(classes)
 
 
 def read_num_frames(data_dir: str, reader: "FeatureReader | None" = None) -> dict:
     """utt -> frames, from utt2num_frames (or by reading the matrices when absent)."""
     p = os.path.join(data_dir, "utt2num_frames")
     if os.path.exists(p):
-        return {u: int(v) for u, v in read_two_columns(p).items()}
+        return {u: int(v) for u, v in read_kv(p).items()}
     reader = reader or FeatureReader(os.path.join(data_dir, "feats.scp"))
     return {u: int(reader[u].shape[0]) for u in reader.keys()}
 
 
 # ---------------------------------------------------------------- features
 
-_cmvn_impl = None
-
-
 def normalise(feats: np.ndarray) -> np.ndarray:
-    """Segment-level mean/variance normalisation (emorec.features.cmvn when available)."""
-    global _cmvn_impl
-    if _cmvn_impl is None:
-        try:
-            from emorec.features import cmvn as impl  # the toolkit's one definition
-        except ImportError:
-            def impl(x):
-                x = np.asarray(x, dtype=np.float32)
-                return (x - x.mean(0)) / np.maximum(x.std(0), 1e-5)
-        _cmvn_impl = impl
-    return np.ascontiguousarray(_cmvn_impl(feats), dtype=np.float32)
+    """Segment-level mean/variance normalisation (emorec.features.cmvn), float32, contiguous."""
+    return np.ascontiguousarray(cmvn(feats), dtype=np.float32)
 
 
 class FeatureReader:
@@ -261,42 +236,3 @@ def collate_padded(batch):
     for i, x in enumerate(xs):
         out[i, :x.shape[0]] = x
     return list(keys), out, lengths, torch.tensor(ys, dtype=torch.long)
-
-
-# ---------------------------------------------------------------- synthetic data (tests, bench)
-
-def make_synthetic_datadir(out_dir: str, num_speakers: int = 4, utts_per_speaker: int = 6,
-                           min_frames: int = 40, max_frames: int = 200, dim: int = 128,
-                           seed: int = 0, label_file: str = "utt2spk") -> dict:
-    """Writes a Kaldi data dir of synthetic features (feats.ark/scp, utt2spk or another
-    label file, spk2utt, utt2num_frames) that survive segment normalisation: each
-    class has 4 spectral templates, every frame is a random positive mix of them plus
-    noise.  Returns {utt: matrix}."""
-    os.makedirs(out_dir, exist_ok=True)
-    import kaldiio
-    rng = np.random.default_rng(seed)
-    f = np.arange(dim)
-    feats, lab = {}, {}
-    for s in range(num_speakers):
-        temps = np.stack([np.exp(-0.5 * ((f - c) / w) ** 2)
-                          for c, w in zip(rng.uniform(0, dim, 4), rng.uniform(2, 8, 4))])
-        for u in range(utts_per_speaker):
-            n = int(rng.integers(min_frames, max_frames + 1))
-            x = 3 * rng.exponential(1.0, (n, 4)) @ temps + rng.normal(0, 0.5, (n, dim))
-            key = f"spk{s:03d}-utt{u:03d}"
-            feats[key] = x.astype(np.float32)
-            lab[key] = f"spk{s:03d}"
-    ark = os.path.join(os.path.abspath(out_dir), "feats.ark")
-    kaldiio.save_ark(ark, feats, scp=os.path.join(out_dir, "feats.scp"))
-    keys = sorted(feats)
-    with open(os.path.join(out_dir, label_file), "w", encoding="utf-8") as fh:
-        fh.writelines(f"{k} {lab[k]}\n" for k in keys)
-    if label_file != "utt2spk":
-        with open(os.path.join(out_dir, "utt2spk"), "w", encoding="utf-8") as fh:
-            fh.writelines(f"{k} {lab[k]}\n" for k in keys)
-    with open(os.path.join(out_dir, "spk2utt"), "w", encoding="utf-8") as fh:
-        for s in sorted(set(lab.values())):
-            fh.write(s + " " + " ".join(k for k in keys if lab[k] == s) + "\n")
-    with open(os.path.join(out_dir, "utt2num_frames"), "w", encoding="utf-8") as fh:
-        fh.writelines(f"{k} {feats[k].shape[0]}\n" for k in keys)
-    return feats

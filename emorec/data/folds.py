@@ -17,7 +17,8 @@ import os
 import re
 from typing import Dict, List, Set, Tuple
 
-from emorec.data.datadir import read_kv, sort_keys, subset_data_dir
+from emorec.data.datadir import subset_data_dir
+from emorec.fileio import read_kv, sort_keys
 
 _SESS_RE = re.compile(r"^(Ses\d\d)")
 

@@ -32,7 +32,8 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from emorec.data.datadir import sort_keys, utt2spk_to_spk2utt, write_kv
+from emorec.data.datadir import utt2spk_to_spk2utt
+from emorec.fileio import sort_keys, write_kv
 
 # Exp -> (classes in output order, label remapping applied before selection).
 EXPERIMENTS: Dict[int, Tuple[Tuple[str, ...], Dict[str, str]]] = {

@@ -17,8 +17,8 @@ import os
 import shlex
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-from emorec.data.datadir import (read_kv, subset_data_dir, utt2spk_to_spk2utt, write_kv,
-                                 write_lines)
+from emorec.data.datadir import subset_data_dir, utt2spk_to_spk2utt
+from emorec.fileio import read_kv, write_kv, write_lines
 
 # (sub-folder of VOX_ROOT, extension)
 LAYOUTS: Tuple[Tuple[str, str], ...] = (("wav", ".wav"), ("dev/aac", ".m4a"),

@@ -2,7 +2,8 @@
 ``torch.load(path, map_location=..., weights_only=True)``.
 
 Keys: format, epoch (completed epochs), model (state dict), model_args, classes,
-config (plain dict), transfer, optimizer, scaler, sampler, rng, metrics, best.
+config (plain dict), optimizer, scaler, rng, metrics, best, and the model family's
+extra state (e.g. transfer).
 Model-only checkpoints (final.pt, best.pt, averaged) carry no optimizer/rng.
 """
 from __future__ import annotations
@@ -15,26 +16,59 @@ import re
 import numpy as np
 import torch
 
+from emorec.fileio import atomic_write
+
 FORMAT = "emorec-ckpt-v1"
 
 
 def atomic_save(obj, path: str):
-    """torch.save to PATH.tmp, then rename (a killed job never leaves a partial file)."""
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """torch.save to PATH.tmp, synced, then renamed; a failed save (a full disk) removes
+    PATH.tmp and says which file could not be written."""
+    try:
+        with atomic_write(path, "wb", fsync=True) as f:
+            torch.save(obj, f)
+    except (OSError, RuntimeError) as e:
+        raise OSError(f"{path}: cannot write the checkpoint: {e}") from None
 
 
 def load(path: str, map_location="cpu") -> dict:
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    """A checkpoint written by atomic_save; a missing, truncated or foreign file is a
+    ValueError naming it."""
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zip/unpickling errors of a bad file: name it
+        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ValueError(f"{path}: not an emorec checkpoint")
     return ckpt
+
+
+def latest_intact(exp_dir: str, log=None) -> dict | None:
+    """The newest EXP/epoch_N.pt that loads (with its path under "path"); a truncated
+    or corrupt newer one is named in the log and skipped. None when there is none."""
+    for _, path in reversed(epoch_checkpoints(exp_dir)):
+        try:
+            ck = load(path)
+        except ValueError as e:
+            if log is not None:
+                log.warning("skipping %s", e)
+            continue
+        ck["path"] = path
+        return ck
+    return None
+
+
+def plain(obj):
+    """Plain python (dict/list/str/int/float/bool/None) copy of a config."""
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return str(obj)
 
 
 def cpu_state_dict(module) -> dict:
@@ -88,7 +122,7 @@ def prune(exp_dir: str, keep: int):
 
 
 def model_only(ckpt: dict) -> dict:
-    keep = ("format", "epoch", "model", "model_args", "classes", "config", "transfer", "metrics")
+    keep = ("format", "epoch", "model", "model_args", "classes", "config", "transfer", "family", "metrics")
     return {k: ckpt[k] for k in keep if k in ckpt}
 
 

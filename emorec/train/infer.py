@@ -10,16 +10,11 @@ import os
 import torch
 
 from emorec.data.dataset import (FeatureReader, UttDataset, collate_padded, length_buckets,
-                                 read_num_frames, read_two_columns)
+                                 read_num_frames)
+from emorec.fileio import read_key_list, read_kv
 from emorec.models import build_model
+from emorec.runtime import pick_device
 from emorec.train import checkpoint
-
-
-def pick_device(want: str = "auto") -> torch.device:
-    """auto (or empty): CUDA when visible, else CPU; otherwise the device named."""
-    if want in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(want)
 
 
 def load_model(path: str, device="cpu"):
@@ -44,10 +39,9 @@ def load_for_scoring(path: str, device: str = "auto", num_threads: int = 0):
 
 def data_keys(data_dir: str, utt_list: str | None = None) -> list:
     """Utterances of DATA_DIR/feats.scp (optionally restricted to a list), sorted."""
-    keys = list(read_two_columns(os.path.join(data_dir, "feats.scp")))
+    keys = list(read_kv(os.path.join(data_dir, "feats.scp")))
     if utt_list:
-        with open(utt_list, encoding="utf-8") as f:
-            want = {ln.split()[0] for ln in f if ln.strip()}
+        want = set(read_key_list(utt_list))
         keys = [k for k in keys if k in want]
     return sorted(keys)
 

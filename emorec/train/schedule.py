@@ -1,20 +1,26 @@
-"""Learning-rate schedule of Padi et al.: constant for the first ``hold_epochs`` epochs,
-then halved every ``halve_every`` epochs (epochs counted from 0):
-factor(e) = 1 for e < hold, else 0.5 ** ((e - hold) // halve_every + 1).
-Stateless: the LR of an epoch is a function of the epoch, so resuming needs only the
-epoch number."""
+"""Learning-rate schedules, as a factor of each parameter group's base LR.
+
+``halving`` (Padi et al.): constant for the first ``hold_epochs`` epochs, then halved
+every ``halve_every`` epochs (epochs counted from 0):
+factor = 1 for e < hold, else 0.5 ** ((e - hold) // halve_every + 1).
+``linear``: linear warm-up over ``warmup_frac`` of all steps, then linear decay to 0;
+with warmup_frac 0 the LR is constant (paper 000's text model).
+Stateless: the LR is a function of (epoch, step), so resuming needs only the epoch.
+"""
 from __future__ import annotations
 
 
-def lr_factor(epoch: int, hold_epochs: int = 8, halve_every: int = 2) -> float:
-    if epoch < hold_epochs:
+def lr_factor(sched: dict, epoch: int, step: int = 0, steps_per_epoch: int = 1, epochs: int = 1) -> float:
+    if sched["name"] == "halving":
+        hold = sched["hold_epochs"]
+        if epoch < hold:
+            return 1.0
+        return 0.5 ** ((epoch - hold) // max(sched["halve_every"], 1) + 1)
+    total = steps_per_epoch * epochs
+    warm = int(round(sched["warmup_frac"] * total))
+    if warm <= 0:
         return 1.0
-    return 0.5 ** ((epoch - hold_epochs) // max(halve_every, 1) + 1)
-
-
-def set_epoch_lr(optimizer, epoch: int, sched: dict) -> float:
-    """Sets each param group's lr = base_lr * factor (>= min_lr); returns the first group's."""
-    f = lr_factor(epoch, int(sched.get("hold_epochs", 8)), int(sched.get("halve_every", 2)))
-    for g in optimizer.param_groups:
-        g["lr"] = max(g["base_lr"] * f, float(sched.get("min_lr", 0.0)))
-    return optimizer.param_groups[-1]["lr"]
+    t = epoch * steps_per_epoch + step
+    if t < warm:
+        return (t + 1) / warm
+    return max(0.0, (total - t) / max(1, total - warm))

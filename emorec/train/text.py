@@ -1,0 +1,90 @@
+"""Model family: the BERT text classifier on transcripts (paper 000, Sec. 3.1, 4.2.2).
+
+Config sections (besides the loop's optim/sched/train, emorec.train.config; the text
+defaults are the paper's: AdamW, constant LR 2e-5, batch 32, 4 epochs):
+model:  encoder (a local BERT-style directory or a model name in the local Hugging Face
+        cache; null: none given, the caller must supply one), max_len, dropout
+data:   batch_size, eval_batch_size
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+
+from emorec import metrics
+from emorec.data.text import TextBatches, TextSet
+from emorec.fileio import class_index
+from emorec.models.text import TextClassifier, load_encoder_and_tokenizer, predict_logposteriors
+from emorec.train.config import LOOP_SCHEMA, number, integer, string, optional
+
+_LOOP = copy.deepcopy(LOOP_SCHEMA)
+for _sec, _key, _value in (("optim", "name", "adamw"), ("optim", "lr", 2e-5), ("sched", "name", "linear"),
+                           ("train", "epochs", 4), ("train", "grad_clip", 1.0), ("train", "amp", "none"),
+                           ("train", "keep_checkpoints", 1), ("train", "log_interval", 20)):
+    _LOOP[_sec][_key] = (_LOOP[_sec][_key][0], _value)
+
+SCHEMA = {
+    "model": {"encoder": (optional(string), None), "max_len": (integer, 128), "dropout": (number, 0.1)},
+    "data": {"batch_size": (integer, 32), "eval_batch_size": (integer, 64)},
+    **_LOOP,
+}
+del _sec, _key, _value
+
+
+class TextFamily:
+    name = "text"
+
+    def __init__(self, cfg: dict, train: TextSet, dev: TextSet, classes):
+        if not cfg["model"]["encoder"]:
+            raise ValueError("no text encoder: the config's model.encoder is null and none was given")
+        if not train.utts:
+            raise ValueError("empty training set")
+        self.cfg, self.train, self.dev, self.classes = cfg, train, dev, list(classes)
+        self.y_train = class_index(train.labels, classes, "train utt2emo")
+        self.y_dev = class_index(dev.labels, classes, "dev utt2emo")
+        self.tok = None
+
+    def build_model(self, ck):
+        mcfg = self.cfg["model"]
+        enc, self.tok = load_encoder_and_tokenizer(mcfg["encoder"])
+        model = TextClassifier(enc, len(self.classes), dropout=mcfg["dropout"])
+        return model, {"encoder": mcfg["encoder"], "num_classes": len(self.classes), "dropout": mcfg["dropout"]}
+
+    def param_groups(self, model, ocfg):
+        decay, no_decay = [], []
+        for name, p in model.named_parameters():
+            (no_decay if (p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name) else decay).append(p)
+        return [{"params": decay, "base_lr": ocfg["lr"], "weight_decay": ocfg["weight_decay"]},
+                {"params": no_decay, "base_lr": ocfg["lr"], "weight_decay": 0.0}]
+
+    def describe(self, model):
+        n = sum(p.numel() for p in model.parameters())
+        return (f"text model {self.cfg['model']['encoder']}: {n} parameters; {len(self.classes)} classes, "
+                f"{len(self.train.utts)} training transcripts")
+
+    def extra_state(self):
+        return {"family": self.name}
+
+    def train_batches(self, epoch, rank, world):
+        return TextBatches(self.train.texts, self.y_train, self.tok, self.cfg["model"]["max_len"],
+                           self.cfg["data"]["batch_size"], self.cfg["train"]["seed"], epoch, rank, world)
+
+    def forward(self, model, enc, device):
+        keep = ("input_ids", "attention_mask", "token_type_ids")
+        return model(**{k: v.to(device) for k, v in enc.items() if k in keep})
+
+    def logposteriors(self, model, texts, device):
+        return predict_logposteriors(model, self.tok, texts, self.cfg["model"]["max_len"],
+                                     self.cfg["data"]["eval_batch_size"], device)
+
+    def evaluate(self, model, device):
+        if not self.dev.utts:
+            return None
+        lp = self.logposteriors(model, self.dev.texts, device)
+        pred = lp.argmax(1)
+        return {"loss": float(F.nll_loss(torch.from_numpy(lp), torch.from_numpy(self.y_dev))),
+                "acc": metrics.weighted_accuracy(self.y_dev, pred),
+                "ua": metrics.unweighted_accuracy(self.y_dev, pred, len(self.classes)), "n": len(pred)}
+
