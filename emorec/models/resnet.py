@@ -15,10 +15,11 @@ pooling ignores padding: in eval mode a padded batch gives the same outputs as
 running each utterance alone.  A batch whose lengths all equal its frame count
 has no padding and skips the masks (5-25% of an extraction step).
 
-Speed and memory (bench/bench_resnet.py): the trunk runs in channels-last layout
-(oneDNN's and cuDNN's fast convolution path, ~2x on CPU); the PReLUs keep their
-output rather than their input for backward (``PReLU``), so an activation costs no
-memory of its own, as a ReLU.
+Speed and memory (bench/bench_resnet.py): the PReLUs keep their output rather than
+their input for backward, with a backward built on ReLU's (``PReLU``), so an
+activation costs no memory of its own, as a ReLU, and little more time.  (The trunk
+stays in the default NCHW layout: channels-last was ~7% faster on CPU but corrupted
+the heap in the backward of the 8-channel demo ResNet with torch 2.13's oneDNN.)
 
 Transfer learning: the trunk is ``model.trunk`` (stem + stages); the head is
 ``model.embedding`` + ``model.classifier``.  ``model.freeze_trunk(True)`` freezes the
@@ -134,8 +135,7 @@ class ResNetTrunk(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
         if lengths is not None and bool((lengths >= x.shape[1]).all()):
             lengths = None  # no padding: nothing to mask
-        x = x.transpose(1, 2).unsqueeze(1).contiguous(memory_format=torch.channels_last)
-        x = _mask(x, lengths)   # (B, 1, F, T)
+        x = _mask(x.transpose(1, 2).unsqueeze(1), lengths)   # (B, 1, F, T)
         x = _mask(self.stem(x), lengths)
         for stage in self.stages:
             for block in stage:
