@@ -14,7 +14,8 @@ favours the baseline.
    at two job sizes (N and 4N utterances); the difference between the sizes gives the
    cost per utterance without start-up (the ratio a very large job tends to).
    Goal (issue 13): >= 2x on both utterance lengths, for the 4N job.
-2. In process (start-up excluded): emorec Fbank.compute_many vs kaldi.fbank per utterance.
+2. In process (start-up excluded): emorec Fbank.compute_many (FFT 1024, and 512 for
+   equal work) vs kaldi.fbank per utterance.
 3. Physical estimate: FLOPs per second of audio at the shipped settings over the
    measured single-core float32 GEMM rate, as seconds of audio per CPU second.
 All variants interleaved, --repeats rounds, median and min printed.  Writes
@@ -29,20 +30,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import soundfile as sf
 from threadpoolctl import threadpool_limits
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from benchlib import Report, cpu_seconds, interleaved, stats, verdict  # noqa: E402
+from benchlib import FBANK_CONF as CONF, ROOT, Report, cpu_seconds, interleaved, stats, verdict
 from emorec.features import Fbank, FbankConfig, mel_banks  # noqa: E402
 
-CONF = os.path.join(ROOT, "egs", "voxceleb", "conf", "fbank.conf")
 GOAL = 2.0
 
 BASELINE = '''\
@@ -179,25 +174,29 @@ def main():
     import torchaudio.compliance.kaldi as K
 
     torch.set_num_threads(1)
-    ours = Fbank(cfg)
+    ours, ours512 = Fbank(cfg), Fbank(cfg512)
     with threadpool_limits(1, user_api="blas"):
         for seconds, n in ((3, 100), (60, 5)):
             utts = [speechlike(seconds * 16000, seed=i) for i in range(n)]
             tens = [torch.from_numpy(u * 32768.0)[None] for u in utts]
             res = interleaved({
-                "torchaudio kaldi.fbank": cpu_seconds(lambda: [K.fbank(t, **kw) for t in tens]),
-                "emorec Fbank.compute_many": cpu_seconds(lambda: ours.compute_many(utts)),
+                "torchaudio kaldi.fbank (FFT 512)": cpu_seconds(
+                    lambda: [K.fbank(t, **kw) for t in tens]),
+                "emorec compute_many (FFT 1024)": cpu_seconds(lambda: ours.compute_many(utts)),
+                "emorec compute_many (FFT 512)": cpu_seconds(lambda: ours512.compute_many(utts)),
             }, args.repeats)
             for name, v in res.items():
-                rep.print(f"  {seconds:2d} s x {n:3d} utts  {name:26s} {stats(v)}  "
+                rep.print(f"  {seconds:2d} s x {n:3d} utts  {name:32s} {stats(v)}  "
                           f"({n * seconds / statistics.median(v):6.0f} s audio / CPU s)")
-            r = statistics.median(res["torchaudio kaldi.fbank"]) / statistics.median(
-                res["emorec Fbank.compute_many"])
-            rep.print(f"  {seconds} s utts: torchaudio/emorec {r:.2f}x")
-        d = np.abs(Fbank(cfg512)(utts[0]) - K.fbank(tens[0], **kw).numpy())
+            base = statistics.median(res["torchaudio kaldi.fbank (FFT 512)"])
+            r, r512 = (base / statistics.median(res[f"emorec compute_many (FFT {n_fft})"])
+                       for n_fft in (1024, 512))
+            rep.print(f"  {seconds} s utts: torchaudio/emorec {r:.2f}x at the shipped FFT 1024, "
+                      f"{r512:.2f}x at torchaudio's FFT 512")
+        d = np.abs(ours512(utts[0]) - K.fbank(tens[0], **kw).numpy())
         rep.print(f"  values at FFT 512: max |emorec - torchaudio| = {d.max():.1e} "
                   f"(float32 FFT rounding; tests/test_features.py holds the bounds)")
-        speed = 60 * 5 / statistics.median(res["emorec Fbank.compute_many"])
+        speed = 60 * 5 / statistics.median(res["emorec compute_many (FFT 1024)"])
 
     rep.print("\n3. physical estimate")
     flops = flops_per_audio_second(cfg)

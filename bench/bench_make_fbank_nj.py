@@ -20,21 +20,14 @@ import resource
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
-import numpy as np
 import soundfile as sf
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
+from benchlib import FBANK_CONF as CONF, ROOT, Report, interleaved, stats, verdict
 from bench_fbank import speechlike  # noqa: E402
-from benchlib import Report, interleaved, stats, verdict  # noqa: E402
 
-CONF = os.path.join(ROOT, "egs", "voxceleb", "conf", "fbank.conf")
 GOAL = 0.6
 
 

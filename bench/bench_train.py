@@ -26,12 +26,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+from benchlib import ROOT, Report, verdict
 
-from benchlib import Report, verdict  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 from emorec.augment import get_policy  # noqa: E402
 from emorec.data.dataset import (ChunkBatchSampler, ChunkDataset, FeatureReader,  # noqa: E402
                                  collate_chunks, load_labels, read_num_frames)

@@ -1,4 +1,5 @@
-"""Shared by the bench/ scripts: interleaved repetitions, median/min rows, PASS/FAIL lines,
+"""Shared by the bench/ scripts (imported first: it puts this checkout on sys.path):
+interleaved repetitions, median/min rows, PASS/FAIL lines,
 and a report written both to stdout and to bench/results/NAME.txt.
 
 Every compared variant runs once per round, rounds repeated, so a disturbance on a
@@ -10,7 +11,10 @@ import statistics
 import sys
 import time
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # the bench scripts import emorec from this checkout
+RESULTS = os.path.join(ROOT, "bench", "results")
+FBANK_CONF = os.path.join(ROOT, "egs", "voxceleb", "conf", "fbank.conf")
 
 
 class Report:
