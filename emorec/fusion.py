@@ -19,13 +19,15 @@ changes no decision (argmax), UA or WA.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from emorec import metrics
-from emorec.fileio import Scores, atomic_write, atomic_write_text, read_labels, read_scores, write_scores
+from emorec.fileio import (Scores, atomic_write, atomic_write_text, read_classes, read_labels, read_scores,
+                           write_scores)
 
 W1_GRID = np.round(np.arange(0, 101) / 100.0, 2)
 STD_FLOOR = 1e-6
@@ -107,6 +109,33 @@ def apply_znorm(s: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> np.ndarray:
     return (s - mu) / sd
 
 
+ZNORM_ROWS = ("speech_mean", "speech_std", "text_mean", "text_std")
+
+
+@dataclass
+class FusionParams:
+    """Fitted parameters of one fusion method: the speech weight ``w1`` and, for
+    ``znorm``, the per-class dev statistics of each modality (``ZNORM_ROWS`` -> arrays of
+    C values) that normalise the scores before weighting."""
+    w1: float
+    znorm: Optional[Dict[str, np.ndarray]] = None
+
+    def reordered(self, order: Sequence[int]) -> "FusionParams":
+        """The same parameters with the class columns of the statistics in ``order``."""
+        if self.znorm is None:
+            return self
+        return FusionParams(self.w1, {k: v[list(order)] for k, v in self.znorm.items()})
+
+
+def apply_fusion(params: FusionParams, s_speech: np.ndarray, s_text: np.ndarray) -> np.ndarray:
+    """Fused scores [N, C] of speech and text log-posteriors [N, C] (before the log-softmax)."""
+    if params.znorm is not None:
+        st = params.znorm
+        s_speech = apply_znorm(s_speech, st["speech_mean"], st["speech_std"])
+        s_text = apply_znorm(s_text, st["text_mean"], st["text_std"])
+    return fuse_weighted(s_speech, s_text, params.w1)
+
+
 # -------------------------------------------------------------- fold driver
 
 
@@ -136,23 +165,23 @@ def fuse_fold(speech_dir, text_dir, method_dirs: Dict[str, Path], dev_utt2emo,
         d.mkdir(parents=True, exist_ok=True)
         if m == "w1":
             w1, ua, uas = search_w1(a_dev, b_dev, y_dev, num_classes=C)
-            f_dev, f_test = fuse_weighted(a_dev, b_dev, w1), fuse_weighted(a_test, b_test, w1)
+            params = FusionParams(w1)
             summary["w1"] = w1
             atomic_write_text(d / "w1_search.txt", "".join(f"{w:.2f} {u:.6f}\n" for w, u in zip(W1_GRID, uas)))
         elif m == "znorm":
             mu_a, sd_a = znorm_stats(a_dev, per_class_znorm)
             mu_b, sd_b = znorm_stats(b_dev, per_class_znorm)
-            f_dev = fuse_weighted(apply_znorm(a_dev, mu_a, sd_a), apply_znorm(b_dev, mu_b, sd_b), 0.5)
-            f_test = fuse_weighted(apply_znorm(a_test, mu_a, sd_a), apply_znorm(b_test, mu_b, sd_b), 0.5)
+            params = FusionParams(0.5, dict(zip(ZNORM_ROWS, (mu_a, sd_a, mu_b, sd_b))))
             with atomic_write(d / "znorm_stats.txt") as f:
                 f.write(f"# per-class dev statistics ({'per-class' if per_class_znorm else 'global'}); "
                         f"classes: {' '.join(classes)}\n")
-                for name, v in (("speech_mean", mu_a), ("speech_std", sd_a), ("text_mean", mu_b), ("text_std", sd_b)):
+                for name, v in params.znorm.items():
                     f.write(name + " " + " ".join(f"{x:.6g}" for x in v) + "\n")
         elif m == "equal_raw":
-            f_dev, f_test = fuse_weighted(a_dev, b_dev, 0.5), fuse_weighted(a_test, b_test, 0.5)
+            params = FusionParams(0.5)
         else:
             raise ValueError(f"unknown fusion method {m!r} (w1, znorm, equal_raw)")
+        f_dev, f_test = apply_fusion(params, a_dev, b_dev), apply_fusion(params, a_test, b_test)
         summary[f"dev_ua_{m}"] = metrics.unweighted_accuracy(y_dev, f_dev.argmax(1), C)
         write_scores(d / "dev.logpost.ark", dev_utts, log_softmax(f_dev), classes)
         if m == "w1":  # w1.txt before test.logpost.ark: the test ark is the last output
@@ -180,9 +209,6 @@ def read_w1(path) -> float:
     if not 0.0 <= w1 <= 1.0:
         raise ValueError(f"{path}: w1 = {w1} is outside [0, 1]")
     return w1
-
-
-ZNORM_ROWS = ("speech_mean", "speech_std", "text_mean", "text_std")
 
 
 def read_znorm_stats(path) -> dict:
@@ -224,3 +250,20 @@ def read_znorm_stats(path) -> dict:
         raise ValueError(f"{path}: rows of different lengths {[out[r].size for r in ZNORM_ROWS]}"
                          + (f" for classes {out['classes']}" if out["classes"] else ""))
     return out
+
+
+def read_fusion_params(method: str, fusion_dir) -> Tuple[FusionParams, Optional[List[str]]]:
+    """The parameters fuse_fold wrote for METHOD into one fold's output dir (``w1.txt``,
+    ``znorm_stats.txt``) and the class order of their scores: the z-norm header's, else
+    that of ``classes.txt`` beside them, else None."""
+    d = Path(fusion_dir)
+    classes_txt = d / "classes.txt"
+    file_classes = read_classes(classes_txt) if classes_txt.is_file() else None
+    if method == "w1":
+        return FusionParams(read_w1(d / "w1.txt")), file_classes
+    if method == "znorm":
+        st = read_znorm_stats(d / "znorm_stats.txt")
+        return FusionParams(0.5, {k: st[k] for k in ZNORM_ROWS}), st["classes"] or file_classes
+    if method == "equal_raw":
+        return FusionParams(0.5), file_classes
+    raise ValueError(f"unknown fusion method {method!r} (w1, znorm, equal_raw)")

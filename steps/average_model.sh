@@ -3,7 +3,8 @@
 #
 # Usage: steps/average_model.sh [--num N] <exp-dir> <out.pt>
 #   e.g. steps/average_model.sh --num 3 exp/resnet34 exp/resnet34/avg3.pt
-# Skips when <out.pt> exists and is newer than every epoch checkpoint.
+# Skips when <out.pt> exists and is not older than the checkpoints it averages
+# (emorec.bin.average_model --skip-done; the restart rule of DEVELOPERS.md).
 set -euo pipefail
 
 num=3
@@ -18,10 +19,4 @@ if [ $# -ne 2 ]; then
 fi
 exp=$1
 out=$2
-me=$(basename "$0")
-ls "$exp"/epoch_*.pt >/dev/null 2>&1 || { echo "$me: no epoch checkpoints in $exp" >&2; exit 1; }
-if [ -f "$out" ] && [ -z "$(find "$exp" -maxdepth 1 -name 'epoch_*.pt' -newer "$out")" ]; then
-  echo "$me: $out is up to date"
-  exit 0
-fi
-python -m emorec.bin.average_model --exp-dir "$exp" --num "$num" --out "$out"
+python -m emorec.bin.average_model --skip-done --exp-dir "$exp" --num "$num" --out "$out"

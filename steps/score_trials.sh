@@ -9,7 +9,9 @@
 #   --p-target P      target prior of minDCF (0.01)
 #
 # Trials: "utt1 utt2 target|nontarget".  Writes <out-dir>/scores ("utt1 utt2 score") and
-# <out-dir>/results.txt (EER, threshold, minDCF), each through a .tmp name.
+# <out-dir>/results.txt (EER, threshold, minDCF), each through a .tmp name. Skips when
+# results.txt is not older than <trials> and <emb.scp> (emorec.bin.score_trials
+# --skip-done; the restart rule of DEVELOPERS.md).
 set -euo pipefail
 
 center=false
@@ -33,5 +35,5 @@ done
 opts=(--p-target "$p_target")
 $center && opts+=(--center)
 mkdir -p "$out"
-python -m emorec.bin.score_trials --trials "$trials" --emb-scp "$scp" --out-dir "$out" "${opts[@]}"
+python -m emorec.bin.score_trials --skip-done --trials "$trials" --emb-scp "$scp" --out-dir "$out" "${opts[@]}"
 cat "$out/results.txt"

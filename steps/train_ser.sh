@@ -15,9 +15,10 @@
 # Training takes random T-frame chunks; every epoch is evaluated on the fold's dev set
 # with whole segments and best.pt keeps the best dev UA (the test set is never used for
 # selection). Then best.pt scores dev and test: EXP_DIR/foldK/{dev,test}.logpost.ark
-# (natural-log posteriors, kaldiio text ark) + classes.txt. A fold with final.pt is not
-# trained again; a fold whose scores are newer than best.pt is not scored again, so a
-# rerun does only what is missing and a killed training resumes from its last epoch.
+# (natural-log posteriors, kaldiio text ark) + classes.txt. Restarts (--skip-done of the
+# entry points, DEVELOPERS.md): a fold with final.pt is not trained again; a fold whose
+# scores are not older than best.pt is not scored again, so a rerun does only what is
+# missing and a killed training resumes from its last epoch.
 #
 # Options:
 #   --cmd CMD               job runner ("$cuda_cmd": run.pl --gpu 1 / slurm.pl --gpu 1) [run.pl]
@@ -73,7 +74,7 @@ $cmd JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
 
 for s in dev test; do
   $cmd JOB=1:"$nfolds" "$dir/log/score_$s.JOB.log" \
-    python -m emorec.bin.score_posteriors --skip-up-to-date --model "$dir/foldJOB/best.pt" \
+    python -m emorec.bin.score_posteriors --skip-done --model "$dir/foldJOB/best.pt" \
       --data "$data/foldJOB/$s" --out "$dir/foldJOB/$s.logpost.ark"
 done
 echo "$0: $mode models of $data in $dir/fold{1..$nfolds}"

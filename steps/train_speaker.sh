@@ -14,8 +14,9 @@
 #   --train-opts STR   more emorec.bin.train options, e.g. "--set optim.lr=0.1"
 #
 # Writes <exp-dir>/epoch_N.pt, final.pt (last), config.yaml, tensorboard/, log/train.log.
-# Restartable: does nothing when <exp-dir>/final.pt exists; otherwise resumes from the
-# last epoch checkpoint (with --resume true).
+# Restartable: emorec.bin.train --skip-done does nothing when <exp-dir>/final.pt is done
+# (the restart rule of DEVELOPERS.md); otherwise it resumes from the last epoch
+# checkpoint (with --resume true).
 set -euo pipefail
 
 cmd=run.pl
@@ -42,13 +43,9 @@ me=$(basename "$0")
 for f in "$config" "$data/feats.scp" "${labels:-$data/utt2spk}"; do
   [ -f "$f" ] || { echo "$me: no such file $f" >&2; exit 1; }
 done
-if [ -f "$exp/final.pt" ]; then
-  echo "$me: $exp/final.pt exists; nothing to do"
-  exit 0
-fi
 mkdir -p "$exp/log"
 
-args=(--config "$config" --data "$data" --exp-dir "$exp" --ngpu "$ngpu")
+args=(--config "$config" --data "$data" --exp-dir "$exp" --ngpu "$ngpu" --skip-done)
 [ -n "$labels" ] && args+=(--labels "$labels")
 [ -n "$dev_data" ] && args+=(--dev-data "$dev_data")
 [ -n "$seed" ] && args+=(--seed "$seed")
@@ -61,5 +58,5 @@ gpu_opt=()
 $cmd "${gpu_opt[@]}" "$exp/log/train.log" python -m emorec.bin.train "${args[@]}" \
   || { echo "$me: training failed, see $exp/log/train.log" >&2; exit 1; }
 [ -f "$exp/final.pt" ] || { echo "$me: no $exp/final.pt after training; see $exp/log/train.log" >&2; exit 1; }
-grep -E "parameters|epoch [0-9]+/" "$exp/log/train.log" | sed 's/^[^]]*] //' | tail -n 4
+{ grep -E "parameters|epoch [0-9]+/|skipping" "$exp/log/train.log" || true; } | sed 's/^[^]]*] //' | tail -n 4
 echo "$me: done, $exp/final.pt"

@@ -22,6 +22,7 @@
 #   --text-model M          local dir or cached model name; empty: the config's model.encoder,
 #                           and when that is null a small BERT built per fold from TRAIN text []
 #   --encoder-opts "OPTS"   options of emorec.bin.make_text_encoder       []
+#   --train-opts "OPTS"     more emorec.bin.train_text options, e.g. "--seed 2" []
 #   --nfolds N              folds in LOSO_DIR                             [5]
 #   --num-threads N         torch CPU threads per job                     [1]
 set -euo pipefail
@@ -30,6 +31,7 @@ cmd=run.pl
 train_config=conf/text_demo.yaml
 text_model=
 encoder_opts=
+train_opts=
 nfolds=5
 num_threads=1
 
@@ -58,14 +60,15 @@ if [ -z "$text_model" ]; then
   # the config's model.encoder is null: the demo's small BERT, built per fold from TRAIN text
   # shellcheck disable=SC2086  # encoder_opts is a list of options
   $cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/make_encoder.JOB.log" \
-    python -m emorec.bin.make_text_encoder --num-threads "$num_threads" $encoder_opts \
+    python -m emorec.bin.make_text_encoder --skip-done --num-threads "$num_threads" $encoder_opts \
       "$data/foldJOB/train/text" "$dir/encoder/foldJOB"
   text_model=$dir/encoder/foldJOB
 fi
 
+# shellcheck disable=SC2086  # train_opts is a list of options
 $cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
   python -m emorec.bin.train_text --config "$train_config" --text-model "$text_model" \
-    --num-threads "$num_threads" "$data/foldJOB" "$dir/foldJOB"
+    --num-threads "$num_threads" $train_opts "$data/foldJOB" "$dir/foldJOB"
 
 for k in $(seq "$nfolds"); do
   for f in classes.txt dev.logpost.ark test.logpost.ark; do

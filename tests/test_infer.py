@@ -41,6 +41,7 @@ def _env():
     env = dict(os.environ, LC_ALL="C", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1",
                PYTHONIOENCODING="UTF-8")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "/usr/bin:/bin")])
     return env
 
 
@@ -50,6 +51,20 @@ def _py(args, cwd, check=True):
     if check and r.returncode != 0:
         raise AssertionError(f"{args} failed ({r.returncode}):\n{r.stderr[-3000:]}")
     return r
+
+
+def _recipe_infer(args, cwd, check=True):
+    """emorec-infer through the recipe's wrapper, which fills the model paths from its layout."""
+    r = subprocess.run(["bash", str(ROOT / "local/iemocap_infer.sh")] + [str(a) for a in args], cwd=cwd,
+                       env=_env(), capture_output=True, text=True, timeout=120)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{args} failed ({r.returncode}):\n{r.stderr[-3000:]}")
+    return r
+
+
+# the explicit paths of fold 1's models (what local/iemocap_infer.sh fills in)
+FOLD1 = ["--speech-model", "exp/exp3/ser_finetune/fold1/best.pt", "--fbank-config", "conf/fbank.conf",
+         "--text-model", "exp/exp3/text/fold1/model", "--fusion-dir", "exp/exp3/fusion/w1/fold1"]
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +138,10 @@ def _probs(res, system):
 def test_infer_speech_text_fused(recipe):
     rec = recipe
     wav = str(rec / "my clip.wav")
-    common = ["emorec.bin.infer", "--device", "cpu", "--num-threads", "1"]
+    common = ["--", "--device", "cpu", "--num-threads", "1"]
 
     # speech only, JSON: equals compute_fbank + score_posteriors
-    r = _py(common + ["--json", wav], cwd=rec)
+    r = _recipe_infer(common + ["--json", wav], cwd=rec)
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 1
     res = json.loads(lines[0])
@@ -141,11 +156,12 @@ def test_infer_speech_text_fused(recipe):
     # with transcripts (two wavs, one per transcript), w1 fusion
     tf = rec / "t2.txt"
     tf.write_text(T2 + "\n")
-    r = _py(common + ["--json", "--transcript-file", rec / "t1.txt", "--transcript-file", tf, wav, wav],
-            cwd=rec, check=False)
+    r = _recipe_infer(common + ["--json", "--transcript-file", rec / "t1.txt", "--transcript-file", tf, wav, wav],
+                      cwd=rec, check=False)
     assert r.returncode == 1 and "t1.txt" in r.stderr  # a missing transcript file is named
     (rec / "t1.txt").write_text(T1)
-    r = _py(common + ["--json", "--transcript-file", rec / "t1.txt", "--transcript-file", tf, wav, wav], cwd=rec)
+    r = _recipe_infer(common + ["--json", "--transcript-file", rec / "t1.txt", "--transcript-file", tf, wav, wav],
+                      cwd=rec)
     res1, res2 = [json.loads(ln) for ln in r.stdout.strip().splitlines()]
     w1 = float((rec / "exp/exp3/fusion/w1/fold1/w1.txt").read_text())
     assert w1 == 0.3
@@ -164,7 +180,7 @@ def test_infer_speech_text_fused(recipe):
     assert res1["transcript"] == T1 and not np.allclose(_probs(res1, "text"), _probs(res2, "text"))
 
     # the table
-    r = _py(common + ["--transcript", T1, wav], cwd=rec)
+    r = _recipe_infer(common + ["--transcript", T1, wav], cwd=rec)
     out = r.stdout
     assert wav in out and f"fused(w1={w1:.2f})" in out and out.count("\n") >= 7
     for c in SPEECH_CLASSES:
@@ -177,7 +193,8 @@ def test_infer_znorm_and_errors(recipe, capsys, monkeypatch):
     rec = recipe
     monkeypatch.chdir(rec)
     wav = str(rec / "my clip.wav")
-    assert infer.main(["--json", "--device", "cpu", "--fusion", "znorm", "--transcript", T1, wav]) == 0
+    assert infer.main(FOLD1 + ["--json", "--device", "cpu", "--fusion", "znorm",
+                               "--fusion-dir", "exp/exp3/fusion/znorm/fold1", "--transcript", T1, wav]) == 0
     res = json.loads(capsys.readouterr().out)
     st = fusion.read_znorm_stats(rec / "exp/exp3/fusion/znorm/fold1/znorm_stats.txt")
     assert st["classes"] == SPEECH_CLASSES
@@ -190,23 +207,50 @@ def test_infer_znorm_and_errors(recipe, capsys, monkeypatch):
     model, tok, meta = text.load_text_classifier(rec / "exp/exp3/text/fold1/model")
     other = rec / "other text"
     text.save_text_classifier(model, tok, other, ["ang", "hap", "neu", "fru"], max_len=32)
-    assert infer.main(["--device", "cpu", "--text-model", str(other), "--transcript", T1, wav]) == 1
+    assert infer.main(FOLD1 + ["--device", "cpu", "--text-model", str(other), "--transcript", T1, wav]) == 1
     err = capsys.readouterr().err
     assert "classes differ" in err and "fru" in err and str(other) in err
 
     # missing models / fusion files are named
-    assert infer.main(["--device", "cpu", "--fold", "2", wav]) == 1
-    assert "exp/exp3/ser_finetune/fold2/best.pt" in capsys.readouterr().err
-    assert infer.main(["--device", "cpu", "--fusion-dir", "nowhere", "--transcript", T1, wav]) == 1
+    r = _recipe_infer(["--fold", "2", "--", "--device", "cpu", wav], cwd=rec, check=False)
+    assert r.returncode == 1
+    assert "exp/exp3/ser_finetune/fold2/best.pt" in r.stderr
+    assert infer.main(FOLD1 + ["--device", "cpu", "--fusion-dir", "nowhere", "--transcript", T1, wav]) == 1
     assert "nowhere/w1.txt" in capsys.readouterr().err
-    assert infer.main(["--device", "cpu", "--transcript", T1, "--transcript", T2, wav]) == 1
+    assert infer.main(FOLD1 + ["--device", "cpu", "--transcript", T1, "--transcript", T2, wav]) == 1
     assert "2 transcripts for 1 wavs" in capsys.readouterr().err
 
     # an unreadable wav: named, the others are still scored, exit 1
     bad = rec / "bad clip.wav"
     bad.write_bytes(b"RIFF not really a wav")
-    r = _py(["emorec.bin.infer", "--device", "cpu", "--num-threads", "1", "--json",
-             str(rec / "no such.wav"), str(bad), wav], cwd=rec, check=False)
+    r = _py(["emorec.bin.infer"] + FOLD1 + ["--device", "cpu", "--num-threads", "1", "--json",
+                                            str(rec / "no such.wav"), str(bad), wav], cwd=rec, check=False)
     assert r.returncode == 1
     assert "no such.wav" in r.stderr and "no such file" in r.stderr and "bad clip.wav" in r.stderr
     assert [json.loads(ln)["wav"] for ln in r.stdout.strip().splitlines()] == [wav]
+
+
+def test_infer_bad_transcript_file_and_input_warnings(recipe, capsys, monkeypatch):
+    rec = recipe
+    monkeypatch.chdir(rec)
+    wav = str(rec / "my clip.wav")
+    # a transcript file in Latin-1: one line naming the file and line, no traceback
+    latin = rec / "latin1 transcript.txt"
+    latin.write_bytes("okay\ncaf\xe9 au lait\n".encode("latin-1"))
+    assert infer.main(FOLD1 + ["--device", "cpu", "--transcript-file", str(latin), wav]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{latin}:2:" in err and "not UTF-8" in err
+
+    # 8 kHz audio and near-silent audio: scored, with one warning line each naming the wav
+    rng = np.random.default_rng(5)
+    low, quiet = rec / "phone clip.wav", rec / "quiet clip.wav"
+    t = np.arange(8000) / 8000
+    soundfile.write(low, (0.3 * np.sin(2 * np.pi * 300 * t) + 0.05 * rng.normal(size=t.size)).astype(np.float32), 8000)
+    soundfile.write(quiet, (1e-4 * rng.normal(size=16000)).astype(np.float32), 16000)
+    assert infer.main(FOLD1 + ["--device", "cpu", "--json", str(low), str(quiet), wav]) == 0
+    out = capsys.readouterr()
+    assert [json.loads(ln)["wav"] for ln in out.out.strip().splitlines()] == [str(low), str(quiet), wav]
+    warns = out.err.strip().splitlines()
+    assert len(warns) == 2 and all(w.startswith("emorec-infer: warning: ") for w in warns)
+    assert str(low) in warns[0] and "8000 Hz audio upsampled to 16000 Hz" in warns[0]
+    assert str(quiet) in warns[1] and "near-silent" in warns[1]

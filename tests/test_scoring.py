@@ -62,6 +62,12 @@ def test_extract_and_score_end_to_end(tmp_path, shell_env):
     assert abs(float(s) - float(unit[u1] @ unit[u2])) < 1e-5
     res = (out / "results.txt").read_text()
     assert "EER:" in res and "minDCF(p_target=0.01):" in res and "target 18, nontarget 48" in res
+    # a rerun keeps results.txt (not older than the trials and the scp): the restart rule
+    before = (out / "results.txt").stat().st_mtime_ns
+    r = subprocess.run(["bash", "steps/score_trials.sh", str(data / "trials"), str(xv / "xvector.scp"),
+                        str(out)], cwd=root, env=shell_env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "skipping" in r.stderr and "EER:" in r.stdout
+    assert (out / "results.txt").stat().st_mtime_ns == before
 
 
 def test_score_trials_separable_embeddings_give_zero_eer(tmp_path, shell_env):

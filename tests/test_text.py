@@ -150,6 +150,7 @@ def test_steps_train_text_end_to_end(fold, tmp_path):
     r = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0
     assert "skipping" in (exp / "log/train.1.log").read_text()
+    assert "skipping" in (exp / "log/make_encoder.1.log").read_text()
 
 
 def test_tokenizer_build_is_deterministic(tmp_path):

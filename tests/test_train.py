@@ -153,6 +153,16 @@ def test_transfer_probe_finetune_and_posteriors(setup, shell_env):
     assert (out.parent / "classes.txt").read_text().split() == ["ang", "neu", "sad"]
     assert out.read_text().startswith("spk000-utt000  [ ")
 
+    # --skip-done (make's rule): scores not older than the model are kept; a newer model rescores
+    score = [sys.executable, "-m", "emorec.bin.score_posteriors", "--skip-done", "--model", str(probe / "best.pt"),
+             "--data", str(data), "--out", str(out)]
+    before = out.stat().st_mtime_ns
+    r = subprocess.run(score, env=shell_env, check=True, capture_output=True, text=True, timeout=120)
+    assert "skipping" in r.stderr and out.stat().st_mtime_ns == before
+    os.utime(probe / "best.pt", ns=(before + 10**9, before + 10**9))
+    r = subprocess.run(score, env=shell_env, check=True, capture_output=True, text=True, timeout=120)
+    assert "skipping" not in r.stderr and out.stat().st_mtime_ns > before
+
 
 def test_average_model(setup, shell_env):
     root, data, conf = setup
@@ -166,3 +176,13 @@ def test_average_model(setup, shell_env):
     k = "trunk.stem.0.weight"
     torch.testing.assert_close(avg["model"][k], (e1[k] + e2[k]) / 2)
     assert avg["averaged"] == ["epoch_1.pt", "epoch_2.pt"]
+
+    # a rerun keeps the average; a newer epoch checkpoint makes it average again
+    def average():
+        return subprocess.run(["bash", "steps/average_model.sh", "--num", "2", str(exp), str(exp / "avg2.pt")],
+                              env=shell_env, check=True, capture_output=True, text=True, timeout=120,
+                              cwd=shell_env["EMOREC_ROOT"])
+    before = (exp / "avg2.pt").stat().st_mtime_ns
+    assert "up to date" in average().stderr and (exp / "avg2.pt").stat().st_mtime_ns == before
+    os.utime(exp / "epoch_2.pt", ns=(before + 10**9, before + 10**9))
+    assert "up to date" not in average().stderr and (exp / "avg2.pt").stat().st_mtime_ns > before

@@ -1,7 +1,9 @@
 """Average the weights of the last N epoch checkpoints of an experiment.
 
   python -m emorec.bin.average_model --exp-dir EXP --num N --out EXP/avg_N.pt
-(or explicit checkpoints: --out OUT.pt CKPT1 CKPT2 ...)."""
+(or explicit checkpoints: --out OUT.pt CKPT1 CKPT2 ...). With --skip-done, does nothing
+when OUT is done by the toolkit's restart rule (emorec.fileio.is_done: it exists and is
+not older than any of the checkpoints it averages)."""
 from __future__ import annotations
 
 import argparse
@@ -13,9 +15,13 @@ def main(argv=None):
     p.add_argument("--exp-dir", default=None)
     p.add_argument("--num", type=int, default=3)
     p.add_argument("--out", required=True)
+    p.add_argument("--skip-done", action="store_true",
+                   help="do nothing when --out exists and is not older than the checkpoints (make's rule)")
     p.add_argument("checkpoints", nargs="*")
     a = p.parse_args(argv)
+    from emorec.fileio import is_done
     from emorec.train import checkpoint
+
     paths = a.checkpoints
     if not paths:
         if not a.exp_dir:
@@ -24,6 +30,10 @@ def main(argv=None):
         if not cks:
             sys.exit(f"average_model: no epoch_*.pt in {a.exp_dir}")
         paths = [c for _, c in cks[-a.num:]]
+    if a.skip_done and is_done(a.out, paths):
+        print(f"average_model: {a.out} is up to date with {', '.join(map(str, paths))}, skipping",
+              file=sys.stderr)
+        return 0
     avg = checkpoint.average_checkpoints(paths)
     checkpoint.atomic_save(avg, a.out)
     print(f"average_model: {len(paths)} checkpoints ({', '.join(avg['averaged'])}) -> {a.out}",

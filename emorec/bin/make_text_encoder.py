@@ -11,6 +11,10 @@ TEXT_FILE is a Kaldi ``text`` file (``utt transcript``; use --plain for one sent
 line).  Labels are never read.  Leakage: the recipe builds one encoder per fold from
 that fold's TRAIN transcripts only (data/loso/foldK/train/text), so neither the
 tokenizer vocabulary nor the MLM weights have seen dev or test text.
+
+OUT_DIR is written as a whole (a temporary dir renamed into place). With --skip-done,
+nothing is built when OUT_DIR/config.json is done by the toolkit's restart rule
+(emorec.fileio.is_done: it exists and is not older than any TEXT_FILE).
 """
 from __future__ import annotations
 
@@ -34,18 +38,26 @@ def main(argv=None) -> int:
     ap.add_argument("--mlm-batch-size", type=int, default=32)
     ap.add_argument("--seed", type=int, default=777)
     ap.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    ap.add_argument("--skip-done", action="store_true",
+                    help="do nothing when OUT_DIR/config.json is not older than the text files (make's rule)")
     ap.add_argument("text_file", nargs="+", help="one or more text files")
     ap.add_argument("out_dir")
     a = ap.parse_args(argv)
 
-    if os.path.isfile(os.path.join(a.out_dir, "config.json")):
-        print(f"make_text_encoder: {a.out_dir}/config.json exists (written last), skipping")
-        return 0
+    from emorec.fileio import is_done, read_kv
+
+    done = os.path.join(a.out_dir, "config.json")
+    try:
+        if a.skip_done and is_done(done, a.text_file):
+            print(f"make_text_encoder: {done} is up to date with {', '.join(a.text_file)}, skipping")
+            return 0
+    except FileNotFoundError as e:
+        print(f"make_text_encoder: ERROR: {e}", file=sys.stderr)
+        return 1
     import torch
     from transformers.utils import logging as hf_logging
 
     from emorec.train.text_encoder import build_text_encoder
-    from emorec.fileio import read_kv
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()

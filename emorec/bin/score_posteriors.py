@@ -2,11 +2,12 @@
 
   python -m emorec.bin.score_posteriors --model EXP/best.pt --data DIR --out OUT/posteriors.ark
 Writes OUT/posteriors.ark, a kaldiio text ark (``utt  [ v1 v2 ... ]``), and classes.txt
-beside it (the class names in output order, from the checkpoint)."""
+beside it (the class names in output order, from the checkpoint). With --skip-done, does
+nothing when OUT/posteriors.ark (written last) is done by the toolkit's restart rule
+(emorec.fileio.is_done: it exists and is not older than --model)."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 
@@ -18,21 +19,24 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="text ark of log-posteriors")
     p.add_argument("--classes-out", default=None, help="default: classes.txt beside --out")
     p.add_argument("--utt-list", default=None)
-    p.add_argument("--skip-up-to-date", action="store_true",
-                   help="do nothing when --out exists and is newer than --model (make's rule)")
+    p.add_argument("--skip-done", action="store_true",
+                   help="do nothing when --out exists and is not older than --model (make's rule)")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-frames", type=int, default=20000)
     p.add_argument("--max-batch", type=int, default=32)
     p.add_argument("--num-threads", type=int, default=0)
     a = p.parse_args(argv)
-    if (a.skip_up_to_date and os.path.isfile(a.out)
-            and os.path.getmtime(a.out) >= os.path.getmtime(a.model)):
-        print(f"score_posteriors: {a.out} is newer than {a.model}, skipping")
-        return 0
+    from emorec.fileio import is_done, write_classes, write_scores
+
+    try:
+        if a.skip_done and is_done(a.out, a.model):
+            print(f"score_posteriors: {a.out} is up to date with {a.model}, skipping", file=sys.stderr)
+            return 0
+    except FileNotFoundError as e:
+        sys.exit(f"score_posteriors: ERROR: {e}")
 
     import numpy as np
 
-    from emorec.fileio import write_classes, write_scores
     from emorec.train.infer import data_keys, load_for_scoring, run_model
     model, meta, device = load_for_scoring(a.model, a.device, a.num_threads)
     keys = data_keys(a.data, a.utt_list)

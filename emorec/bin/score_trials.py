@@ -3,7 +3,10 @@
   python -m emorec.bin.score_trials --trials TRIALS --emb-scp xvector.scp --out-dir OUT
 TRIALS lines: ``utt1 utt2 target|nontarget``.  Writes OUT/scores (``utt1 utt2 score``)
 and OUT/results.txt (EER, its threshold, minDCF at P_target=0.01).  Trials whose
-embedding is missing are skipped with a warning; more than 5% missing is an error."""
+embedding is missing are skipped with a warning; more than 5% missing is an error.
+With --skip-done, does nothing when OUT/results.txt (written last) is done by the
+toolkit's restart rule (emorec.fileio.is_done: it exists and is not older than TRIALS
+and the embedding scp)."""
 from __future__ import annotations
 
 import argparse
@@ -45,10 +48,24 @@ def main(argv=None):
     p.add_argument("--out-dir", required=True)
     p.add_argument("--center", action="store_true", help="subtract the mean embedding first")
     p.add_argument("--p-target", type=float, default=0.01)
+    p.add_argument("--skip-done", action="store_true",
+                   help="do nothing when OUT/results.txt is not older than the trials and the scp (make's rule)")
     a = p.parse_args(argv)
+
+    from emorec.fileio import atomic_write_text, is_done, write_lines
+
+    results = os.path.join(a.out_dir, "results.txt")
+    try:
+        if a.skip_done and is_done(results, [a.trials, a.emb_scp]):
+            print(f"score_trials: {results} is up to date with {a.trials} and {a.emb_scp}, skipping",
+                  file=sys.stderr)
+            return 0
+    except FileNotFoundError as e:
+        sys.exit(f"score_trials: ERROR: {e}")
 
     import kaldiio
     import numpy as np
+
     from emorec.metrics import compute_eer, compute_min_dcf
 
     trials = read_trials(a.trials)
@@ -65,21 +82,13 @@ def main(argv=None):
     s = np.array(scores)
     eer, thr = compute_eer(s, labels)
     dcf = compute_min_dcf(s, labels, p_target=a.p_target)
-    os.makedirs(a.out_dir, exist_ok=True)
-    sc = os.path.join(a.out_dir, "scores")
-    with open(sc + ".tmp", "w", encoding="utf-8") as f:
-        for (u1, u2, _), v in zip(kept, scores):
-            f.write(f"{u1} {u2} {v:.6f}\n")
-    os.replace(sc + ".tmp", sc)
+    write_lines(os.path.join(a.out_dir, "scores"), (f"{u1} {u2} {v:.6f}" for (u1, u2, _), v in zip(kept, scores)))
     ntar = int(labels.sum())
     res = (f"trials: {len(kept)} (target {ntar}, nontarget {len(kept) - ntar}, skipped {miss})\n"
            f"EER: {100 * eer:.2f}%\n"
            f"EER threshold: {thr:.6f}\n"
            f"minDCF(p_target={a.p_target:g}): {dcf:.4f}\n")
-    rp = os.path.join(a.out_dir, "results.txt")
-    with open(rp + ".tmp", "w", encoding="utf-8") as f:
-        f.write(res)
-    os.replace(rp + ".tmp", rp)
+    atomic_write_text(results, res)  # last: its presence marks the job done
     sys.stderr.write(res)
     return 0
 

@@ -1,0 +1,213 @@
+"""Emotion posteriors of single recordings with trained models (the library side of
+``emorec-infer``): each model is named by an explicit path, so the same code serves a
+recipe's experiment dirs and any other layout.
+
+Speech: the audio (any sample rate, mono or stereo) is read with emorec.audio (channels
+averaged, resampled to the feature rate), turned into log-mel filterbanks by
+emorec.features.Fbank, normalised per segment (emorec.data.dataset.normalise) and
+scored by the model on the whole segment: the code path of compute_fbank +
+score_posteriors. Text (with a transcript): the fine-tuned BERT model. Fused (with
+both): the fitted late fusion of a fold (emorec.fusion.apply_fusion, as fuse_fold
+applies it), then a log-softmax. All posteriors are in the speech model's class order;
+the text model's and the fusion files' classes are mapped to it by name.
+
+Warnings (one line each, naming the audio): near-silent input (RMS below
+SILENCE_DBFS) and audio below the feature rate (upsampled: the band the model was
+trained on is missing). The posteriors are computed all the same.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from emorec import fusion
+from emorec.fileio import class_index
+
+SILENCE_DBFS = -60.0  # RMS level (dB re full scale) under which an input counts as near-silent
+
+
+class InferError(Exception):
+    """A user-facing error; the message names the file."""
+
+
+def class_map(target: Sequence[str], other: Sequence[str], what: str) -> List[int]:
+    """Indices into ``other`` that put its columns in the order of ``target`` (same class set)."""
+    if sorted(target) != sorted(other) or len(set(other)) != len(other):
+        raise InferError(f"classes differ: {what}")
+    return class_index(target, other).tolist()
+
+
+class SpeechScorer:
+    """audio -> natural-log posteriors, the path of compute_fbank + score_posteriors."""
+
+    def __init__(self, ckpt: str, fbank_config: str, device):
+        from emorec.features import Fbank, FbankConfig
+        from emorec.train.infer import load_model
+
+        if not os.path.isfile(ckpt):
+            raise InferError(f"{ckpt}: no such speech model (best.pt of steps/train_ser.sh)")
+        if not os.path.isfile(fbank_config):
+            raise InferError(f"{fbank_config}: no such fbank config (the recipe's conf/fbank.conf)")
+        try:
+            self.model, self.meta = load_model(ckpt, device)
+        except Exception as e:  # noqa: BLE001 - unpickling/shape errors: name the file
+            raise InferError(f"{ckpt}: cannot load the speech model: {e}") from e
+        try:
+            self.cfg = FbankConfig.from_file(fbank_config)
+        except (OSError, ValueError) as e:
+            raise InferError(f"{fbank_config}: {e}") from e
+        self.path, self.device = ckpt, device
+        self.classes = list(self.meta["classes"])
+        in_dim = self.meta.get("model_args", {}).get("in_dim")
+        if in_dim is not None and int(in_dim) != self.cfg.dim:
+            raise InferError(f"{ckpt}: the model takes {in_dim}-dim features but {fbank_config} "
+                             f"gives {self.cfg.dim}")
+        self.fbank = Fbank(self.cfg)
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.cfg.sample_frequency)
+
+    def features(self, wav: str):
+        """-> (raw, unnormalised filterbanks of WAV as compute_fbank writes them, seconds of
+        audio, warnings about the input)."""
+        from emorec.audio import AudioError, mono_at_rate, read_audio
+        from emorec.features import TooShortError
+
+        try:
+            data, sr = read_audio(wav)
+            wave = mono_at_rate(data, sr, wav, target_sr=self.sample_rate, on_mismatch="resample")
+        except AudioError as e:
+            raise InferError(str(e)) from e
+        warnings = []
+        if sr < self.sample_rate:
+            warnings.append(f"{wav!r}: {sr} Hz audio upsampled to {self.sample_rate} Hz; the model was "
+                            f"trained on {self.sample_rate} Hz audio, so its posteriors are less reliable")
+        level = 10 * np.log10(max(float(np.mean(np.square(wave, dtype=np.float64))), 1e-20))
+        if level < SILENCE_DBFS:
+            warnings.append(f"{wav!r}: near-silent input (RMS {level:.1f} dBFS, below {SILENCE_DBFS:g} dBFS); "
+                            f"its posteriors say little")
+        if self.fbank.num_frames(wave.size) <= 0:
+            raise InferError(f"{wav!r}: {wave.size / self.sample_rate * 1000:.1f} ms of audio is shorter "
+                             f"than one frame ({self.cfg.frame_length:g} ms); no features")
+        try:
+            return self.fbank.compute_many([wave])[0], wave.size / self.sample_rate, warnings
+        except TooShortError as e:
+            raise InferError(f"{wav!r}: {e}") from e
+
+    def logposteriors(self, feats: np.ndarray) -> np.ndarray:
+        """Whole-segment log-posteriors of raw features (normalised as for training/scoring)."""
+        import torch
+
+        from emorec.data.dataset import collate_padded, normalise
+        from emorec.train.infer import autocast_ctx
+
+        x = torch.from_numpy(normalise(feats))
+        _, xb, lengths, _ = collate_padded([("utt", x, -1)])
+        with torch.no_grad(), autocast_ctx(torch.device(self.device), "none"):
+            out = self.model(xb.to(self.device), lengths.to(self.device)).float()
+        return torch.log_softmax(out, dim=-1)[0].cpu().numpy().astype(np.float64)
+
+
+class TextScorer:
+    """transcript -> natural-log posteriors of a fine-tuned text model directory."""
+
+    def __init__(self, model_dir: str, device):
+        from transformers.utils import logging as hf_logging
+
+        from emorec.models import text
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bars in the output
+        if not os.path.isfile(os.path.join(model_dir, "text_model.json")):
+            raise InferError(f"{model_dir}: no text model here (text_model.json missing; model/ of "
+                             f"steps/train_text.sh)")
+        try:
+            self.model, self.tok, self.meta = text.load_text_classifier(model_dir, device)
+        except Exception as e:  # noqa: BLE001
+            raise InferError(f"{model_dir}: cannot load the text model: {e}") from e
+        self.path, self.device = model_dir, device
+        self.classes = list(self.meta["classes"])
+        self.max_len = int(self.meta.get("max_len", 128))
+
+    def logposteriors(self, transcript: str) -> np.ndarray:
+        from emorec.models import text
+
+        lp = text.predict_logposteriors(self.model, self.tok, [transcript], self.max_len, device=self.device)
+        return lp[0].astype(np.float64)
+
+
+class Fuser:
+    """The late fusion fitted for one fold (steps/fuse.sh's w1.txt or znorm_stats.txt in
+    ``fusion_dir``), its statistics put in the order of ``classes``."""
+
+    def __init__(self, method: str, fusion_dir: str, classes: Sequence[str]):
+        self.method, self.dir = method, fusion_dir
+        try:
+            params, file_classes = fusion.read_fusion_params(method, fusion_dir)
+        except (OSError, ValueError) as e:
+            raise InferError(str(e)) from None
+        if file_classes is not None:
+            order = class_map(classes, file_classes,
+                              f"{fusion_dir} has {file_classes}, the models have {list(classes)}")
+        else:
+            n = len(classes) if params.znorm is None else params.znorm["speech_mean"].size
+            if n != len(classes):
+                raise InferError(f"{os.path.join(fusion_dir, 'znorm_stats.txt')}: {n} classes but the "
+                                 f"models have {len(classes)}")
+            order = range(n)
+        self.params = params.reordered(order)
+
+    def describe(self) -> str:
+        return f"w1={self.params.w1:.2f}" if self.method == "w1" else self.method
+
+    def logposteriors(self, lp_speech: np.ndarray, lp_text: np.ndarray) -> np.ndarray:
+        return fusion.log_softmax(fusion.apply_fusion(self.params, lp_speech[None, :], lp_text[None, :]))[0]
+
+
+@dataclass
+class Result:
+    """Natural-log posteriors of one recording per system, in the order of ``classes``."""
+    wav: str
+    duration_s: float
+    classes: List[str]
+    speech: np.ndarray
+    text: Optional[np.ndarray] = None
+    fused: Optional[np.ndarray] = None
+    transcript: Optional[str] = None
+    warnings: List[str] = field(default_factory=list)
+
+
+class EmotionRecognizer:
+    """The speech model, and optionally the text model and the fold's fusion, of one
+    trained system. ``fusion`` is w1, znorm, equal_raw or none."""
+
+    def __init__(self, speech_model: str, fbank_config: str, text_model: Optional[str] = None,
+                 fusion: str = "none", fusion_dir: Optional[str] = None, device="cpu"):
+        self.speech = SpeechScorer(speech_model, fbank_config, device)
+        self.classes = self.speech.classes
+        self.text = self.fuser = None
+        if text_model is not None:
+            self.text = TextScorer(text_model, device)
+            self.text_order = class_map(self.classes, self.text.classes,
+                                        f"the speech model {self.speech.path} has {self.classes}, "
+                                        f"the text model {self.text.path} has {self.text.classes}")
+            if fusion != "none":
+                if fusion_dir is None:
+                    raise InferError(f"{fusion} fusion needs the fold's fusion directory")
+                self.fuser = Fuser(fusion, fusion_dir, self.classes)
+
+    def score(self, wav: str, transcript: Optional[str] = None) -> Result:
+        """Posteriors of WAV (and of its transcript, when there is a text model)."""
+        if transcript is not None and self.text is None:
+            raise InferError("a transcript was given but no text model")
+        feats, seconds, warnings = self.speech.features(wav)
+        res = Result(wav, round(seconds, 3), self.classes, self.speech.logposteriors(feats), warnings=warnings)
+        if transcript is not None:
+            res.transcript = transcript
+            res.text = self.text.logposteriors(transcript)[self.text_order]
+            if self.fuser is not None:
+                res.fused = self.fuser.logposteriors(res.speech, res.text)
+        return res

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Usage: local/iemocap_infer.sh [options] [--] [emorec-infer options] WAV [WAV ...]
+#  e.g.: local/iemocap_infer.sh --fold 1 -- --transcript "I can't believe you did that" some.wav
+#
+# Emotion posteriors of audio files with the models egs/iemocap/run.sh trained, run from
+# egs/iemocap: gives emorec-infer (python -m emorec.bin.infer) the recipe's paths for
+# Exp set N, fold K:
+#   --speech-model  exp/expN/ser_MODE/foldK/best.pt
+#   --fbank-config  conf/fbank.conf
+#   --text-model    exp/expN/text/foldK/model          (used with transcripts)
+#   --fusion-dir    exp/expN/fusion/FUSION/foldK        (used with transcripts)
+# The remaining arguments go to emorec-infer (after "--" when the first of them is an
+# option): --transcript TEXT or --transcript-file FILE once per WAV, --json, --device ...
+#
+# Options:
+#   --exp-set N      class set of the run (run.sh --exp-set)       [3]
+#   --fold K         which fold's models                            [1]
+#   --mode M         speech system: finetune | scratch | probe      [finetune]
+#   --fusion M       w1 | znorm | none                              [w1]
+set -euo pipefail
+
+exp_set=3
+fold=1
+mode=finetune
+fusion=w1
+
+[ -f ./path.sh ] && . ./path.sh
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/utils/parse_options.sh"
+
+if [ $# -lt 1 ]; then
+  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
+  exit 1
+fi
+exp=exp/exp$exp_set
+[ -d "$exp" ] || { echo "$0: no $exp in $PWD (run from egs/iemocap after ./run.sh --exp-set $exp_set)" >&2; exit 1; }
+python -m emorec.bin.infer --speech-model "$exp/ser_$mode/fold$fold/best.pt" --fbank-config conf/fbank.conf \
+  --text-model "$exp/text/fold$fold/model" --fusion "$fusion" --fusion-dir "$exp/fusion/$fusion/fold$fold" "$@"
