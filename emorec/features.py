@@ -418,6 +418,12 @@ class Fbank:
     def __call__(self, wave) -> np.ndarray:
         return self.compute_many([wave])[0]
 
+    def compute_tensor(self, wave):
+        """``__call__`` as a torch tensor (for callers that already use torch)."""
+        import torch
+
+        return torch.from_numpy(self(wave))
+
     def compute_many(self, waves: Sequence) -> List[np.ndarray]:
         """Features of several utterances, raising TooShortError like ``__call__``.
 
