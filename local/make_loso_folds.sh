@@ -15,16 +15,14 @@
 #   (by md5 of the utterance id); dev = every 10th training utterance per emotion;
 #   speakers are shared between train, dev and test.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 protocol=loso
 script_disjoint=false
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  echo "Usage: $0 [--protocol loso|random5] [--script-disjoint false|true] <DATA_DIR> <OUT_DIR>" >&2
-  exit 1
-fi
+positional_args 2 "$@"
+check_enum protocol loso random5
 data=$1
 out=$2
 for f in utt2spk utt2emo; do

@@ -27,6 +27,7 @@
 # in which nothing succeeded, we apply the 5% to each job too). Within the 5%, the
 # utterances without features are dropped from <data-dir> (utils/fix_data_dir.sh).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 nj=4
 cmd=run.pl
@@ -34,14 +35,9 @@ fbank_config=conf/fbank.conf
 allow_resample=true
 max_fail_frac=0.05
 
-echo "$0 $*"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -lt 1 ] || [ $# -gt 3 ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 1-3 "$@"
 data=$1
 logdir=${2:-$data/log}
 fbankdir=${3:-$data/data}
@@ -90,7 +86,7 @@ else
   utils_split_opts=()
   sdata=$data/split${nj}
 fi
-"$root/utils/split_data.sh" ${utils_split_opts[@]+"${utils_split_opts[@]}"} "$data" "$nj"
+"$EMOREC_ROOT/utils/split_data.sh" ${utils_split_opts[@]+"${utils_split_opts[@]}"} "$data" "$nj"
 
 # $cmd is word-split on purpose ("slurm.pl --config conf/slurm.conf").
 # shellcheck disable=SC2086

@@ -15,6 +15,7 @@
 #
 # Options (lists are space-separated NAME=DIR words; DIR relative, without spaces):
 #   --corpus TEXT           the corpus named in the header (required)     []
+#   --cmd CMD               job runner (log in EXP_ROOT/log/report.log)    [run.pl]
 #   --data DIR              folds root                                    [data/loso]
 #   --systems "LIST"        systems of the main tables, in order          []
 #   --seeds "LIST"          training seeds: each system's runs are EXP_ROOT/seedS/DIR []
@@ -28,10 +29,13 @@
 #   --w1-inputs "LIST"      FUSION_NAME=SPEECH_DIR,TEXT_DIR: flatness of the w1 search []
 #   --quote-configs "LIST"  config files quoted in RESULTS.md             []
 #   --notes TEXT            free text put under the header                []
+#   --command CMD           the command recorded in OUT_MD (the recipe's)  [this one]
 #   --title TEXT            [Emotion recognition results (IEMOCAP recipe)]
 #   --plots-dir DIR         [dirname OUT_MD/plots]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
+cmd=run.pl
 data=data/loso
 title="Emotion recognition results (IEMOCAP recipe)"
 plots_dir=
@@ -47,23 +51,17 @@ demo_design=
 w1_inputs=
 quote_configs=
 notes=
-orig_cmd="$0$(printf " %q" "$@")"
+command=                         # recorded in OUT_MD (quoted, pasteable); empty: this command
 
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 exp=$1
 out=$2
 [ -d "$exp" ] || { echo "$0: no directory $exp" >&2; exit 1; }
 [ -d "$data" ] || { echo "$0: no directory $data" >&2; exit 1; }
 
-[ -n "$corpus" ] || { echo "$0: --corpus is required (RESULTS.md names its corpus)" >&2; exit 1; }
-
-opts=(--data "$data" --corpus "$corpus" --title "$title" --command "$orig_cmd" --seeds "$seeds")
+opts=(--data "$data" --title "$title" --command "${command:-$EMOREC_COMMAND}")
 [ -n "$plots_dir" ] && opts+=(--plots-dir "$plots_dir")
 [ -n "$notes" ] && opts+=(--notes "$notes")
 [ -n "$paper_table" ] && opts+=(--paper-table "$paper_table")
@@ -75,4 +73,6 @@ for x in $random_ablations; do opts+=(--random-ablation "$x"); done
 for x in $paper_refs; do opts+=(--paper-ref "$x"); done
 for x in $w1_inputs; do opts+=(--w1-inputs "$x"); done
 for x in $quote_configs; do opts+=(--config "$x"); done
-python -m emorec.bin.report "${opts[@]}" "$exp" "$out"
+# shellcheck disable=SC2086  # $cmd is word-split on purpose ("slurm.pl --config ...")
+$cmd "$exp/log/report.log" python -m emorec.bin.report "${opts[@]}" "$exp" "$out" ||
+  { echo "$0: report failed; see $exp/log/report.log" >&2; exit 1; }
