@@ -128,6 +128,6 @@ fi
 if [ "$nf" -ne "$nutt" ]; then
   # Within the allowed share: the data dir drops them too, so the stages after go on.
   echo "$me: dropping them from $data (utils/fix_data_dir.sh; old lists in $data/.backup)"
-  "$root/utils/fix_data_dir.sh" "$data"
+  "$EMOREC_ROOT/utils/fix_data_dir.sh" "$data"
 fi
 echo "$me: succeeded making fbank features for $name ($nf utterances)"
