@@ -51,14 +51,17 @@ if [ -f "$data/segments" ]; then
   exit 1
 fi
 [[ $nj =~ ^[1-9][0-9]*$ ]] || { echo "$me: --nj must be a positive integer, got '$nj'" >&2; exit 1; }
-python -c "import emorec.bin.compute_fbank" 2>/dev/null \
-  || { echo "$me: cannot import emorec (source path.sh first)" >&2; exit 1; }
 
 name=$(basename "$data")
 mkdir -p "$logdir" "$fbankdir"
 fbankdir=$(cd "$fbankdir" && pwd)   # the scp files name the arks by absolute path
 logdir=$(cd "$logdir" && pwd)
 fbank_config=$(cd "$(dirname "$fbank_config")" && pwd)/$(basename "$fbank_config")
+# Checks the config once and computes its mel banks into the cache
+# (emorec.features.mel_banks), so the jobs need not import torch.
+python -c 'import sys; from emorec.features import FbankConfig, mel_banks
+mel_banks(FbankConfig.from_file(sys.argv[1]))' "$fbank_config" \
+  || { echo "$me: bad $fbank_config, or emorec cannot be imported (source path.sh first)" >&2; exit 1; }
 
 if [ -f "$data/feats.scp" ]; then
   mkdir -p "$data/.backup"
@@ -125,6 +128,6 @@ fi
 if [ "$nf" -ne "$nutt" ]; then
   # Within the allowed share: the data dir drops them too, so the stages after go on.
   echo "$me: dropping them from $data (utils/fix_data_dir.sh; old lists in $data/.backup)"
-  "$root/utils/fix_data_dir.sh" "$data"
+  "$EMOREC_ROOT/utils/fix_data_dir.sh" "$data"
 fi
 echo "$me: succeeded making fbank features for $name ($nf utterances)"

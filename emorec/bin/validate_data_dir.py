@@ -30,7 +30,7 @@ from typing import Iterator, Optional, Tuple
 import kaldiio
 
 from emorec.audio import is_pipe, parse_wav_scp
-from emorec.bin.check_audio import check_entry
+from emorec.audio import audio_problem
 
 MAX_REPORTED = 10
 
@@ -123,12 +123,12 @@ def check_wav(scp: str, audio: str, decode_pipes: int) -> Iterator[str]:
         decoded = set()
     for i, (lineno, utt, rx) in enumerate(entries):
         if audio == "full" or i in decoded:
-            reason, _ = check_entry(rx, full=True)
+            reason, _ = audio_problem(rx, full=True)
         elif is_pipe(rx):
             missing = [w for w in pipe_inputs(rx) if not os.path.exists(w)]
             reason = f"{rx!r}: no such file {missing[0]!r}" if missing else None
         else:
-            reason, _ = check_entry(rx, full=False)
+            reason, _ = audio_problem(rx, full=False)
         if reason:
             yield f"{scp}:{lineno}: {utt}: {reason}"
 
