@@ -25,29 +25,22 @@
 # is skipped. Bad audio is logged as "WARNING: <wav.scp>:<line>: <utt>: <reason>" in the job
 # log and skipped (Kaldi's 5% rule, as steps/make_fbank.sh).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 nj=4
 cmd=run.pl
 feature_set=handcrafted
 max_fail_frac=0.05
 
-echo "$0 $*"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -lt 1 ] || [ $# -gt 3 ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 1-3 "$@"
 data=$1
 logdir=${2:-$data/log}
 vecdir=${3:-$data/data}
 me=$(basename "$0")
 
-case $feature_set in
-  handcrafted|egemaps) ;;
-  *) echo "$me: --feature-set must be handcrafted or egemaps, got '$feature_set'" >&2; exit 1 ;;
-esac
+check_enum feature_set handcrafted egemaps
 for f in "$data/wav.scp" "$data/utt2spk"; do
   [ -f "$f" ] || { echo "$me: no such file $f" >&2; exit 1; }
 done
@@ -82,7 +75,7 @@ if [ "$nspk" -lt "$nj" ]; then
 else
   split_opts=(); sdata=$data/split${nj}
 fi
-"$root/utils/split_data.sh" ${split_opts[@]+"${split_opts[@]}"} "$data" "$nj"
+"$EMOREC_ROOT/utils/split_data.sh" ${split_opts[@]+"${split_opts[@]}"} "$data" "$nj"
 vad_opts=()
 [ -f "$data/vad.scp" ] && vad_opts=(--vad-scp "$sdata/JOB/vad.scp")
 

@@ -28,6 +28,7 @@
 #   --classes "LIST"         posterior order                                  (labels found)
 #   --seed N                                                                  (777)
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 cmd=run.pl
 feature_sets="handcrafted egemaps"
@@ -40,14 +41,11 @@ train_name=train
 classes=
 seed=777
 
-echo "$0 $*"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ] || [ -z "$splits" ] || [ -z "$vector_dirs" ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 2 "$@"
+[ -n "$splits" ] || usage_error "--splits is required"
+[ -n "$vector_dirs" ] || usage_error "--vector-dirs is required"
 splits_root=$1
 exp=$2
 me=$(basename "$0")
