@@ -61,7 +61,9 @@ out=$2
 [ -d "$exp" ] || { echo "$0: no directory $exp" >&2; exit 1; }
 [ -d "$data" ] || { echo "$0: no directory $data" >&2; exit 1; }
 
-opts=(--data "$data" --title "$title" --command "${command:-$EMOREC_COMMAND}")
+[ -n "$corpus" ] || { echo "$0: --corpus is required (RESULTS.md names its corpus)" >&2; exit 1; }
+
+opts=(--data "$data" --corpus "$corpus" --title "$title" --command "${command:-$EMOREC_COMMAND}" --seeds "$seeds")
 [ -n "$plots_dir" ] && opts+=(--plots-dir "$plots_dir")
 [ -n "$notes" ] && opts+=(--notes "$notes")
 [ -n "$paper_table" ] && opts+=(--paper-table "$paper_table")
