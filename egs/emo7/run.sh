@@ -19,8 +19,8 @@
 # Either all five corpus paths are given, or none (demo).  --include-song true keeps
 # RAVDESS's song files; --exc-to-happy true maps IEMOCAP's exc to happy.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/utils/lib/script_init.sh"
 cd "$(dirname "${BASH_SOURCE[0]}")"
-. ./path.sh
 . ./cmd.sh
 
 stage=0
@@ -41,9 +41,10 @@ demo_dir=demo
 demo_size=small
 seed=0
 classes="angry calm disgust fearful happy sad surprised"   # posterior order of every system
-cmdline="$0${*:+ $*}"
 
 . utils/parse_options.sh
+positional_args 0 "$@"
+check_enum demo_size small tiny
 
 given=0
 for c in "$crema_d" "$ravdess" "$savee" "$tess" "$iemocap"; do
@@ -63,6 +64,7 @@ fi
 data=data/emo7
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
+  stage_banner 0
   if $use_demo; then
     local/make_demo_corpus.sh --set emo7 --seed $seed --size $demo_size "$demo_dir"
   fi
@@ -78,16 +80,19 @@ if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
 fi
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
+  stage_banner 1
   local/emo7_merge.sh --nj $nj --cmd "$train_cmd" --exc-to-happy $exc_to_happy \
     --min-duration $min_duration --vad-config conf/vad.conf \
     "$data" data/cremad data/ravdess data/savee data/tess data/iemocap
 fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
+  stage_banner 2
   local/emo7_splits.sh --seed $seed --augment-target $augment_target "$data/all" "$data"
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
+  stage_banner 3
   protocols="strat spk"
   for d in "$data"/loco/*/; do
     protocols+=" loco/$(basename "$d")"
@@ -126,5 +131,5 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   fi
   python -m emorec.bin.report_baselines --data "$data" --protocols "strat spk loco" \
     --feature-sets "$baseline_features" --all-dir "$data/all" --corpus "$corpus" \
-    --demo $use_demo --paper-table conf/paper004_table6.tsv --command "$cmdline" exp/baselines RESULTS.md
+    --demo $use_demo --paper-table conf/paper004_table6.tsv --command "$EMOREC_COMMAND" exp/baselines RESULTS.md
 fi
