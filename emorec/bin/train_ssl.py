@@ -27,9 +27,7 @@ named cannot be loaded offline, the command fails naming it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 
@@ -91,12 +89,10 @@ def main(argv=None) -> int:
 
     from transformers.utils import logging as hf_logging
 
-    from emorec import metrics
     from emorec.data.text import load_text_set
     from emorec.data.waveform import load_wave_set
-    from emorec.fileio import atomic_write_text, read_classes, write_scores
-    from emorec.runtime import pick_device
-    from emorec.train import checkpoint, loop
+    from emorec.fileio import read_classes
+    from emorec.train import loop
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
@@ -118,25 +114,14 @@ def main(argv=None) -> int:
             family = ssl_family.SSLFamily(cfg, sets["train"], sets["dev"], classes)
         print(f"{prog}: {fold}: train {len(sets['train'].utts)} dev {len(sets['dev'].utts)} "
               f"test {len(sets['test'].utts)} utts; classes {classes}; encoder {cfg['model']['encoder']}")
-        t0 = time.time()
-        loop.train(cfg, family, str(exp / "train"), resume=True, ngpu=a.ngpu)
-        train_s = time.time() - t0
-        best = checkpoint.load(str(exp / "train" / "best.pt"))
-        device = pick_device("auto" if a.ngpu > 0 else "cpu")
-        model, _ = family.build_model(best)
-        model.load_state_dict(best["model"])
-        model.to(device).eval()
-        lps = {s: family.logposteriors(model, sets[s], device, texts.get(s)) for s in ("dev", "test")}
-        hist = {"best_epoch": best["epoch"], "best_dev_ua": best["metrics"]["dev_ua"], "config": cfg,
-                "classes": classes, "train_seconds": round(train_s, 2), "fold_data_dir": str(fold),
-                "selected_dev_ua": metrics.unweighted_accuracy(family.y_dev, lps["dev"].argmax(1), len(classes))}
-        atomic_write_text(exp / "train_history.json", json.dumps(hist, indent=2, default=str) + "\n")
-        write_scores(exp / "dev.logpost.ark", sets["dev"].utts, lps["dev"], classes)
-        write_scores(exp / "test.logpost.ark", sets["test"].utts, lps["test"], classes)
+        hist = loop.train_and_score_fold(
+            cfg, family, exp, {s: sets[s].utts for s in ("dev", "test")},
+            lambda model, s, device: family.logposteriors(model, sets[s], device, texts.get(s)),
+            ngpu=a.ngpu, info={"fold_data_dir": str(fold)})
     except (OSError, ValueError) as e:
         print(f"{prog}: ERROR: {e}", file=sys.stderr)
         return 1
-    print(f"{prog}: done in {train_s:.1f}s training; selected epoch {hist['best_epoch']} "
+    print(f"{prog}: done in {hist['train_seconds']:.1f}s; selected epoch {hist['best_epoch']} "
           f"(dev UA {hist['best_dev_ua']:.4f}); scores in {exp}")
     return 0
 

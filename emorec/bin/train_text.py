@@ -22,9 +22,7 @@ or the one named cannot be loaded offline, the command fails naming it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 
@@ -76,12 +74,10 @@ def main(argv=None) -> int:
 
     from transformers.utils import logging as hf_logging
 
-    from emorec import metrics
     from emorec.data.text import load_text_set
-    from emorec.fileio import atomic_write_text, class_index, read_classes, write_scores
+    from emorec.fileio import read_classes
     from emorec.models.text import save_text_classifier
-    from emorec.runtime import pick_device
-    from emorec.train import checkpoint, loop
+    from emorec.train import loop
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
@@ -95,28 +91,17 @@ def main(argv=None) -> int:
         family = text_family.TextFamily(cfg, sets["train"], sets["dev"], classes)
         print(f"train_text: {fold}: train {len(sets['train'].utts)} dev {len(sets['dev'].utts)} "
               f"test {len(sets['test'].utts)} utts; classes {classes}; encoder {cfg['model']['encoder']}")
-        t0 = time.time()
-        loop.train(cfg, family, str(exp / "train"), resume=True, ngpu=a.ngpu)
-        train_s = time.time() - t0
-        best = checkpoint.load(str(exp / "train" / "best.pt"))
-        device = pick_device("auto" if a.ngpu > 0 else "cpu")
-        model, _ = family.build_model(best)
-        model.load_state_dict(best["model"])
-        model.to(device).eval()
-        save_text_classifier(model, family.tok, exp / "model", classes, cfg["model"]["max_len"],
-                             extra={"text_model": cfg["model"]["encoder"], "best_epoch": best["epoch"]})
-        lps = {s: family.logposteriors(model, sets[s].texts, device) for s in ("dev", "test")}
-        dev_y = class_index(sets["dev"].labels, classes, str(fold / "dev/utt2emo"))
-        hist = {"best_epoch": best["epoch"], "best_dev_ua": best["metrics"]["dev_ua"], "config": cfg,
-                "classes": classes, "train_seconds": round(train_s, 2), "fold_data_dir": str(fold),
-                "selected_dev_ua": metrics.unweighted_accuracy(dev_y, lps["dev"].argmax(1), len(classes))}
-        atomic_write_text(exp / "train_history.json", json.dumps(hist, indent=2, default=str) + "\n")
-        write_scores(exp / "dev.logpost.ark", sets["dev"].utts, lps["dev"], classes)
-        write_scores(exp / "test.logpost.ark", sets["test"].utts, lps["test"], classes)
+        hist = loop.train_and_score_fold(
+            cfg, family, exp, {s: sets[s].utts for s in ("dev", "test")},
+            lambda model, s, device: family.logposteriors(model, sets[s].texts, device), ngpu=a.ngpu,
+            export=lambda model, best: save_text_classifier(
+                model, family.tok, exp / "model", classes, cfg["model"]["max_len"],
+                extra={"text_model": cfg["model"]["encoder"], "best_epoch": best["epoch"]}),
+            info={"fold_data_dir": str(fold)})
     except (OSError, ValueError) as e:
         print(f"train_text: ERROR: {e}", file=sys.stderr)
         return 1
-    print(f"train_text: done in {train_s:.1f}s training; selected epoch {hist['best_epoch']} "
+    print(f"train_text: done in {hist['train_seconds']:.1f}s; selected epoch {hist['best_epoch']} "
           f"(dev UA {hist['best_dev_ua']:.4f}); scores in {exp}")
     return 0
 

@@ -35,6 +35,7 @@ intact epoch checkpoint; a truncated one is named and skipped. Same seed and dev
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -234,3 +235,38 @@ def train(cfg: dict, family, exp_dir: str, resume: bool = False, ngpu: int = 1,
     distributed.barrier()
     distributed.cleanup()
     return None if stopped else final
+
+
+def train_and_score_fold(cfg: dict, family, exp_dir, utts: dict, scorer, ngpu: int = 1,
+                         export=None, info: dict | None = None) -> dict:
+    """One fold of an emotion recipe: trains ``family`` through the loop in EXP/train
+    (resumed after a kill), restores the best-dev-UA checkpoint, lets ``export(model)``
+    save it in the family's own format, and writes EXP/{dev,test}.logpost.ark (test last:
+    its presence marks the fold done) and EXP/train_history.json.
+    ``utts`` maps "dev"/"test" to utterance ids; ``scorer(model, split, device)`` returns
+    their natural-log posteriors. Returns the history."""
+    from pathlib import Path
+
+    from emorec import metrics
+    from emorec.fileio import atomic_write_text, write_scores
+    from emorec.runtime import pick_device
+
+    exp_dir = Path(exp_dir)
+    t0 = time.time()
+    train(cfg, family, str(exp_dir / "train"), resume=True, ngpu=ngpu)
+    best = checkpoint.load(str(exp_dir / "train" / "best.pt"))
+    device = pick_device("auto" if ngpu > 0 else "cpu")
+    model, _ = family.build_model(best)
+    model.load_state_dict(best["model"])
+    model.to(device).eval()
+    if export is not None:
+        export(model, best)
+    lps = {s: scorer(model, s, device) for s in ("dev", "test")}
+    classes = list(family.classes)
+    hist = {"best_epoch": best["epoch"], "best_dev_ua": best["metrics"]["dev_ua"], "config": cfg,
+            "classes": classes, "train_seconds": round(time.time() - t0, 2), **(info or {}),
+            "selected_dev_ua": metrics.unweighted_accuracy(family.y_dev, lps["dev"].argmax(1), len(classes))}
+    atomic_write_text(exp_dir / "train_history.json", json.dumps(hist, indent=2, default=str) + "\n")
+    write_scores(exp_dir / "dev.logpost.ark", utts["dev"], lps["dev"], classes)
+    write_scores(exp_dir / "test.logpost.ark", utts["test"], lps["test"], classes)
+    return hist
