@@ -19,14 +19,16 @@ import io
 import os
 import signal
 import sys
-from typing import List, Optional
+from contextlib import contextmanager
+from typing import Callable, List, Optional
 
 import kaldiio
 import numpy as np
 
+from emorec.audio import AudioError, parse_wav_scp
 from emorec.fileio import atomic_write, atomic_write_text
 
-__all__ = ["ArkJob", "Terminated", "catch_signals", "digest", "rm"]
+__all__ = ["ArkJob", "Entries", "Terminated", "catch_signals", "digest", "rm", "run_job"]
 
 
 class Terminated(BaseException):
@@ -124,3 +126,50 @@ class ArkJob:
         if self._fark is not None and not self._fark.closed:
             self._fark.close()
         rm(*self.tmps)
+
+
+class Entries:
+    """The wav.scp entries a job processes, with Kaldi's bad-input bookkeeping: a
+    malformed line, a duplicate id, or an item whose processing raises AudioError or
+    ValueError inside ``guard`` is logged as ``WARNING: WAV_SCP:LINE: UTT: reason`` and
+    counted in ``failed``; ``total`` counts every line."""
+
+    def __init__(self, wav_scp: str):
+        self.wav_scp, self.total, self.failed = wav_scp, 0, 0
+
+    def fail(self, lineno: int, utt: str, reason) -> None:
+        self.failed += 1
+        print(f"WARNING: {self.wav_scp}:{lineno}: {utt or '-'}: {reason}", file=sys.stderr)
+
+    def __iter__(self):
+        seen = set()
+        for lineno, utt, rx, err in parse_wav_scp(self.wav_scp):
+            self.total += 1
+            if err:
+                self.fail(lineno, utt, f"malformed line: {err}")
+            elif utt in seen:
+                self.fail(lineno, utt, "duplicate utterance id")
+            else:
+                seen.add(utt)
+                yield lineno, utt, rx
+
+    @contextmanager
+    def guard(self, lineno: int, utt: str):
+        try:
+            yield
+        except (AudioError, ValueError) as e:
+            self.fail(lineno, utt, e)
+
+
+def run_job(job: ArkJob, me: str, body: Callable[[], bool]) -> int:
+    """Runs ``body`` (True: committed) between ``job.start()`` and ``job.cleanup()``; a
+    termination signal removes the partial outputs. Returns the job's exit status."""
+    catch_signals()
+    try:
+        job.start()
+        return 0 if body() else 1
+    except Terminated as e:
+        print(f"ERROR: {me}: killed by signal {e.args[0]}; removed partial outputs", file=sys.stderr)
+        return 128 + int(e.args[0])
+    finally:
+        job.cleanup()

@@ -38,8 +38,8 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from emorec.arkjob import ArkJob, Terminated, catch_signals, digest
-from emorec.audio import AudioError, load_audio, parse_wav_scp
+from emorec.arkjob import ArkJob, Entries, digest, run_job
+from emorec.audio import load_audio
 from emorec.features import Fbank, FbankConfig, parse_bool
 
 
@@ -101,72 +101,46 @@ def main(argv=None) -> int:
     if args.skip_done and job.is_done():
         print(f"LOG: {me}: {args.scp_out} is complete and up to date; skipping", file=sys.stderr)
         return 0
-    catch_signals()
-    job.start()
-
     fbank = Fbank(cfg)
     sr = int(cfg.sample_frequency)
     on_mismatch = "resample" if cfg.allow_resample else "error"
-    n_total = n_fail = n_frames = 0
-    audio_sec = 0.0
+    entries = Entries(args.wav_scp)
+    counts = {"frames": 0, "seconds": 0.0}
     t_cpu, t_wall = time.process_time(), time.time()
 
-    def warn(lineno, utt, reason):
-        nonlocal n_fail
-        n_fail += 1
-        print(f"WARNING: {args.wav_scp}:{lineno}: {utt or '-'}: {reason}", file=sys.stderr)
-
-    try:
+    def body():
         batch, batch_len = [], 0
 
         def flush():
-            nonlocal n_frames, batch, batch_len
-            if not batch:
-                return
             feats = fbank.compute_many([w for _, w in batch])
             for (utt, _), mat in zip(batch, feats):
                 job.add(utt, mat.astype(np.float32, copy=False))
-                n_frames += mat.shape[0]
-            batch, batch_len = [], 0
+                counts["frames"] += mat.shape[0]
+            batch.clear()
 
-        seen = set()
-        for lineno, utt, rx, err in parse_wav_scp(args.wav_scp):
-            n_total += 1
-            if err:
-                warn(lineno, utt, f"malformed line: {err}")
-                continue
-            if utt in seen:
-                warn(lineno, utt, "duplicate utterance id")
-                continue
-            seen.add(utt)
-            try:
+        for lineno, utt, rx in entries:
+            with entries.guard(lineno, utt):
                 wave = load_audio(rx, target_sr=sr, on_mismatch=on_mismatch)
-            except AudioError as e:
-                warn(lineno, utt, str(e))
-                continue
-            if fbank.num_frames(wave.size) <= 0:
-                warn(lineno, utt, f"{rx!r}: {wave.size} samples is shorter than one frame "
-                                  f"({cfg.window_size} samples); no features")
-                continue
-            audio_sec += wave.size / sr
-            batch.append((utt, wave))
-            batch_len += wave.size
-            if batch_len >= args.batch_seconds * sr:
-                flush()
-        flush()
+                if fbank.num_frames(wave.size) <= 0:
+                    raise ValueError(f"{rx!r}: {wave.size} samples is shorter than one frame "
+                                     f"({cfg.window_size} samples); no features")
+                counts["seconds"] += wave.size / sr
+                batch.append((utt, wave))
+                batch_len += wave.size
+                if batch_len >= args.batch_seconds * sr:
+                    flush()
+                    batch_len = 0
+        if batch:
+            flush()
+        return job.finish(me, args.wav_scp, entries.total, entries.failed, args.max_fail_frac, "features")
 
-        n_ok = n_total - n_fail
-        if not job.finish(me, args.wav_scp, n_total, n_fail, args.max_fail_frac, "features"):
-            return 1
-    except Terminated as e:
-        print(f"ERROR: {me}: killed by signal {e.args[0]}; removed partial outputs", file=sys.stderr)
-        return 128 + int(e.args[0])
-    finally:
-        job.cleanup()
-
+    status = run_job(job, me, body)
+    if status:
+        return status
     cpu, wall = time.process_time() - t_cpu, time.time() - t_wall
-    print(f"LOG: {me}: {n_ok} of {n_total} utterances done, {n_fail} failed; {n_frames} frames "
-          f"x {cfg.dim}; {audio_sec:.1f} s of audio in {cpu:.2f} CPU s "
+    n_total, n_fail, audio_sec = entries.total, entries.failed, counts["seconds"]
+    print(f"LOG: {me}: {n_total - n_fail} of {n_total} utterances done, {n_fail} failed; {counts['frames']} "
+          f"frames x {cfg.dim}; {audio_sec:.1f} s of audio in {cpu:.2f} CPU s "
           f"({audio_sec / max(cpu, 1e-9):.0f} s audio / CPU s), {wall:.2f} s wall", file=sys.stderr)
     return 0
 

@@ -28,8 +28,8 @@ import time
 import kaldiio
 import numpy as np
 
-from emorec.arkjob import ArkJob, Terminated, catch_signals, digest
-from emorec.audio import AudioError, load_audio, parse_wav_scp
+from emorec.arkjob import ArkJob, Entries, digest, run_job
+from emorec.audio import AudioError, load_audio
 from emorec.features import num_frames
 from emorec.handcrafted import FEATURE_SETS, get_extractor
 from emorec.vad import VadConfig, speech_samples
@@ -86,43 +86,32 @@ def main(argv=None) -> int:
         print(f"ERROR: {me}: {e}", file=sys.stderr)
         return 1
 
-    n_total = n_fail = 0
-    t_cpu, audio_sec = time.process_time(), 0.0
-    catch_signals()
-    try:
-        job.start()
-        seen = set()
-        for lineno, utt, rx, err in parse_wav_scp(args.wav_scp):
-            n_total += 1
-            try:
-                if err:
-                    raise ValueError(f"malformed line: {err}")
-                if utt in seen:
-                    raise ValueError("duplicate utterance id")
-                seen.add(utt)
-                wave = load_audio(rx, target_sr=args.sample_frequency)
-                if vad is not None:
-                    wave = speech_only(wave, vad, utt, args.vad_scp, vad_cfg)
-                vec = extractor(wave)
-                if vec.shape != (extractor.dim,) or not np.all(np.isfinite(vec)):
-                    raise ValueError(f"{args.feature_set} features are not {extractor.dim} finite values")
-            except (AudioError, ValueError) as e:
-                n_fail += 1
-                print(f"WARNING: {args.wav_scp}:{lineno}: {utt or '-'}: {rx!r}: {e}", file=sys.stderr)
-                continue
-            audio_sec += wave.size / args.sample_frequency
-            job.add(utt, vec)
-        if not job.finish(me, args.wav_scp, n_total, n_fail, args.max_fail_frac, "vectors"):
-            return 1
-    except Terminated as e:
-        print(f"ERROR: {me}: killed by signal {e.args[0]}; removed partial outputs", file=sys.stderr)
-        return 128 + int(e.args[0])
-    finally:
-        job.cleanup()
+    entries = Entries(args.wav_scp)
+    t_cpu, seconds = time.process_time(), [0.0]
+
+    def body():
+        for lineno, utt, rx in entries:
+            with entries.guard(lineno, utt):
+                try:
+                    wave = load_audio(rx, target_sr=args.sample_frequency)
+                    if vad is not None:
+                        wave = speech_only(wave, vad, utt, args.vad_scp, vad_cfg)
+                    vec = extractor(wave)
+                    if vec.shape != (extractor.dim,) or not np.all(np.isfinite(vec)):
+                        raise ValueError(f"{args.feature_set} features are not {extractor.dim} finite values")
+                except (AudioError, ValueError) as e:
+                    raise ValueError(f"{rx!r}: {e}") from None
+                seconds[0] += wave.size / args.sample_frequency
+                job.add(utt, vec)
+        return job.finish(me, args.wav_scp, entries.total, entries.failed, args.max_fail_frac, "vectors")
+
+    status = run_job(job, me, body)
+    if status:
+        return status
     cpu = time.process_time() - t_cpu
-    print(f"LOG: {me}: {n_total - n_fail} of {n_total} utterances done, {n_fail} failed; "
-          f"{args.feature_set} vectors of {extractor.dim}; {audio_sec:.1f} s of audio in "
-          f"{cpu:.2f} CPU s", file=sys.stderr)
+    print(f"LOG: {me}: {entries.total - entries.failed} of {entries.total} utterances done, "
+          f"{entries.failed} failed; {args.feature_set} vectors of {extractor.dim}; {seconds[0]:.1f} s of "
+          f"audio in {cpu:.2f} CPU s", file=sys.stderr)
     return 0
 
 

@@ -25,8 +25,8 @@ import sys
 
 import numpy as np
 
-from emorec.arkjob import ArkJob, Terminated, catch_signals, digest
-from emorec.audio import AudioError, load_audio, parse_wav_scp
+from emorec.arkjob import ArkJob, Entries, digest, run_job
+from emorec.audio import load_audio
 from emorec.vad import Vad, VadConfig
 
 
@@ -59,36 +59,24 @@ def main(argv=None) -> int:
     if args.skip_done and job.is_done():
         print(f"LOG: {me}: {args.scp_out} is complete and up to date; skipping", file=sys.stderr)
         return 0
-    catch_signals()
-    n_total = n_fail = n_frames = n_speech = 0
-    seen = set()
-    try:
-        job.start()
-        for lineno, utt, rx, err in parse_wav_scp(args.wav_scp):
-            n_total += 1
-            try:
-                if err:
-                    raise ValueError(f"malformed line: {err}")
-                if utt in seen:
-                    raise ValueError("duplicate utterance id")
-                seen.add(utt)
+    entries = Entries(args.wav_scp)
+    counts = {"frames": 0, "speech": 0}
+
+    def body():
+        for lineno, utt, rx in entries:
+            with entries.guard(lineno, utt):
                 decisions = vad(load_audio(rx, target_sr=int(cfg.sample_frequency)))
-            except (AudioError, ValueError) as e:
-                n_fail += 1
-                print(f"WARNING: {args.wav_scp}:{lineno}: {utt or '-'}: {e}", file=sys.stderr)
-                continue
-            job.add(utt, decisions.astype(np.float32))
-            n_frames += decisions.size
-            n_speech += int(decisions.sum())
-        if not job.finish(me, args.wav_scp, n_total, n_fail, args.max_fail_frac, "VAD"):
-            return 1
-    except Terminated as e:
-        print(f"ERROR: {me}: killed by signal {e.args[0]}; removed partial outputs", file=sys.stderr)
-        return 128 + int(e.args[0])
-    finally:
-        job.cleanup()
-    print(f"LOG: {me}: {n_total - n_fail} of {n_total} utterances done, {n_fail} failed; "
-          f"{n_speech} of {n_frames} frames speech ({100 * n_speech / max(n_frames, 1):.1f}%)",
+                job.add(utt, decisions.astype(np.float32))
+                counts["frames"] += decisions.size
+                counts["speech"] += int(decisions.sum())
+        return job.finish(me, args.wav_scp, entries.total, entries.failed, args.max_fail_frac, "VAD")
+
+    status = run_job(job, me, body)
+    if status:
+        return status
+    n_frames, n_speech = counts["frames"], counts["speech"]
+    print(f"LOG: {me}: {entries.total - entries.failed} of {entries.total} utterances done, {entries.failed} "
+          f"failed; {n_speech} of {n_frames} frames speech ({100 * n_speech / max(n_frames, 1):.1f}%)",
           file=sys.stderr)
     return 0
 
