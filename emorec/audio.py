@@ -2,7 +2,8 @@
 
 An *rxfilename* (the value column of ``wav.scp``) is either
 
-* a path to a file that libsndfile can decode (wav, flac, ogg, ...), or
+* a path to a file that libsndfile can decode (wav, flac, ogg, mp3, ...) or, when it
+  cannot and ffmpeg is installed, that ffmpeg decodes (m4a, webm, ...), or
 * a Kaldi pipe: a shell command ending in ``|`` whose stdout is a decodable
   audio stream, e.g. ``ffmpeg -loglevel error -i a.m4a -f wav -ac 1 - |``.
   The command runs through ``bash -o pipefail -c``; a non-zero exit status is an
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
+import shutil
 import subprocess
 from typing import Tuple
 
@@ -83,8 +86,18 @@ def read_audio(rxfilename: str) -> Tuple[np.ndarray, int]:
         data, sr = soundfile.read(source, dtype="float32", always_2d=True)
     except Exception as e:  # soundfile.LibsndfileError, RuntimeError, EOFError...
         msg = str(e).strip() or type(e).__name__
-        raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported "
-                         f"format): {msg}") from e
+        if source is rxfilename and shutil.which("ffmpeg"):
+            # formats libsndfile lacks (m4a/AAC, webm/opus of a browser recording): ffmpeg
+            try:
+                data, sr = soundfile.read(io.BytesIO(_run_pipe(
+                    f"ffmpeg -nostdin -loglevel error -i {shlex.quote(rxfilename)} -f wav - |")),
+                    dtype="float32", always_2d=True)
+            except Exception as e2:  # noqa: BLE001 - both decoders failed: report both
+                raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported "
+                                 f"format): {msg}; ffmpeg: {str(e2).split(': ', 1)[-1]}") from e2
+        else:
+            raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported "
+                             f"format): {msg}") from e
     if data.shape[0] == 0:
         raise AudioError(f"{rxfilename!r}: zero-length audio (no samples)")
     if data.shape[1] == 0:

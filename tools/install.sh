@@ -2,7 +2,8 @@
 # Installs what emorec needs, and nothing twice: a no-op when all is in place.
 #
 # Usage: tools/install.sh [--test]
-#   --test   also the packages the test suite needs (a local Slurm: slurm-wlm, munge)
+#   --test   also the packages the test suite needs (a local Slurm: slurm-wlm, munge;
+#            chromium + chromium-driver for the web page's browser test)
 #
 # System packages (espeak-ng for the demo corpus, ffmpeg for VoxCeleb2 m4a, perl for
 # the queue wrappers) come from apt when we are root; without root (a cluster login
@@ -31,7 +32,9 @@ python=${PYTHON:-python3}
 
 # --- system packages ---------------------------------------------------------
 declare -A pkg_of=( [espeak-ng]=espeak-ng [ffmpeg]=ffmpeg [perl]=perl )
-if $with_test; then pkg_of[slurmctld]=slurm-wlm; pkg_of[munged]=munge; fi
+if $with_test; then
+  pkg_of[slurmctld]=slurm-wlm; pkg_of[munged]=munge; pkg_of[chromium]=chromium; pkg_of[chromedriver]=chromium-driver
+fi
 missing=()
 for cmd in "${!pkg_of[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${pkg_of[$cmd]}")
