@@ -11,7 +11,8 @@
 #   stage 3: speech emotion models per fold (transfer modes in --ser-modes)
 #   stage 4: BERT text models per fold
 #   stage 5: late fusion of speech and text log-posteriors
-#   stage 6: UA/WA per fold, confusion matrices, RESULTS.md
+#   stage 6: UA/WA per fold, confusion matrices, RESULTS.md; the packaged model $exp/model
+#            (steps/export_model.sh: the 5 fold models as an ensemble; emorec-infer --model)
 #   stage 7: ablation of paper 003 (transfer, augmentation, pooling); not run by default
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -102,6 +103,12 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
     --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model." \
     "$exp" RESULTS.md
   echo "$0: results in $PWD/RESULTS.md, plots in $PWD/plots/"
+fi
+
+if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
+  if $use_demo; then trained_on="the demo corpus (synthetic, $demo_dir; not IEMOCAP)"; else trained_on="IEMOCAP ($iemocap_root)"; fi
+  steps/export_model.sh --fbank-config conf/fbank.conf --results RESULTS.md \
+    --trained-on "$trained_on, Exp $exp_set classes, leave-one-session-out folds 1-5" "$exp" "$exp/model"
 fi
 
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
