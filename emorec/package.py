@@ -65,10 +65,13 @@ def results_rows(results_md: Path, systems: Sequence[str]) -> List[str]:
 
 
 def export_model(exp_dir, out_dir, fbank_config, folds: Sequence[str], speech_system: str = "ser_finetune",
-                 fusion_method: str = "w1", asr_model: str = "pocketsphinx", results_md=None,
+                 text_system: str = "text", fusion_system: str = "fusion", fusion_method: str = "w1", asr_model: str = "pocketsphinx", results_md=None,
                  trained_on: str = "", log=print) -> Path:
     """Copy fold models of a recipe's experiment dir into a package at ``out_dir``
-    (written beside it, then renamed into place)."""
+    (written beside it, then renamed into place). The systems are read from
+    EXP/<speech_system>/foldK/best.pt, EXP/<text_system>/foldK/model and
+    EXP/<fusion_system>/<fusion_method>/foldK; README.md quotes their RESULTS.md rows,
+    named as the recipe reports them (speech_finetune, text_asr, fusion_w1_asr ...)."""
     exp, out_dir = Path(exp_dir), Path(out_dir)
     if fusion_method not in FUSION_FILES:
         raise InferError(f"unknown fusion method {fusion_method!r} ({', '.join(FUSION_FILES)})")
@@ -81,10 +84,10 @@ def export_model(exp_dir, out_dir, fbank_config, folds: Sequence[str], speech_sy
         for k in folds:
             sp, tx, fu = (f"speech/fold{k}/best.pt", f"text/fold{k}", f"fusion/fold{k}")
             _copy(exp / speech_system / f"fold{k}" / "best.pt", tmp / sp, "the speech model")
-            _copy(exp / "text" / f"fold{k}" / "model", tmp / tx, "the text model")
+            _copy(exp / text_system / f"fold{k}" / "model", tmp / tx, "the text model")
             (tmp / fu).mkdir(parents=True)
             for f in FUSION_FILES[fusion_method] + ["classes.txt"]:
-                src = exp / "fusion" / fusion_method / f"fold{k}" / f
+                src = exp / fusion_system / fusion_method / f"fold{k}" / f
                 if f != "classes.txt" or src.is_file():
                     _copy(src, tmp / fu / f, f"{fusion_method} fusion parameters")
             # loading each fold checks that its models and fusion agree, before anything is published
@@ -100,8 +103,9 @@ def export_model(exp_dir, out_dir, fbank_config, folds: Sequence[str], speech_sy
         if asr_model != "pocketsphinx" and os.path.isdir(asr_model):
             _copy(Path(asr_model), tmp / "asr", "the Whisper model")
             asr = {"model": "asr", "source": os.path.abspath(asr_model)}
-        rows = results_rows(Path(results_md), [speech_system.replace("ser_", "speech_"), "text",
-                                               f"fusion_{fusion_method}"]) if results_md else []
+        reported = [speech_system.replace("ser_", "speech_"), text_system,
+                    f"fusion_{fusion_method}{fusion_system[len('fusion'):]}"]
+        rows = results_rows(Path(results_md), reported) if results_md else []
         manifest = {
             "format": FORMAT, "version": VERSION, "classes": classes, "fbank_config": "fbank.conf",
             "asr": asr,
@@ -112,7 +116,7 @@ def export_model(exp_dir, out_dir, fbank_config, folds: Sequence[str], speech_sy
                 {"name": "fused", "kind": KINDS["fused"], "inputs": ["speech", "text"],
                  "method": fusion_method, "members": members["fused"]},
             ],
-            "trained_on": trained_on, "source_exp": str(exp.resolve()), "folds": [f"fold{k}" for k in folds],
+            "trained_on": trained_on, "exp_systems": [speech_system, text_system, f"{fusion_system}/{fusion_method}"], "source_exp": str(exp.resolve()), "folds": [f"fold{k}" for k in folds],
             "results": rows[1:],
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -30,10 +30,13 @@ ser_config=conf/ser_demo.yaml    # conf/ser_paper.yaml for the paper's setup
 ser_modes="finetune scratch"     # speech systems trained in stage 3 (scratch, probe, finetune)
 text_config=conf/text_demo.yaml  # conf/text_paper.yaml for bert-base-uncased
 text_model=                      # local BERT dir or cached name; empty: a small BERT built per fold
+text_source=ref                  # ref | asr: asr also trains the text models and fusion on ASR transcripts
+asr_model=pocketsphinx           # with --text-source asr: pocketsphinx, or a Whisper dir / cached name
 demo_dir=demo
 seed=777
 
 . utils/parse_options.sh
+case $text_source in ref|asr) ;; *) echo "$0: --text-source must be ref or asr, not '$text_source'" >&2; exit 1 ;; esac
 
 if [ -z "$iemocap_root" ]; then
   iemocap_root=$demo_dir/IEMOCAP_full_release
@@ -69,6 +72,13 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   done
 fi
 
+if [ $stage -le 1 ] && [ $stop_stage -ge 1 ] && [ "$text_source" = asr ]; then
+  # transcripts from the audio (what exists at use time); same utterances, same folds
+  steps/transcribe.sh --nj $nj --cmd "$cuda_cmd" --asr-model "$asr_model" "$data/all" "$data/all_asr"
+  utils/validate_data_dir.sh "$data/all_asr"
+  local/make_loso_folds.sh "$data/all_asr" "$data/loso_asr"
+fi
+
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ] && $train_speaker_model; then
   (cd ../voxceleb && ./run.sh --stop-stage 3 --voxceleb-root "$voxceleb_root")
 fi
@@ -85,8 +95,17 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
     "$data/loso" "$exp/text"
 fi
 
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ] && [ "$text_source" = asr ]; then
+  steps/train_text.sh --cmd "$cuda_cmd" --train-config "$text_config" --text-model "$text_model" \
+    "$data/loso_asr" "$exp/text_asr"
+fi
+
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   steps/fuse.sh --data "$data/loso" "$exp/ser_finetune" "$exp/text" "$exp/fusion"
+fi
+
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ] && [ "$text_source" = asr ]; then
+  steps/fuse.sh --data "$data/loso_asr" "$exp/ser_finetune" "$exp/text_asr" "$exp/fusion_asr"
 fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
@@ -94,20 +113,27 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   for mode in $ser_modes; do
     [ $mode = finetune ] || systems+=" speech_$mode=ser_$mode"
   done
+  asr_note=
+  if [ "$text_source" = asr ]; then
+    systems+=" text_asr=text_asr fusion_w1_asr=fusion_asr/w1 fusion_znorm_asr=fusion_asr/znorm"
+    asr_note=" Systems *_asr: text on ASR transcripts ($asr_model), $(cat "$data/all_asr/wer.txt")."
+  fi
   ablations=
   for d in "$exp"/ablation/*/; do
     [ -d "$d" ] && ablations+=" $(basename "$d")=ablation/$(basename "$d")"
   done
   steps/report.sh --data "$data/loso" --systems "$systems" --ablations "$ablations" \
     --quote-configs "$ser_config $text_config" --title "IEMOCAP Exp $exp_set results" \
-    --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model." \
+    --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model.$asr_note" \
     "$exp" RESULTS.md
   echo "$0: results in $PWD/RESULTS.md, plots in $PWD/plots/"
 fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   if $use_demo; then trained_on="the demo corpus (synthetic, $demo_dir; not IEMOCAP)"; else trained_on="IEMOCAP ($iemocap_root)"; fi
-  steps/export_model.sh --fbank-config conf/fbank.conf --results RESULTS.md \
+  text_system=text; [ "$text_source" = asr ] && text_system=text_asr
+  steps/export_model.sh --fbank-config conf/fbank.conf --results RESULTS.md --asr-model "$asr_model" \
+    --text-system $text_system --fusion-system ${text_system/text/fusion} \
     --trained-on "$trained_on, Exp $exp_set classes, leave-one-session-out folds 1-5" "$exp" "$exp/model"
 fi
 

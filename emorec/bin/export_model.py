@@ -20,6 +20,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--fbank-config", required=True, help="the feature config the speech models were trained with")
     p.add_argument("--folds", default="1 2 3 4 5", help='fold numbers to export, an ensemble when several ["1 2 3 4 5"]')
     p.add_argument("--speech-system", default="ser_finetune", help="speech system dir under EXP_DIR [ser_finetune]")
+    p.add_argument("--text-system", default="text", help="text system dir under EXP_DIR [text]")
+    p.add_argument("--fusion-system", default="fusion", help="fusion output dir under EXP_DIR [fusion]")
     p.add_argument("--fusion", choices=sorted(FUSION_FILES), default="w1", help="fusion method [w1]")
     p.add_argument("--asr-model", default="pocketsphinx",
                    help="pocketsphinx, a Whisper dir (copied into the package) or a cached name [pocketsphinx]")
@@ -34,6 +36,7 @@ def main(argv=None) -> int:
     a = get_parser().parse_args(argv)
     try:
         export_model(a.exp_dir, a.out_dir, a.fbank_config, a.folds.split(), speech_system=a.speech_system,
+                     text_system=a.text_system, fusion_system=a.fusion_system,
                      fusion_method=a.fusion, asr_model=a.asr_model, results_md=a.results, trained_on=a.trained_on,
                      log=lambda m: print(m, file=sys.stderr))
     except (InferError, OSError) as e:
