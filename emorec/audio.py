@@ -14,13 +14,18 @@ An *rxfilename* (the value column of ``wav.scp``) is either
 
 * several channels -> their mean;
 * sample-rate policy: a file whose rate differs from ``target_sr`` is
-  **resampled by default** (``torchaudio.functional.resample``, windowed sinc);
+  **resampled by default** (``torchaudio.functional.resample``, windowed sinc); when
+  the reduced ratio is awkward (orig / gcd > ``POLY_RATIO_LIMIT``, e.g. TESS's
+  24414 Hz -> 16000 is 12207:8000) torchaudio's kernel takes seconds per file to
+  build, so ``scipy.signal.resample_poly`` (polyphase, Kaiser window) is used instead;
   with ``on_mismatch='error'`` (``--allow-resample false`` on the command line)
   it is rejected with an ``AudioError`` naming the file and both rates.
 
 Every failure (missing file, empty file, undecodable/corrupt data, zero
 samples, failing pipe) raises ``AudioError`` whose message names the
 rxfilename, so callers can log ``file:line: utt: reason`` and skip the item.
+A truncated file (its header declares more data than it holds) is read short,
+as far as it goes, with a warning naming it (logger ``emorec.audio``).
 
 Not supported (known gaps): Kaldi's extended filenames ``foo.ark:123`` (wav
 archives with offsets) and ``[start:end]`` ranges.
@@ -29,7 +34,10 @@ archives with offsets) and ``[start:end]`` ranges.
 from __future__ import annotations
 
 import io
+import logging
+import math
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -38,7 +46,15 @@ from typing import Tuple
 import numpy as np
 import soundfile
 
-__all__ = ["AudioError", "load_audio", "mono_at_rate", "read_audio", "is_pipe", "parse_wav_scp"]
+__all__ = ["AudioError", "audio_problem", "load_audio", "mono_at_rate", "read_audio",
+           "resample", "is_pipe", "parse_wav_scp"]
+
+POLY_RATIO_LIMIT = 1000
+
+log = logging.getLogger(__name__)
+# libsndfile's header log says "data : 32000 (should be 15978)" when a chunk is cut short.
+_SHORT_DATA_RE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M)
+_UNKNOWN_SIZE = 0xFFFFFFFF  # streaming writers (ffmpeg to a pipe) leave the size unset
 
 
 class AudioError(Exception):
@@ -83,21 +99,28 @@ def read_audio(rxfilename: str) -> Tuple[np.ndarray, int]:
             raise AudioError(f"{path!r}: empty file (0 bytes)")
         source = path
     try:
-        data, sr = soundfile.read(source, dtype="float32", always_2d=True)
+        with soundfile.SoundFile(source) as f:
+            data = f.read(dtype="float32", always_2d=True)
+            sr, header_log = f.samplerate, f.extra_info
     except Exception as e:  # soundfile.LibsndfileError, RuntimeError, EOFError...
         msg = str(e).strip() or type(e).__name__
-        if source is rxfilename and shutil.which("ffmpeg"):
-            # formats libsndfile lacks (m4a/AAC, webm/opus of a browser recording): ffmpeg
-            try:
-                data, sr = soundfile.read(io.BytesIO(_run_pipe(
-                    f"ffmpeg -nostdin -loglevel error -i {shlex.quote(rxfilename)} -f wav - |")),
-                    dtype="float32", always_2d=True)
-            except Exception as e2:  # noqa: BLE001 - both decoders failed: report both
-                raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported "
-                                 f"format): {msg}; ffmpeg: {str(e2).split(': ', 1)[-1]}") from e2
-        else:
+        if source is not rxfilename or not shutil.which("ffmpeg"):
             raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported "
                              f"format): {msg}") from e
+        # formats libsndfile lacks (m4a/AAC, webm/opus of a browser recording): ffmpeg
+        try:
+            data, sr = soundfile.read(io.BytesIO(_run_pipe(
+                f"ffmpeg -nostdin -loglevel error -i {shlex.quote(rxfilename)} -f wav - |")),
+                dtype="float32", always_2d=True)
+        except Exception as e2:  # noqa: BLE001 - both decoders failed: report both
+            raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported "
+                             f"format): {msg}; ffmpeg: {str(e2).split(': ', 1)[-1]}") from e2
+        header_log = ""
+    m = _SHORT_DATA_RE.search(header_log)
+    if m and int(m.group(2)) < int(m.group(1)) < _UNKNOWN_SIZE:
+        log.warning("%r: truncated: its header declares %s bytes of audio, it holds %s; "
+                    "read %d samples (%.2f s)", rxfilename, m.group(1), m.group(2),
+                    data.shape[0], data.shape[0] / sr)
     if data.shape[0] == 0:
         raise AudioError(f"{rxfilename!r}: zero-length audio (no samples)")
     if data.shape[1] == 0:
@@ -129,13 +152,51 @@ def mono_at_rate(data: np.ndarray, sr: int, rxfilename: str, target_sr: int = 16
             raise AudioError(f"{rxfilename!r}: sample rate {sr} Hz differs from the expected "
                              f"{target_sr} Hz and resampling is disabled "
                              f"(--allow-resample false)")
-        import torch
-        import torchaudio.functional as taf
-
-        mono = taf.resample(torch.from_numpy(mono), sr, target_sr).numpy().astype(np.float32)
+        mono = resample(mono, sr, target_sr)
         if mono.size == 0:
             raise AudioError(f"{rxfilename!r}: zero-length audio after resampling {sr} -> {target_sr} Hz")
     return mono
+
+
+def resample(x: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
+    """float32 ``x`` from ``sr`` to ``target_sr`` (see the module doc for the method)."""
+    g = math.gcd(sr, target_sr)
+    if sr // g > POLY_RATIO_LIMIT:
+        from scipy.signal import resample_poly
+
+        return resample_poly(x, target_sr // g, sr // g).astype(np.float32)
+    import torch
+    import torchaudio.functional as taf
+
+    return taf.resample(torch.from_numpy(x), sr, target_sr).numpy().astype(np.float32)
+
+
+def audio_problem(rx: str, full: bool = False):
+    """``(reason or None, sample_rate or None)`` for one rxfilename: plain files are
+    checked from their header (exists, non-empty, decodable, at least one sample), pipes
+    and, with ``full``, plain files too are decoded completely."""
+    try:
+        if is_pipe(rx) or full:
+            data, sr = read_audio(rx)
+            return None, sr
+        if not os.path.exists(rx):
+            return f"{rx!r}: no such file", None
+        if os.path.isdir(rx):
+            return f"{rx!r}: is a directory, not an audio file", None
+        if os.path.getsize(rx) == 0:
+            return f"{rx!r}: empty file (0 bytes)", None
+        try:
+            info = soundfile.info(rx)
+        except Exception as e:
+            return f"{rx!r}: cannot decode audio (corrupt or unsupported format): " \
+                   f"{str(e).strip() or type(e).__name__}", None
+        if info.frames <= 0:
+            return f"{rx!r}: zero-length audio (no samples)", info.samplerate
+        if info.channels <= 0:
+            return f"{rx!r}: audio has no channels", info.samplerate
+        return None, info.samplerate
+    except AudioError as e:
+        return str(e), None
 
 
 def parse_wav_scp(path: str):

@@ -146,6 +146,19 @@ def read_kv(path, allow_empty_value: bool = False) -> Dict[str, str]:
     return out
 
 
+def check_utf8(path) -> None:
+    """Raise DataDirError naming ``path:line`` at the first line that is not UTF-8
+    (read_kv keeps such bytes as surrogates, which tokenizers and writers reject later
+    without naming the file)."""
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataDirError(f"{path}:{n}: bytes that are not UTF-8 "
+                                   f"({line[e.start:e.end]!r} at byte {e.start} of the line)") from None
+
+
 def read_key_list(path) -> List[str]:
     """The first field of every line (an utterance list); same line rules as read_kv."""
     return list(read_kv(path, allow_empty_value=True))

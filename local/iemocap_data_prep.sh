@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: local/iemocap_data_prep.sh [--exp 1|2|3] [--max-drop-frac 0.05] <IEMOCAP_ROOT> <DATA_DIR>
+# Usage: local/iemocap_data_prep.sh [--exp 0|1|2|3] [--max-drop-frac 0.05] <IEMOCAP_ROOT> <DATA_DIR>
 #  e.g.: local/iemocap_data_prep.sh --exp 3 /corpora/IEMOCAP_full_release data/iemocap
 #
 # Writes DATA_DIR/{wav.scp,utt2spk,spk2utt,text,utt2emo} for the IEMOCAP turns
@@ -7,6 +7,7 @@
 #   --exp 1: ang hap neu sad      (paper: 4490 utterances)
 #   --exp 2: ang exc neu sad      (paper: 4936)
 #   --exp 3: ang hap neu sad, exc merged into hap (default; paper: 5531)
+#   --exp 0: every label kept (xxx fru exc oth ... too; egs/emo7 maps them)
 # Speaker = session + F/M letter of the turn (Ses01F_impro01_M003 -> Ses01M),
 # utterance id = <spk>-<turn>. A missing wav or a missing/empty transcript drops
 # the utterance with a warning naming the file (and line); more than
@@ -19,13 +20,13 @@ max_drop_frac=0.05
 . utils/parse_options.sh
 
 if [ $# -ne 2 ]; then
-  echo "Usage: $0 [--exp 1|2|3] <IEMOCAP_ROOT> <DATA_DIR>" >&2
+  echo "Usage: $0 [--exp 0|1|2|3] <IEMOCAP_ROOT> <DATA_DIR>" >&2
   exit 1
 fi
 root=$1
 data=$2
+case $exp in 0|1|2|3) ;; *) echo "$0: --exp must be 0, 1, 2 or 3, got '$exp'" >&2; exit 1 ;; esac
 [ -d "$root" ] || { echo "$0: no such directory: $root" >&2; exit 1; }
-mkdir -p "$data"
 
 python -m emorec.bin.prepare_iemocap --exp "$exp" --max-drop-frac "$max_drop_frac" "$root" "$data"
 

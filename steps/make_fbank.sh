@@ -24,7 +24,8 @@
 # "WARNING: <wav.scp>:<line>: <utt>: <reason>" in the job log and skipped; a job fails
 # when more than 5% of its utterances fail, and so does this script when more than 5%
 # of all utterances got no features (Kaldi's 5% rule; Kaldi's binaries only fail a job
-# in which nothing succeeded, we apply the 5% to each job too).
+# in which nothing succeeded, we apply the 5% to each job too). Within the 5%, the
+# utterances without features are dropped from <data-dir> (utils/fix_data_dir.sh).
 set -euo pipefail
 
 nj=4
@@ -116,13 +117,18 @@ mv "$data/feats.scp.tmp" "$data/feats.scp"
 
 nf=$(wc -l < "$data/feats.scp")
 if [ "$nf" -ne "$nutt" ]; then
-  echo "$me: $((nutt - nf)) of $nutt utterances got no features (see the WARNING lines in" \
-       "$logdir/make_fbank_${name}.*.log); consider utils/fix_data_dir.sh $data"
+  echo "$me: $((nutt - nf)) of $nutt utterances got no features (the WARNING lines of" \
+       "$logdir/make_fbank_${name}.*.log name them):"
   grep -h "^WARNING" "$logdir/make_fbank_${name}".*.log | head -n 20 || true
 fi
 if awk -v nf="$nf" -v nu="$nutt" -v f="$max_fail_frac" 'BEGIN { exit !((nu - nf) > f * nu) }'; then
-  echo "$me: more than $max_fail_frac of the utterances got no features ($nf of $nutt done);" \
+  echo "$me: $((nutt - nf)) of $nutt utterances got no features, more than $max_fail_frac;" \
        "a serious error" >&2
   exit 1
+fi
+if [ "$nf" -ne "$nutt" ]; then
+  # Within the allowed share: the data dir drops them too, so the stages after go on.
+  echo "$me: dropping them from $data (utils/fix_data_dir.sh; old lists in $data/.backup)"
+  "$root/utils/fix_data_dir.sh" "$data"
 fi
 echo "$me: succeeded making fbank features for $name ($nf utterances)"

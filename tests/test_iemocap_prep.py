@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from emorec.data import iemocap
-from emorec.fileio import read_kv
+from emorec.fileio import check_utf8, read_kv
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APPLEDOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x00"
@@ -186,3 +186,29 @@ def test_full_corpus_warning():
 def test_bad_root(tmp_path):
     r = run_prep(str(tmp_path), str(tmp_path / "d"), check=False)
     assert r.returncode != 0 and "Session" in r.stderr
+
+
+@pytest.mark.parametrize("bad", [b"[3.0000 5.5000]", b"[3.0000 - 5.5000"])
+def test_malformed_evaluation_line_is_named_and_counted(tree, tmp_path, bad):
+    """A header whose time span lost its '-' or ']' drops the turn loudly, and the drop
+    counts against --max-drop-frac like any other."""
+    epath = os.path.join(tree, "Session1", "dialog", "EmoEvaluation", "Ses01F_impro01.txt")
+    lines = open(epath, "rb").read().split(b"\r\n")
+    n = next(i for i, ln in enumerate(lines) if b"Ses01F_impro01_M000" in ln)
+    lines[n] = lines[n].replace(b"[3.0000 - 4.5000]", bad)
+    assert lines[n].startswith(bad)
+    open(epath, "wb").write(b"\r\n".join(lines))
+    r = run_prep(tree, str(tmp_path / "d1"), check=False)   # 1 of 11 > 5%
+    assert r.returncode != 0 and "1 of 11 selected utterances dropped" in r.stderr
+    r = run_prep(tree, str(tmp_path / "d2"), "--max-drop-frac", "0.2")
+    assert f"{epath}:{n + 1}: malformed evaluation line" in r.stderr
+    assert "10 utterances" in r.stdout and "1 dropped" in r.stdout
+    assert "Ses01M-Ses01F_impro01_M000" not in read_kv(str(tmp_path / "d2" / "utt2spk"))
+
+
+def test_non_utf8_transcript_line_named_and_written_as_utf8(tree, tmp_path):
+    data = str(tmp_path / "data")
+    r = run_prep(tree, data)
+    tpath = os.path.join(tree, "Session1", "dialog", "transcriptions", "Ses01F_impro01.txt")
+    assert f"{tpath}:1: bytes that are not UTF-8; decoded as latin-1" in r.stderr
+    check_utf8(os.path.join(data, "text"))

@@ -108,6 +108,11 @@ def test_corrupt_wav_is_logged_and_dropped(tmp_path, shell_env):
     assert len(warn) == 1
     assert warn[0].startswith(f"WARNING: {data}/split2/")
     assert f": {bad}: " in warn[0] and wav[bad] in warn[0] and "cannot decode" in warn[0]
+    # within the 5%, the data dir drops it too and stays valid for the stages after
+    for f in ("utt2spk", "wav.scp", "spk2utt"):
+        assert bad not in (data / f).read_text(), f
+    subprocess.run(["bash", str(ROOT / "utils" / "validate_data_dir.sh"), "--no-text", str(data)],
+                   env=shell_env, check=True, capture_output=True)
 
 
 def test_more_than_5_percent_bad_fails(tmp_path, shell_env):
@@ -126,18 +131,23 @@ def test_more_than_5_percent_bad_fails(tmp_path, shell_env):
     assert not list((data / "data").glob("*.tmp"))
 
 
+def _session_pids(sid: int):
+    pids = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":  # session id; zombies are dead
+                pids.append(int(p.name))
+    return pids
+
+
 def _kill_session(sid: int):
     """SIGKILL every process of the session started for make_fbank.sh (all ours)."""
     for _ in range(3):
-        pids = []
-        for p in Path("/proc").iterdir():
-            if p.name.isdigit():
-                try:
-                    fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(fields[3]) == sid:  # field 6 of stat: session id
-                    pids.append(int(p.name))
+        pids = _session_pids(sid)
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -176,6 +186,13 @@ def test_kill_and_rerun(tmp_path, shell_env):
             time.sleep(0.5)
         else:
             pytest.fail("jobs 2-4 did not finish in time")
+        # kill -9 of the run's process group: the jobs (own groups) must die with it
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 10
+        while _session_pids(proc.pid) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not _session_pids(proc.pid), "jobs outlived the run that started them"
     finally:
         _kill_session(proc.pid)
         proc.wait()

@@ -87,6 +87,52 @@ def test_run_pl_log_needs_job_for_arrays(tmp_path, shell_env, emorec_root):
     r = run([emorec_root / "utils/run.pl", "JOB=1:2", "x.log", "true"], shell_env, tmp_path)
     assert r.returncode != 0 and "x.log" in r.stderr
 
+
+# A job that is not idempotent: run twice (or by two live copies) it appends twice.
+TWICE_JOB = 'echo "start JOB $$" >> trace; sleep 2; echo "result JOB" >> out.JOB; echo "end JOB" >> trace'
+
+
+def _wait_for(pred, timeout=30):
+    deadline = time.time() + timeout
+    while not pred() and time.time() < deadline:
+        time.sleep(0.05)
+    assert pred()
+
+
+@pytest.mark.parametrize("kill_group", [True, False], ids=["group", "run_pl_only"])
+def test_run_pl_jobs_die_with_the_run_and_rerun_once(tmp_path, shell_env, emorec_root,
+                                                     kill_group):
+    """kill -9 of the run (its whole process group, or run.pl alone) mid-job takes the
+    jobs with it; an immediate rerun then runs each job once, with the clean outputs."""
+    cmd = [str(emorec_root / "utils/run.pl"), "JOB=1:2", "log/t.JOB.log", "bash", "-c", TWICE_JOB]
+    p = subprocess.Popen(cmd, env=shell_env, cwd=tmp_path, start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trace = tmp_path / "trace"
+    _wait_for(lambda: trace.exists() and trace.read_text().count("start") == 2)
+    (os.killpg if kill_group else os.kill)(p.pid, signal.SIGKILL)
+    p.wait()
+    r = run(cmd, shell_env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    time.sleep(3)   # longer than a job: an orphan of the first run would have finished now
+    for j in (1, 2):
+        assert (tmp_path / f"out.{j}").read_text() == f"result {j}\n"
+        assert trace.read_text().count(f"end {j}\n") == 1
+        check_log(tmp_path / f"log/t.{j}.log", cmd_contains=f"start {j}")
+
+
+def test_run_pl_refuses_a_job_another_live_job_is_writing(tmp_path, shell_env, emorec_root):
+    cmd = [str(emorec_root / "utils/run.pl"), "--lock-wait", "1", "JOB=1:1", "log/t.JOB.log",
+           "bash", "-c", TWICE_JOB]
+    first = subprocess.Popen(cmd, env=shell_env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    trace = tmp_path / "trace"
+    _wait_for(lambda: trace.exists() and "start" in trace.read_text())
+    r = run(cmd, shell_env, tmp_path)
+    assert r.returncode != 0
+    assert "job 1 not started: another live job" in r.stderr and "log/t.1.log.lock" in r.stderr
+    assert first.wait(timeout=30) == 0
+    assert (tmp_path / "out.1").read_text() == "result 1\n"
+    check_log(tmp_path / "log/t.1.log", cmd_contains="start 1")   # not truncated by the refusal
+
 # ---------------------------------------------------------------- slurm.pl
 
 
@@ -181,6 +227,17 @@ def test_slurm_default_conf_from_recipe(slurm, tmp_path, emorec_root):
     assert "--mem-per-cpu=50M" in (tmp_path / "log/q/d.sh").read_text()
 
 
+def _assert_gone_from_queue(slurm, jobid, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        q = subprocess.run(["squeue", "-h", "-j", jobid], capture_output=True, text=True,
+                           env=slurm.env)
+        if not q.stdout.strip():
+            break
+        time.sleep(0.5)
+    assert not q.stdout.strip(), q.stdout
+
+
 def test_slurm_sigterm_cancels_the_array(slurm, tmp_path, emorec_root):
     p = subprocess.Popen([str(c) for c in slurm_pl(emorec_root, "JOB=1:2", "log/k.JOB.log",
                                                      "sleep", "60")],
@@ -194,12 +251,33 @@ def test_slurm_sigterm_cancels_the_array(slurm, tmp_path, emorec_root):
     _, err = p.communicate(timeout=30)
     assert p.returncode != 0 and "cancelled" in err
     jobid = re.search(r"Slurm job (\d+)", err).group(1)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        q = subprocess.run(["squeue", "-h", "-j", jobid], capture_output=True, text=True,
-                           env=slurm.env)
-        if not q.stdout.strip():
-            break
-        time.sleep(0.5)
-    assert not q.stdout.strip(), q.stdout
+    _assert_gone_from_queue(slurm, jobid)
     assert "sleep 60" in script
+
+
+def test_slurm_kill_9_cancels_the_array(slurm, tmp_path, emorec_root):
+    """kill -9 of the process group running slurm.pl leaves no task of its array behind."""
+    p = subprocess.Popen([str(c) for c in slurm_pl(emorec_root, "JOB=1:2", "log/k.JOB.log",
+                                                     "sleep", "60")],
+                         env=slurm.env, cwd=tmp_path, start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "log/k.1.log"
+    _wait_for(lambda: log.exists() and re.search(r"Slurm job (\d+)_", log.read_text()))
+    jobid = re.search(r"Slurm job (\d+)_", log.read_text()).group(1)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    _assert_gone_from_queue(slurm, jobid)
+
+
+def test_slurm_refuses_a_task_another_live_job_is_writing(slurm, tmp_path, emorec_root):
+    cmd = [str(c) for c in slurm_pl(emorec_root, "--lock-wait", "1", "JOB=1:1", "log/t.JOB.log",
+                                    "bash", "-c", TWICE_JOB)]
+    first = subprocess.Popen(cmd, env=slurm.env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    trace = tmp_path / "trace"
+    _wait_for(lambda: trace.exists() and "start" in trace.read_text())
+    r = run(cmd, slurm.env, tmp_path)
+    assert r.returncode != 0
+    assert "task 1 not started: another live job" in r.stderr and "log/t.1.log.lock" in r.stderr
+    assert first.wait(timeout=60) == 0
+    assert (tmp_path / "out.1").read_text() == "result 1\n"
+    check_log(tmp_path / "log/t.1.log", cmd_contains="start 1")

@@ -7,6 +7,7 @@
 # Options (both "--opt value" and "--opt=value"):
 #   --max-jobs-run N   run at most N jobs at once (default: number of CPUs)
 #   --num-threads T    recorded in the log's accounting line
+#   --lock-wait S      seconds to wait for another live job writing the same log
 #   --gpu G, --mem M, --time T, --config F
 #                      accepted for compatibility with slurm.pl; ignored locally
 #                      (GPU jobs still run, CUDA_VISIBLE_DEVICES is left alone)
@@ -16,6 +17,12 @@
 # the name in the log file name and the command; JOB=3 runs a single job.
 # Each log holds "# <command>", "# Started at <date>", "#", the output, then
 # "# Accounting: time=<s> threads=<T>" and "# Ended (code <rc>) at <date>".
+# A job dies with the run.pl that started it, however run.pl dies (kill -9 of its
+# process group included): a guard process in the job's own process group kills that
+# group when run.pl goes. A job holds an flock on "<log-file>.lock" while it runs
+# (the lock passes to the job's processes, so the kernel releases it when the last
+# of them exits): a rerun waits up to --lock-wait seconds (default 10) for a live
+# job with the same log, then refuses to start it (the job counts as failed).
 # Arguments containing whitespace or quotes are quoted for bash; single-word
 # arguments such as "|" or ">" are passed through unquoted so pipes work.
 # Exit status 0 if all jobs succeed, else 1 with
@@ -24,17 +31,20 @@ use strict;
 use warnings;
 use File::Path qw(make_path);
 use File::Basename qw(dirname);
+use Fcntl qw(:flock F_SETFD);
 use POSIX qw(:sys_wait_h setpgid);
+use Time::HiRes qw(sleep time);
 use FindBin qw($RealBin);
 use lib "$RealBin/lib";
-use EmorecQueue qw(parse_job_args);
+use EmorecQueue qw(parse_job_args start_guard);
 
 my $me = "run.pl";
 my $max_jobs_run = -1;
 my $num_threads = 1;
+my $lock_wait = 10;
 
 sub usage {
-  die "Usage: $me [--max-jobs-run N] [--num-threads T] [--gpu G] [--mem M] [--time T] "
+  die "Usage: $me [--max-jobs-run N] [--num-threads T] [--lock-wait S] [--gpu G] [--mem M] [--time T] "
     . "[--config F] [JOB=1:N] <log-file> <command> [args...]\n";
 }
 
@@ -50,6 +60,9 @@ while (@ARGV && $ARGV[0] =~ m/^--?[A-Za-z]/) {
   } elsif ($opt eq "--num-threads") {
     $val =~ m/^\d+$/ && $val > 0 or die "$me: --num-threads needs a positive integer, got '$val'\n";
     $num_threads = $val;
+  } elsif ($opt eq "--lock-wait") {
+    $val =~ m/^\d+(\.\d*)?$/ or die "$me: --lock-wait needs a number of seconds, got '$val'\n";
+    $lock_wait = $val;
   } elsif ($opt =~ m/^--(gpu|mem|time|config)$/) {
     # accepted, ignored locally
   } else {
@@ -71,35 +84,76 @@ sub subst {
   return $s;
 }
 
+# Its write end stays open in run.pl alone: the job guards see end-of-file when run.pl dies.
+pipe(my $run_alive_r, my $run_alive_w) or die "$me: pipe failed: $!\n";
+
 sub date_str { my $d = `date`; $d = scalar(localtime) . "\n" if $d eq ""; return $d; }
+
+# The open, flocked "<log>.lock" of job $id, or undef (after saying why) when another
+# live job still holds it after --lock-wait seconds.
+sub lock_job {
+  my ($id, $log) = @_;
+  my $lockfile = "$log.lock";
+  open(my $lk, "+>>", $lockfile) or do { print STDERR "$me: cannot open '$lockfile': $!\n"; return; };
+  my $deadline = time() + $lock_wait;
+  until (flock($lk, LOCK_EX | LOCK_NB)) {
+    if (!$!{EWOULDBLOCK}) {    # a file system without locks: run unguarded, say so
+      print STDERR "$me: WARNING: cannot lock '$lockfile' ($!); job $id runs without its lock\n";
+      last;
+    }
+    if (time() >= $deadline) {
+      seek($lk, 0, 0);
+      my $holder = <$lk>;
+      $holder = "?" unless defined $holder && $holder =~ m/^\d+$/;
+      chomp $holder;
+      print STDERR "$me: job $id not started: another live job (pid $holder) is still "
+        . "writing its outputs; lock $lockfile\n";
+      return;
+    }
+    sleep(0.2);
+  }
+  return $lk;
+}
 
 # Runs in a forked child: one job, returns its exit code.
 sub run_one {
   my ($id) = @_;
+  close($run_alive_w);
   my $log = subst($logfile, $id);
   my $c = subst($cmd, $id);
   my $dir = dirname($log);
   make_path($dir) unless -d $dir;
+  my $lock = lock_job($id, $log) or return 1;
   open(my $fh, ">", $log) or do { print STDERR "$me: cannot write log file '$log': $!\n"; return 1; };
   print $fh "# $c\n# Started at " . date_str() . "#\n";
   close($fh);
   my $start = time();
+  # The job's process group is the guard's: a signal to it reaches the whole job, and
+  # the guard kills it when this process or run.pl dies.
+  pipe(my $job_alive_r, my $job_alive_w) or die "$me: pipe failed: $!\n";
+  my $guard = start_guard(sub { close($job_alive_w); setpgid(0, 0); },
+                          sub { kill("KILL", -getpgrp()); },
+                          $job_alive_r, $run_alive_r);
+  setpgid($guard, $guard);
+  close($job_alive_r);
   my $pid = fork();
   die "$me: fork failed: $!\n" unless defined $pid;
   if ($pid == 0) {
-    setpgid(0, 0);    # own process group, so that a signal reaches the whole job
+    setpgid(0, $guard);
+    fcntl($lock, F_SETFD, 0);    # the job's processes keep the lock until they are gone
     open(STDIN, "<", "/dev/null") if -t STDIN;
     open(STDOUT, ">>", $log) or die "$me: cannot append to '$log': $!\n";
     open(STDERR, ">&", \*STDOUT) or die;
     exec("bash", "-c", $c) or do { print STDERR "$me: cannot run bash: $!\n"; POSIX::_exit(127); };
   }
+  truncate($lock, 0);
+  syswrite($lock, "$pid\n");    # names the holder for a rerun that finds the lock taken
   my $stop = sub {
     my $sig = shift;
-    kill("TERM", -$pid);
-    kill("TERM", $pid);
+    kill("TERM", -$guard);
     waitpid($pid, 0);
     if (open(my $f, ">>", $log)) {
-      print $f "# Accounting: time=" . (time() - $start) . " threads=$num_threads\n";
+      print $f "# Accounting: time=" . int(time() - $start) . " threads=$num_threads\n";
       print $f "# Ended (code 143, killed by SIG$sig) at " . date_str();
       close($f);
     }
@@ -112,7 +166,7 @@ sub run_one {
   my $status = $?;
   my $code = ($status & 127) ? 128 + ($status & 127) : ($status >> 8);
   open($fh, ">>", $log) or return 1;
-  print $fh "# Accounting: time=" . (time() - $start) . " threads=$num_threads\n";
+  print $fh "# Accounting: time=" . int(time() - $start) . " threads=$num_threads\n";
   print $fh "# Ended (code $code) at " . date_str();
   close($fh);
   return $code;

@@ -13,10 +13,15 @@
 # (polling with back-off, checking squeue for tasks that died without a done
 # file), exits 0 when all tasks succeed, else 1 with
 # "slurm.pl: N / M failed, log is in <first failed log>". SIGINT/SIGTERM cancel
-# the array. The job runs in the caller's cwd, sources ./path.sh if there is one.
+# the array, and so does slurm.pl's death by kill -9 (of it or of its process
+# group): a guard process in a session of its own then runs scancel. The job runs in the caller's cwd, sources ./path.sh if there is one.
+#
+# A task holds an flock on "<log-file>.lock" while it runs (as run.pl's jobs do): a
+# task whose log another live job is writing waits up to --lock-wait seconds (default
+# 10), then fails without starting (the reason is in its Slurm output file).
 #
 # Options: --config FILE (default conf/slurm.conf if it exists, else built-in),
-#   --max-jobs-run N, and every option the config defines, e.g. --gpu G, --mem M,
+#   --max-jobs-run N, --lock-wait S, and every option the config defines, e.g. --gpu G, --mem M,
 #   --num-threads T, --time T ("--opt value" or "--opt=value"; "-" and "_" alike).
 #
 # Config format (Kaldi's):
@@ -31,7 +36,8 @@ use warnings;
 use Cwd qw(getcwd);
 use FindBin qw($RealBin);
 use lib "$RealBin/lib";
-use EmorecQueue qw(parse_job_args shell_quote);
+use EmorecQueue qw(parse_job_args shell_quote start_guard);
+use POSIX qw(setsid);
 use File::Basename qw(dirname basename);
 use File::Path qw(make_path);
 use Time::HiRes qw(sleep time);
@@ -140,12 +146,18 @@ my @order = ((grep { !exists $cli{$_} } sort keys %defaults), @cli_order);
 
 my $max_jobs_run;
 my $num_threads = 1;
+my $lock_wait = 10;
 my @sbatch_opts;
 for my $name (@order) {
   my $value = $values{$name};
   if ($name eq "max_jobs_run") {
     $value =~ m/^\d+$/ && $value > 0 or die "$me: --max-jobs-run needs a positive integer, got '$value'\n";
     $max_jobs_run = $value;
+    next;
+  }
+  if ($name eq "lock_wait") {
+    $value =~ m/^\d+(\.\d*)?$/ or die "$me: --lock-wait needs a number of seconds, got '$value'\n";
+    $lock_wait = $value;
     next;
   }
   if ($name eq "num_threads") {
@@ -207,6 +219,13 @@ if [ -n "\$jobname" ]; then
 fi
 done_file=@{[sq($abs_qdir)]}/done.\${SLURM_ARRAY_JOB_ID:-\${SLURM_JOB_ID:-0}}.\$task
 mkdir -p "\$(dirname "\$log")"
+# The lock passes to the job's processes: released when the last of them is gone.
+exec 9>>"\$log.lock"
+if ! flock -w $lock_wait 9; then
+  echo "slurm.pl: task \$task not started: another live job is still writing its outputs; lock \$log.lock" >&2
+  echo 1 > "\$done_file.tmp" && mv -f "\$done_file.tmp" "\$done_file"
+  exit 1
+fi
 finish() {
   echo "# Accounting: time=\$((\$(date +%s) - start)) threads=$num_threads" >> "\$log"
   echo "# Ended (code \$1) at \$(date)" >> "\$log"
@@ -243,7 +262,8 @@ sub run_capture {    # run argv without a shell, capture stdout+stderr
     open(STDERR, ">&", \*STDOUT);
     { no warnings 'exec'; exec { $argv[0] } @argv; }
     print "$me: cannot run $argv[0]: $!\n";
-    exit 127;
+    close(STDOUT);
+    POSIX::_exit(127);    # not exit: the END block belongs to slurm.pl itself
   }
   local $/;
   my $out = <$fh>;
@@ -268,6 +288,13 @@ my $jobid;
 }
 
 # ---- wait ----
+# The write end stays open in slurm.pl alone; the guard cancels the array once it reads
+# end-of-file (slurm.pl died without cancelling), and is killed when slurm.pl ends normally.
+pipe(my $alive_r, my $alive_w) or die "$me: pipe failed: $!\n";
+my $guard = start_guard(sub { close($alive_w); setsid(); },
+                        sub { exec("scancel", $jobid); }, $alive_r);
+close($alive_r);
+END { kill("KILL", $guard) if $guard; }
 my @tasks = ($jobstart .. $jobend);
 my %done;    # task -> exit code
 my $cancel = sub {
@@ -328,6 +355,11 @@ while (1) {
 
 my @failed = grep { $done{$_} ne "0" } @tasks;
 if (@failed) {
+  for my $t (@failed) {    # what the batch script itself said (a task refused by its lock)
+    open(my $o, "<", "$qdir/$base.$t.out") or next;
+    print STDERR grep { m/^\Q$me\E: / } <$o>;
+    close($o);
+  }
   print STDERR "$me: " . scalar(@failed) . " / " . scalar(@tasks) . " failed, log is in "
     . log_of($failed[0]) . "\n";
   exit 1;

@@ -36,6 +36,7 @@ demo_dir=demo
 seed=777
 
 . utils/parse_options.sh
+case $exp_set in 1|2|3) ;; *) echo "$0: --exp-set must be 1, 2 or 3, got '$exp_set'" >&2; exit 1 ;; esac
 case $text_source in ref|asr) ;; *) echo "$0: --text-source must be ref or asr, not '$text_source'" >&2; exit 1 ;; esac
 
 if [ -z "$iemocap_root" ]; then

@@ -18,35 +18,7 @@ import argparse
 import os
 import sys
 
-import soundfile
-
-from emorec.audio import AudioError, is_pipe, parse_wav_scp, read_audio
-
-
-def check_entry(rx: str, full: bool = False):
-    """Return (reason or None, sample_rate or None) for one rxfilename."""
-    try:
-        if is_pipe(rx) or full:
-            data, sr = read_audio(rx)
-            return None, sr
-        if not os.path.exists(rx):
-            return f"{rx!r}: no such file", None
-        if os.path.isdir(rx):
-            return f"{rx!r}: is a directory, not an audio file", None
-        if os.path.getsize(rx) == 0:
-            return f"{rx!r}: empty file (0 bytes)", None
-        try:
-            info = soundfile.info(rx)
-        except Exception as e:
-            return f"{rx!r}: cannot decode audio (corrupt or unsupported format): " \
-                   f"{str(e).strip() or type(e).__name__}", None
-        if info.frames <= 0:
-            return f"{rx!r}: zero-length audio (no samples)", info.samplerate
-        if info.channels <= 0:
-            return f"{rx!r}: audio has no channels", info.samplerate
-        return None, info.samplerate
-    except AudioError as e:
-        return str(e), None
+from emorec.audio import audio_problem, parse_wav_scp
 
 
 def main(argv=None) -> int:
@@ -72,7 +44,7 @@ def main(argv=None) -> int:
             reason = "duplicate utterance id"
         else:
             seen.add(utt)
-            reason, sr = check_entry(rx, args.full)
+            reason, sr = audio_problem(rx, args.full)
             if reason is None and args.sample_rate and sr != args.sample_rate:
                 if args.allow_resample == "false":
                     reason = (f"{rx!r}: sample rate {sr} Hz, expected {args.sample_rate} Hz "

@@ -31,17 +31,14 @@ Sample-rate policy: audio at another rate is resampled to --sample-frequency
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import os
-import signal
 import sys
 import time
 
-import kaldiio
 import numpy as np
 import torch
 
+from emorec.arkjob import ArkJob, Terminated, catch_signals, digest
 from emorec.audio import AudioError, load_audio, parse_wav_scp
 from emorec.features import Fbank, FbankConfig, parse_bool
 
@@ -79,35 +76,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def _digest(wav_scp: str, cfg: FbankConfig, ark_out: str) -> str:
-    h = hashlib.sha256()
-    with open(wav_scp, "rb") as f:
-        h.update(f.read())
-    h.update(cfg.to_kaldi_conf().encode())
-    h.update(os.path.abspath(ark_out).encode())
-    h.update(b"emorec-fbank-v1")
-    return h.hexdigest()
-
-
-def _rm(*paths):
-    for p in paths:
-        try:
-            os.remove(p)
-        except FileNotFoundError:
-            pass
-
-
-def _fsync_rename(src: str, dst: str):
-    with open(src, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(src, dst)
-
-
-class _Terminated(BaseException):
-    pass
-
-
-def _on_signal(signum, frame):
-    raise _Terminated(signum)
+    return digest(wav_scp, cfg.to_kaldi_conf(), os.path.abspath(ark_out), "emorec-fbank-v1")
 
 
 def main(argv=None) -> int:
@@ -127,28 +96,13 @@ def main(argv=None) -> int:
         print(f"ERROR: {me}: no such file {args.wav_scp}", file=sys.stderr)
         return 1
 
-    ark, scp = args.ark_out, args.scp_out
-    done = scp + ".done"
-    digest = _digest(args.wav_scp, cfg, ark)
-    if args.skip_done and os.path.isfile(scp) and os.path.isfile(ark) and os.path.isfile(done):
-        with open(done) as f:
-            if f.read().strip() == digest:
-                print(f"LOG: {me}: {scp} is complete and up to date; skipping", file=sys.stderr)
-                return 0
-
-    # Invalidate the previous result before touching the ark it points into.
-    _rm(done, scp)
-    u2nf = args.write_utt2num_frames
-    if u2nf:
-        _rm(u2nf)
-    for d in {os.path.dirname(p) for p in (ark, scp, u2nf) if p}:
-        if d:
-            os.makedirs(d, exist_ok=True)
-    ark_tmp, scp_tmp, u2nf_tmp = ark + ".tmp", scp + ".tmp", (u2nf + ".tmp" if u2nf else None)
-    tmps = [p for p in (ark_tmp, scp_tmp, u2nf_tmp) if p]
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, _on_signal)
+    job = ArkJob(args.ark_out, args.scp_out, _digest(args.wav_scp, cfg, args.ark_out),
+                 args.write_utt2num_frames)
+    if args.skip_done and job.is_done():
+        print(f"LOG: {me}: {args.scp_out} is complete and up to date; skipping", file=sys.stderr)
+        return 0
+    catch_signals()
+    job.start()
 
     fbank = Fbank(cfg)
     sr = int(cfg.sample_frequency)
@@ -156,7 +110,6 @@ def main(argv=None) -> int:
     n_total = n_fail = n_frames = 0
     audio_sec = 0.0
     t_cpu, t_wall = time.process_time(), time.time()
-    scp_lines, u2nf_lines = [], []
 
     def warn(lineno, utt, reason):
         nonlocal n_fail
@@ -164,77 +117,52 @@ def main(argv=None) -> int:
         print(f"WARNING: {args.wav_scp}:{lineno}: {utt or '-'}: {reason}", file=sys.stderr)
 
     try:
-        with open(ark_tmp, "wb") as fark:
+        batch, batch_len = [], 0
+
+        def flush():
+            nonlocal n_frames, batch, batch_len
+            if not batch:
+                return
+            feats = fbank.compute_many([w for _, w in batch])
+            for (utt, _), mat in zip(batch, feats):
+                job.add(utt, mat.astype(np.float32, copy=False))
+                n_frames += mat.shape[0]
             batch, batch_len = [], 0
 
-            def flush():
-                nonlocal n_frames, batch, batch_len
-                if not batch:
-                    return
-                feats = fbank.compute_many([w for _, w in batch])
-                for (utt, _), mat in zip(batch, feats):
-                    sink = io.StringIO()  # kaldiio's scp line, naming ark_tmp
-                    kaldiio.save_ark(fark, {utt: mat.astype(np.float32, copy=False)}, scp=sink)
-                    prefix = f"{utt} {ark_tmp}:"
-                    line = sink.getvalue()
-                    assert line.startswith(prefix), line
-                    scp_lines.append(f"{utt} {ark}:{line[len(prefix):]}")
-                    u2nf_lines.append(f"{utt} {mat.shape[0]}\n")
-                    n_frames += mat.shape[0]
-                batch, batch_len = [], 0
-
-            seen = set()
-            for lineno, utt, rx, err in parse_wav_scp(args.wav_scp):
-                n_total += 1
-                if err:
-                    warn(lineno, utt, f"malformed line: {err}")
-                    continue
-                if utt in seen:
-                    warn(lineno, utt, "duplicate utterance id")
-                    continue
-                seen.add(utt)
-                try:
-                    wave = load_audio(rx, target_sr=sr, on_mismatch=on_mismatch)
-                except AudioError as e:
-                    warn(lineno, utt, str(e))
-                    continue
-                if fbank.num_frames(wave.size) <= 0:
-                    warn(lineno, utt, f"{rx!r}: {wave.size} samples is shorter than one frame "
-                                      f"({cfg.window_size} samples); no features")
-                    continue
-                audio_sec += wave.size / sr
-                batch.append((utt, wave))
-                batch_len += wave.size
-                if batch_len >= args.batch_seconds * sr:
-                    flush()
-            flush()
-            fark.flush()
+        seen = set()
+        for lineno, utt, rx, err in parse_wav_scp(args.wav_scp):
+            n_total += 1
+            if err:
+                warn(lineno, utt, f"malformed line: {err}")
+                continue
+            if utt in seen:
+                warn(lineno, utt, "duplicate utterance id")
+                continue
+            seen.add(utt)
+            try:
+                wave = load_audio(rx, target_sr=sr, on_mismatch=on_mismatch)
+            except AudioError as e:
+                warn(lineno, utt, str(e))
+                continue
+            if fbank.num_frames(wave.size) <= 0:
+                warn(lineno, utt, f"{rx!r}: {wave.size} samples is shorter than one frame "
+                                  f"({cfg.window_size} samples); no features")
+                continue
+            audio_sec += wave.size / sr
+            batch.append((utt, wave))
+            batch_len += wave.size
+            if batch_len >= args.batch_seconds * sr:
+                flush()
+        flush()
 
         n_ok = n_total - n_fail
-        frac = n_fail / n_total if n_total else 1.0
-        if n_ok == 0 or frac > args.max_fail_frac:
-            print(f"ERROR: {me}: {n_fail} of {n_total} utterances in {args.wav_scp} failed "
-                  f"({100 * frac:.1f}% > {100 * args.max_fail_frac:g}% allowed); "
-                  f"writing no features", file=sys.stderr)
+        if not job.finish(me, args.wav_scp, n_total, n_fail, args.max_fail_frac, "features"):
             return 1
-
-        with open(scp_tmp, "w", encoding="utf-8") as f:
-            f.writelines(scp_lines)
-        if u2nf_tmp:
-            with open(u2nf_tmp, "w", encoding="utf-8") as f:
-                f.writelines(u2nf_lines)
-        _fsync_rename(ark_tmp, ark)
-        if u2nf_tmp:
-            _fsync_rename(u2nf_tmp, u2nf)
-        _fsync_rename(scp_tmp, scp)
-        with open(done + ".tmp", "w") as f:
-            f.write(digest + "\n")
-        _fsync_rename(done + ".tmp", done)
-    except _Terminated as e:
+    except Terminated as e:
         print(f"ERROR: {me}: killed by signal {e.args[0]}; removed partial outputs", file=sys.stderr)
         return 128 + int(e.args[0])
     finally:
-        _rm(*tmps, done + ".tmp")
+        job.cleanup()
 
     cpu, wall = time.process_time() - t_cpu, time.time() - t_wall
     print(f"LOG: {me}: {n_ok} of {n_total} utterances done, {n_fail} failed; {n_frames} frames "

@@ -1,5 +1,6 @@
-"""Synthesise the demo corpus: OUT_DIR/IEMOCAP_full_release and OUT_DIR/VoxCeleb1
-in the real layouts, speech from espeak-ng (see emorec.data.demo_corpus)."""
+"""Synthesise a demo corpus set in the real layouts, speech from espeak-ng:
+--set iemocap: OUT_DIR/IEMOCAP_full_release and OUT_DIR/VoxCeleb1 (emorec.data.demo_corpus);
+--set emo7: OUT_DIR/{CREMA-D,RAVDESS,SAVEE,TESS,IEMOCAP_full_release} (emorec.data.demo_emo7)."""
 from __future__ import annotations
 
 import argparse
@@ -7,12 +8,13 @@ import shutil
 import subprocess
 import sys
 
-from emorec.data import demo_corpus
+from emorec.data import demo_corpus, demo_emo7
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", default="iemocap", choices=("iemocap", "emo7"))
     ap.add_argument("--size", default="small", choices=sorted(demo_corpus.SIZES))
     ap.add_argument("--workers", type=int, default=2, help="parallel espeak-ng jobs")
     ap.add_argument("out_dir")
@@ -22,7 +24,8 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     try:
-        demo_corpus.make(a.out_dir, a.seed, a.size, a.workers)
+        (demo_emo7 if a.set == "emo7" else demo_corpus).make(a.out_dir, a.seed, a.size,
+                                                              a.workers)
     except (OSError, ValueError, subprocess.CalledProcessError) as e:
         print(f"make_demo_corpus: ERROR: {e}", file=sys.stderr)
         return 1

@@ -9,8 +9,9 @@ from emorec.data import iemocap
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--exp", type=int, default=3, choices=(1, 2, 3),
-                    help="1: ang hap neu sad; 2: ang exc neu sad; 3: ang hap(+exc) neu sad")
+    ap.add_argument("--exp", type=int, default=3, choices=(0, 1, 2, 3),
+                    help="1: ang hap neu sad; 2: ang exc neu sad; 3: ang hap(+exc) neu sad; "
+                         "0: every label kept")
     ap.add_argument("--max-drop-frac", type=float, default=0.05,
                     help="fail if more than this fraction of selected utterances is dropped")
     ap.add_argument("iemocap_root", help="the IEMOCAP_full_release folder")

@@ -47,7 +47,9 @@ def get_parser():
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = get_parser().parse_args(argv)
-    if args.skip_done and os.path.isfile(os.path.join(args.exp_dir, "final.pt")):
+    from emorec.fileio import is_done
+
+    if args.skip_done and is_done(os.path.join(args.exp_dir, "final.pt")):
         print(f"train: {args.exp_dir}/final.pt exists, skipping")
         return 0
     if args.ngpu > 1 and "LOCAL_RANK" not in os.environ:
@@ -58,7 +60,7 @@ def main(argv=None):
         os.execvp(cmd[0], cmd)
 
     from emorec.fileio import atomic_write_text
-    from emorec.train import loop, speech
+    from emorec.train import checkpoint, loop, speech
     from emorec.train.config import ConfigError, dump_config, load_config
 
     try:
@@ -76,6 +78,12 @@ def main(argv=None):
     if transfer != "scratch" and not args.init_from and not args.resume:
         print(f"train: ERROR: --transfer {transfer} needs --init-from CKPT", file=sys.stderr)
         return 1
+    if args.init_from:  # a bad --init-from fails in one line, before EXP is created
+        try:
+            checkpoint.load(args.init_from)
+        except (OSError, ValueError) as e:
+            print(f"train: ERROR: --init-from {e}", file=sys.stderr)
+            return 1
     if int(os.environ.get("RANK", "0")) == 0:
         atomic_write_text(os.path.join(args.exp_dir, "config.yaml"), dump_config(cfg))
     family = speech.ResNetFamily.for_run(cfg, args.exp_dir, args.resume, data=args.data, labels=labels,

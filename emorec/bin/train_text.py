@@ -68,7 +68,9 @@ def main(argv=None) -> int:
         cfg["train"]["num_threads"] = a.num_threads
 
     fold, exp = Path(a.fold_data_dir), Path(a.exp_dir)
-    if (exp / "test.logpost.ark").is_file():
+    from emorec.fileio import is_done
+
+    if is_done(exp / "test.logpost.ark"):
         print(f"train_text: {exp}/test.logpost.ark exists (written last), skipping")
         return 0
 

@@ -11,7 +11,8 @@ from emorec.fileio import DataDirError, read_kv, sort_keys, write_kv, write_line
 
 # Per-utterance lists that a subset copies (filtered by utterance id).
 UTT_FILES = ("wav.scp", "utt2spk", "text", "utt2emo", "feats.scp", "utt2num_frames",
-             "utt2dur", "segments", "vad.scp", "utt2lang", "utt2dialog")
+             "utt2dur", "segments", "vad.scp", "utt2lang", "utt2dialog", "utt2corpus",
+             "utt2orig")
 # Per-speaker lists that a subset copies (filtered by speaker id).
 SPK_FILES = ("spk2gender",)
 

@@ -72,6 +72,16 @@ WORDS = {
     "sad": {"adj": ["gone", "lost", "broken", "empty", "so far away", "over"],
             "verb": ["miss", "lost", "cried over", "gave up on", "said goodbye to"],
             "excl": ["Sorry", "Oh well", "I am so tired", "Never mind", "I feel alone"]},
+    # pools of the other emotions of the emo7 demo (SAVEE's emotion-specific sentences)
+    "fea": {"adj": ["dangerous", "dark", "terrifying", "not safe", "haunted"],
+            "verb": ["fear", "dread", "am scared of", "panic about"],
+            "excl": ["Help", "Oh no", "Watch out", "I am so scared"]},
+    "dis": {"adj": ["disgusting", "rotten", "filthy", "revolting", "gross"],
+            "verb": ["loathe", "cannot eat", "am sick of"],
+            "excl": ["Yuck", "Ugh", "How revolting", "That smells awful"]},
+    "sur": {"adj": ["unbelievable", "unexpected", "incredible", "a surprise"],
+            "verb": ["never expected", "cannot believe", "just found"],
+            "excl": ["Wow", "Oh my", "Really", "No way"]},
 }
 TEMPLATES = ["The {noun} is {adj}.", "I {verb} the {noun}.", "{excl}, the {noun} is {adj}.",
              "{name}, your {noun} is {adj} today.", "I think the {noun} and the {noun2} are {adj}.",
@@ -107,6 +117,8 @@ class Job:
     prange: str
     noise_seed: int
     duration: float = 0.0
+    sr: int = SR        # sample rate of the written file
+    pad: float = 0.0    # seconds of (noise-only) silence before and after the speech
 
 
 def _choice(rng: np.random.Generator, seq):
@@ -123,10 +135,10 @@ def sentence(rng: np.random.Generator, pool: str) -> str:
 
 
 def synth(job: Job) -> float:
-    """espeak-ng -> 22.05 kHz wav -> 16 kHz 16-bit PCM at job.path; returns seconds."""
+    """espeak-ng -> 22.05 kHz wav -> job.sr 16-bit PCM at job.path; returns seconds."""
     import soundfile as sf
-    import torch
-    import torchaudio.functional as AF
+
+    from emorec.audio import resample
 
     ssml = (f'<speak><prosody range="{job.prange}">{job.text}</prosody></speak>')
     with tempfile.TemporaryDirectory(prefix="espeak") as td:
@@ -137,13 +149,15 @@ def synth(job: Job) -> float:
         x, sr = sf.read(raw, dtype="float32")
     if x.ndim > 1:
         x = x.mean(axis=1)
-    y = AF.resample(torch.from_numpy(np.ascontiguousarray(x))[None], sr, SR)[0].numpy()
+    y = resample(np.ascontiguousarray(x), sr, job.sr)
+    if job.pad:
+        y = np.pad(y, int(job.pad * job.sr))
     noise = np.random.default_rng(job.noise_seed).standard_normal(len(y)).astype(np.float32)
     y = np.clip(y + 0.002 * noise, -1.0, 1.0)
     tmp = job.path + ".tmp.wav"
-    sf.write(tmp, y, SR, subtype="PCM_16")
+    sf.write(tmp, y, job.sr, subtype="PCM_16")
     os.replace(tmp, job.path)
-    return len(y) / SR
+    return len(y) / job.sr
 
 
 def run_jobs(jobs: List[Job], workers: int = 2) -> None:

@@ -39,7 +39,8 @@ def load(path: str, map_location="cpu") -> dict:
     except FileNotFoundError:
         raise
     except Exception as e:  # noqa: BLE001 - zip/unpickling errors of a bad file: name it
-        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+        why = str(e).strip().splitlines()[0] if str(e).strip() else ""  # torch's can run to 10 lines
+        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {why})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ValueError(f"{path}: not an emorec checkpoint")
     return ckpt

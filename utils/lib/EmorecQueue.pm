@@ -4,7 +4,9 @@ package EmorecQueue;
 use strict;
 use warnings;
 use Exporter qw(import);
-our @EXPORT_OK = qw(parse_job_args shell_quote);
+use IO::Select;
+use POSIX ();
+our @EXPORT_OK = qw(parse_job_args shell_quote start_guard);
 
 # Parses (and removes) the job range, the log file and the command from @$argv.
 # Returns ($jobname, $jobstart, $jobend, $logfile, $cmd); $jobname is undef without
@@ -39,6 +41,33 @@ sub shell_quote {
   return $x if $x !~ m/[\s'"\\]/;
   $x =~ s/'/'\\''/g;
   return "'$x'";
+}
+
+# Forks a guard process that runs $action once any process holding the write end of
+# one of the pipes @read_ends has died, however it died (kill -9 included: the pipe
+# then reads end-of-file). $setup runs first in the guard (e.g. to leave the caller's
+# process group so that a signal to that group does not take the guard with it).
+# The guard ignores INT/TERM/HUP (only the death it watches sets it off; SIGKILL
+# disarms it) and lets go of the caller's standard streams. Returns the guard's pid.
+sub start_guard {
+  my ($setup, $action, @read_ends) = @_;
+  my $pid = fork();
+  die "cannot fork a guard process: $!\n" unless defined $pid;
+  return $pid if $pid;
+  $SIG{INT} = $SIG{TERM} = $SIG{HUP} = 'IGNORE';
+  open(STDIN, "<", "/dev/null");
+  open(STDOUT, ">", "/dev/null");
+  open(STDERR, ">", "/dev/null");
+  $setup->();
+  my $sel = IO::Select->new(@read_ends);
+  my $buf;
+  WATCH: while (1) {
+    for my $fh ($sel->can_read()) {
+      last WATCH unless sysread($fh, $buf, 64);
+    }
+  }
+  $action->();
+  POSIX::_exit(0);
 }
 
 1;

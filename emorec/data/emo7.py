@@ -1,0 +1,154 @@
+"""Seven-class corpus of Sharma (paper 004): label mapping, counts tables, splits.
+
+Labels (paper 004, III.A): neutral is dropped from every corpus; the rest of the
+one vocabulary of ``emorec.data.emo_corpora`` keeps its name; IEMOCAP's codes map
+ang->angry hap->happy sad->sad fea->fearful sur->surprised dis->disgust, and
+xxx neu oth fru are dropped.  ``exc`` is dropped too (the paper's IEMOCAP counts,
+Tables 1-3, imply it) unless ``exc_to_happy``.
+
+Splits, each a dict ``{part: [utts]}``, seeded (numpy default_rng(seed)):
+  * ``stratified``: per (class, corpus) group, shuffled, 20% test, then 20% of the rest
+    valid (the paper's 80:20 then 80:20); same speakers and sentences on every side.
+  * ``speaker``: per corpus, speakers shuffled and each given to the part whose
+    utterance count is furthest below its target share (64/16/20), so no speaker is in
+    two parts (a corpus with two speakers, TESS, has no valid part).
+  * ``leave_one_corpus_out``: test = one corpus; the other corpora's speakers split
+    80/20 into train/valid the same way (no speaker in both).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from emorec.fileio import sort_keys
+
+CLASSES = ("angry", "calm", "disgust", "fearful", "happy", "sad", "surprised")
+CORPUS_ORDER = ("savee", "ravdess", "tess", "iemocap", "cremad")  # paper 004's table rows
+IEMOCAP_MAP = {"ang": "angry", "hap": "happy", "sad": "sad", "fea": "fearful",
+               "sur": "surprised", "dis": "disgust"}
+PARTS = ("train", "valid", "test")
+
+def map_label(label: str, exc_to_happy: bool = False) -> Optional[str]:
+    """The 7-class label of a corpus label, or None when the paper drops it."""
+    if label in CLASSES:
+        return label
+    if label == "exc" and exc_to_happy:
+        return "happy"
+    return IEMOCAP_MAP.get(label)
+
+
+def map_labels(utt2emo: Mapping[str, str], exc_to_happy: bool = False
+               ) -> Tuple[Dict[str, str], Counter]:
+    """(kept ``{utt: class}``, Counter of dropped source labels)."""
+    kept, dropped = {}, Counter()
+    for utt, label in utt2emo.items():
+        c = map_label(label, exc_to_happy)
+        if c is None:
+            dropped[label] += 1
+        else:
+            kept[utt] = c
+    return kept, dropped
+
+
+def counts_table(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str],
+                 title: str = "") -> str:
+    """Paper 004 Tables 1-3 layout: corpora x classes with row and column totals."""
+    cnt = Counter((utt2corpus[u], e) for u, e in utt2emo.items())
+    corpora = [c for c in CORPUS_ORDER if any(k[0] == c for k in cnt)]
+    corpora += sort_keys({k[0] for k in cnt} - set(corpora))
+    head = f"{'corpus':10}" + "".join(f"{c:>10}" for c in CLASSES) + f"{'total':>8}"
+    lines = ([title] if title else []) + [head]
+    for corpus in corpora:
+        row = [cnt[(corpus, c)] for c in CLASSES]
+        lines.append(f"{corpus:10}" + "".join(f"{n:10d}" for n in row) + f"{sum(row):8d}")
+    col = [sum(cnt[(k, c)] for k in corpora) for c in CLASSES]
+    lines.append(f"{'total':10}" + "".join(f"{n:10d}" for n in col) + f"{sum(col):8d}")
+    return "\n".join(lines)
+
+
+def _take(n: int, frac: float) -> int:
+    return int(round(n * frac))
+
+
+def stratified(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str], seed: int,
+               test_frac: float = 0.2, valid_frac: float = 0.2) -> Dict[str, List[str]]:
+    rng = np.random.default_rng(seed)
+    groups: Dict[Tuple[str, str], List[str]] = {}
+    for u in sort_keys(utt2emo):
+        groups.setdefault((utt2corpus[u], utt2emo[u]), []).append(u)
+    out: Dict[str, List[str]] = {p: [] for p in PARTS}
+    for key in sorted(groups):
+        utts = [groups[key][i] for i in rng.permutation(len(groups[key]))]
+        n_test = _take(len(utts), test_frac)
+        n_valid = _take(len(utts) - n_test, valid_frac)
+        out["test"] += utts[:n_test]
+        out["valid"] += utts[n_test:n_test + n_valid]
+        out["train"] += utts[n_test + n_valid:]
+    return {p: sort_keys(v) for p, v in out.items()}
+
+
+def _speakers_to_parts(utt2spk: Mapping[str, str], utts: Iterable[str],
+                       shares: Mapping[str, float], rng: np.random.Generator
+                       ) -> Dict[str, List[str]]:
+    """Speakers shuffled, each to the part furthest below its share of utterances."""
+    by_spk: Dict[str, List[str]] = {}
+    for u in sort_keys(utts):
+        by_spk.setdefault(utt2spk[u], []).append(u)
+    total = sum(len(v) for v in by_spk.values())
+    got = {p: 0 for p in shares}
+    out: Dict[str, List[str]] = {p: [] for p in shares}
+    spks = sort_keys(by_spk)
+    for i in rng.permutation(len(spks)):
+        s = spks[i]
+        part = max(shares, key=lambda p: (shares[p] * total - got[p], -list(shares).index(p)))
+        out[part] += by_spk[s]
+        got[part] += len(by_spk[s])
+    return out
+
+
+def speaker_independent(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str],
+                        utt2spk: Mapping[str, str], seed: int, test_frac: float = 0.2,
+                        valid_frac: float = 0.2) -> Dict[str, List[str]]:
+    rng = np.random.default_rng(seed)
+    shares = {"train": (1 - test_frac) * (1 - valid_frac),
+              "valid": (1 - test_frac) * valid_frac, "test": test_frac}
+    out: Dict[str, List[str]] = {p: [] for p in PARTS}
+    for corpus in sort_keys(set(utt2corpus[u] for u in utt2emo)):
+        part = _speakers_to_parts(utt2spk, [u for u in utt2emo if utt2corpus[u] == corpus],
+                                  shares, rng)
+        for p in PARTS:
+            out[p] += part[p]
+    return {p: sort_keys(v) for p, v in out.items()}
+
+
+def leave_one_corpus_out(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str],
+                         utt2spk: Mapping[str, str], seed: int, valid_frac: float = 0.2
+                         ) -> Dict[str, Dict[str, List[str]]]:
+    """``{held-out corpus: {train, valid, test}}``."""
+    corpora = sort_keys(set(utt2corpus[u] for u in utt2emo))
+    folds = {}
+    for held in corpora:
+        rng = np.random.default_rng([seed, corpora.index(held)])
+        fold: Dict[str, List[str]] = {"train": [], "valid": [],
+                                      "test": [u for u in utt2emo if utt2corpus[u] == held]}
+        for corpus in corpora:
+            if corpus == held:
+                continue
+            part = _speakers_to_parts(utt2spk, [u for u in utt2emo if utt2corpus[u] == corpus],
+                                      {"train": 1 - valid_frac, "valid": valid_frac}, rng)
+            fold["train"] += part["train"]
+            fold["valid"] += part["valid"]
+        folds[held] = {p: sort_keys(v) for p, v in fold.items()}
+    return folds
+
+
+def check_disjoint(parts: Mapping[str, Sequence[str]], key: Mapping[str, str]) -> None:
+    """Raise ValueError when a key value (speaker, corpus) is in two parts."""
+    owner: Dict[str, str] = {}
+    for p, utts in parts.items():
+        for u in utts:
+            v = key[u]
+            if owner.setdefault(v, p) != p:
+                raise ValueError(f"'{v}' is in both {owner[v]} and {p} (e.g. {u})")

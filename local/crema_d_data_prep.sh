@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Usage: local/crema_d_data_prep.sh [--max-drop-frac 0.05] <CORPUS_ROOT> <DATA_DIR>
+# cremad data dir from its release tree; see local/emo_corpus_data_prep.sh.
+set -euo pipefail
+exec "$(dirname "$0")/emo_corpus_data_prep.sh" --corpus cremad "$@"
