@@ -120,3 +120,5 @@ def test_package_asr_m4a_and_errors(recipe, shell_env, tmp_path):  # noqa: F811
     assert r.returncode == 1 and str(bad) in r.stderr and "Traceback" not in r.stderr
     r = emorec_infer(["--model", tmp_path, bad], cwd=tmp_path)
     assert r.returncode == 1 and "manifest.json: no such file" in r.stderr
+    r = emorec_infer(["--model", model, "--fusion", "znorm", bad], cwd=tmp_path)  # not silently ignored
+    assert r.returncode == 1 and "drop --fusion" in r.stderr

@@ -93,7 +93,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--speech-model", help="speech checkpoint (best.pt of steps/train_ser.sh)")
     p.add_argument("--fbank-config", help="the feature config the speech model was trained with")
     p.add_argument("--text-model", help="text model dir (model/ of steps/train_text.sh); needs transcripts")
-    p.add_argument("--fusion", choices=("w1", "znorm", "none"), default="w1", help="fusion method [w1]")
+    p.add_argument("--fusion", choices=("w1", "znorm", "none"),
+                   help="fusion method [w1] (with --model: the package's own)")
     p.add_argument("--fusion-dir", help="the fold's fusion output dir (w1.txt / znorm_stats.txt of steps/fuse.sh)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--transcript", action="append", metavar="TEXT",
@@ -148,12 +149,13 @@ def run(a) -> int:
     if a.model:
         from emorec.package import PackagedModel
 
-        given = [o for o in ("speech_model", "fbank_config", "text_model", "fusion_dir") if getattr(a, o)]
+        given = [o for o in ("speech_model", "fbank_config", "text_model", "fusion", "fusion_dir") if getattr(a, o)]
         if given:
             raise InferError(f"--model DIR holds every model; drop --{given[0].replace('_', '-')}")
         return score_all(a, PackagedModel(a.model, device=pick_device(a.device)), transcripts)
     if not (a.speech_model and a.fbank_config):
         raise InferError("give --model DIR, or --speech-model CKPT and --fbank-config FILE")
+    a.fusion = a.fusion or "w1"
     if transcripts is not None and not a.text_model:
         raise InferError("transcripts need the text model: give --text-model DIR")
     if transcripts is not None and a.fusion != "none" and not a.fusion_dir:
