@@ -19,3 +19,5 @@ export PYTHONIOENCODING=UTF-8
 export HF_HUB_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 export HF_DATASETS_OFFLINE=1
+# utils/lib/script_init.sh sources this file only where it is not in effect yet
+export EMOREC_PATH_SH=$EMOREC_ROOT

@@ -1,16 +1,25 @@
-"""Training throughput of the speaker ResNet: chunks/s and the share of step time spent
-waiting for data, for the demo and paper configs side by side, on this machine.
+"""Training throughput of the speaker ResNet and whether the data loader keeps up:
+chunks/s, the time the step waits for its batch, and the loader workers' CPU use, for
+the demo and paper configs, on this machine.
 
-  python bench/bench_train.py [--demo-steps 20] [--paper-steps 3] [--num-workers N] [--threads T]
+  python bench/bench_train.py [--configs demo,paper] [--demo-steps 0] [--paper-steps 0]
+                              [--num-workers N] [--threads T]
 
 Synthetic 128-dim features (tests/synthetic_data.py) in a temp dir,
 the real DataLoader / ChunkBatchSampler / SpecAugment path of emorec.train, SGD steps
-(CUDA with the config's AMP when available).  The first step of each run is warm-up and
-not timed."""
+(CUDA with the config's AMP when available).  The loader prefetches
+workers x prefetch_factor batches, which hide a slow loader for that many steps; the
+waiting is therefore reported over all steps and over the steady state, the steps after
+that many (0 steps: 3x the prefetch depth + 1, so the steady state is 2/3 of the run).
+Workers' CPU: user+system seconds of the worker processes (reaped after the run), per
+batch and as a share of the workers' wall time.
+Goal (issue 13): in the steady state the step waits <= 5% of its time for data.
+Writes bench/results/bench_train.txt too."""
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -18,10 +27,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+from benchlib import ROOT, Report, verdict
 
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 from emorec.augment import get_policy  # noqa: E402
 from emorec.data.dataset import (ChunkBatchSampler, ChunkDataset, FeatureReader,  # noqa: E402
                                  collate_chunks, load_labels, read_num_frames)
@@ -30,6 +38,15 @@ from emorec.train import speech  # noqa: E402
 from emorec.train.config import load_config  # noqa: E402
 from emorec.train.infer import autocast_ctx  # noqa: E402
 from synthetic_data import make_synthetic_datadir  # noqa: E402
+
+
+GOAL_WAIT = 0.05
+PREFETCH = 4
+
+
+def children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def bench(cfg, data, steps, device, num_workers):
@@ -43,14 +60,18 @@ def bench(cfg, data, steps, device, num_workers):
     ds = ChunkDataset(reader, keys, [utt2lab[k] for k in keys], pol)
     loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=num_workers,
                                          collate_fn=collate_chunks, pin_memory=device.type == "cuda",
-                                         prefetch_factor=4 if num_workers else None)
+                                         prefetch_factor=PREFETCH if num_workers else None)
+    depth = num_workers * PREFETCH
+    steps = steps or 3 * depth + 1
     model = build_model(dict(num_classes=len(classes), in_dim=128, **cfg["model"])).to(device).train()
     opt = torch.optim.SGD(model.parameters(), lr=cfg["optim"]["lr"], momentum=0.9)
     amp = cfg["train"]["amp"] if device.type == "cuda" else "none"
     scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
-    wait = compute = 0.0
+    waits, computes = [], []
     chunks = frames = 0
+    cpu0, main0 = children_cpu(), time.process_time()
     it = iter(loader)
+    t_start = time.perf_counter()
     for step in range(steps + 1):
         t0 = time.perf_counter()
         try:
@@ -71,20 +92,31 @@ def bench(cfg, data, steps, device, num_workers):
         if device.type == "cuda":
             torch.cuda.synchronize()
         t2 = time.perf_counter()
-        if step > 0:
-            wait += t1 - t0
-            compute += t2 - t1
+        if step > 0:                     # the first step pays the workers' start-up
+            waits.append(t1 - t0)
+            computes.append(t2 - t1)
             chunks += x.shape[0]
             frames += x.shape[0] * x.shape[1]
-    total = wait + compute
+    wall = time.perf_counter() - t_start
+    main_cpu = time.process_time() - main0
+    del it                               # shuts the workers down and reaps them
+    worker_cpu = children_cpu() - cpu0
+    total = sum(waits) + sum(computes)
+    steady = slice(min(depth, len(waits) - 1), None)
     return {"params": count_parameters(model), "steps": steps, "chunks/s": chunks / total,
-            "frames/s": frames / total, "s/step": total / steps, "data wait": wait / total}
+            "frames/s": frames / total, "s/step": total / steps,
+            "wait": sum(waits) / total,
+            "steady wait": sum(waits[steady]) / (sum(waits[steady]) + sum(computes[steady])),
+            "max wait s": max(waits), "worker CPU s/batch": worker_cpu / (steps + 1),
+            "worker busy": worker_cpu / (wall * max(num_workers, 1)) if num_workers else 0.0,
+            "main CPU s/step": main_cpu / (steps + 1), "depth": depth}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--demo-steps", type=int, default=20)
-    p.add_argument("--paper-steps", type=int, default=3)
+    p.add_argument("--demo-steps", type=int, default=0, help="0: 3x the prefetch depth + 1")
+    p.add_argument("--paper-steps", type=int, default=0, help="0: 3x the prefetch depth + 1")
+    p.add_argument("--configs", default="demo,paper", help="which of egs/voxceleb/conf/train_*.yaml")
     p.add_argument("--num-workers", type=int, default=None, help="default: the config's")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     p.add_argument("--device", default="auto")
@@ -93,32 +125,39 @@ def main():
         torch.set_num_threads(a.threads)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device)
     conf = os.path.join(ROOT, "egs", "voxceleb", "conf")
+    rep = Report("bench_train")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data")
         make_synthetic_datadir(data, num_speakers=32, utts_per_speaker=16, min_frames=200,
                                max_frames=800, dim=128)
-        for name, steps in (("demo", a.demo_steps), ("paper", a.paper_steps)):
+        steps_of = {"demo": a.demo_steps, "paper": a.paper_steps}
+        for name in a.configs.split(","):
+            steps = steps_of[name]
             cfg = load_config(speech.SCHEMA, os.path.join(conf, f"train_{name}.yaml"))
             nw = cfg["data"]["num_workers"] if a.num_workers is None else a.num_workers
             nw = min(nw, os.cpu_count() or 1)
-            print(f"running {name} ({steps} steps, {nw} workers, {device})...", file=sys.stderr)
+            print(f"running {name} ({nw} workers, {device})...", file=sys.stderr)
             r = bench(cfg, data, steps, device, nw)
             r["workers"] = nw
             rows.append((name, r))
-    keys = ["params", "workers", "steps", "s/step", "chunks/s", "frames/s", "data wait"]
-    print(f"device {device}, torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
-    print(f"{'config':<8}" + "".join(f"{k:>12}" for k in keys))
+    rep.print(f"device {device}, torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}; "
+              f"synthetic features, egs/voxceleb/conf/train_{{demo,paper}}.yaml")
+    keys = ["workers", "depth", "steps", "s/step", "chunks/s", "wait", "steady wait", "max wait s",
+            "worker CPU s/batch", "worker busy", "main CPU s/step"]
     for name, r in rows:
-        cells = []
-        for k in keys:
-            v = r[k]
-            cells.append(f"{100 * v:>11.1f}%" if k == "data wait" else
-                         f"{v:>12d}" if isinstance(v, int) else f"{v:>12.3g}" if v < 1000 else f"{v:>12.0f}")
-        print(f"{name:<8}" + "".join(cells))
-    d, pp = rows[0][1], rows[1][1]
-    print(f"paper/demo: {pp['s/step'] / d['s/step']:.1f}x time per step, "
-          f"{d['chunks/s'] / pp['chunks/s']:.1f}x fewer chunks/s")
+        rep.print(f"{name}: " + ", ".join(
+            f"{k} {100 * r[k]:.1f}%" if k in ("wait", "steady wait", "worker busy") else
+            f"{k} {r[k]}" if isinstance(r[k], int) else f"{k} {r[k]:.3g}" for k in keys))
+    for name, r in rows:
+        verdict(rep, f"{name}: data waiting <= {100 * GOAL_WAIT:g}% of the step time after the "
+                     f"{r['depth']} prefetched batches", f"{100 * r['steady wait']:.1f}%",
+                r["steady wait"] <= GOAL_WAIT)
+    if len(rows) == 2:
+        d, pp = rows[0][1], rows[1][1]
+        rep.print(f"paper/demo: {pp['s/step'] / d['s/step']:.1f}x time per step, "
+                  f"{d['chunks/s'] / pp['chunks/s']:.1f}x fewer chunks/s")
+    rep.close()
 
 
 if __name__ == "__main__":

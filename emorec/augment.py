@@ -14,10 +14,19 @@ Two ways to use it in training (``augment`` section of the training YAML):
 ``copies: 0``  on the fly: every training chunk is masked;
 ``copies: N``  the paper's scheme: each original segment appears once unmodified and
                N more times masked in every epoch ((N+1)x data per epoch).
+
+Paper 003 feeds "two augmented copies" per utterance without saying whether both come
+from one policy or one from each; both readings are supported:
+``policy: conservative, copies: 2``                 two copies of one policy;
+``policy: [conservative, aggressive], copies: 2``   one copy per policy (copy k uses the
+                                                    k-th policy; ``copies`` a multiple of
+                                                    the list's length; with ``copies: 0``
+                                                    each chunk draws one of the policies).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import List
 
 import numpy as np
 
@@ -65,6 +74,21 @@ def get_policy(spec) -> SpecAugmentPolicy:
         base.update({k: v for k, v in d.items() if k in base and v is not None})
         return SpecAugmentPolicy(**base)
     raise TypeError(f"cannot make a SpecAugment policy from {spec!r}")
+
+
+def get_policies(spec) -> List[SpecAugmentPolicy]:
+    """The policies of an ``augment`` section whose ``policy`` may be a list of names
+    (one augmented copy per policy); a single policy gives a list of one."""
+    if isinstance(spec, dict) and isinstance(spec.get("policy"), (list, tuple)):
+        names = list(spec["policy"])
+        if not names:
+            raise ValueError("augment.policy: empty list of policies")
+        copies = int(spec.get("copies", 0))
+        if copies % len(names):
+            raise ValueError(f"augment.copies = {copies} with {len(names)} policies {names}: "
+                             "one copy per policy needs copies to be a multiple of the number of policies")
+        return [get_policy({**spec, "policy": n}) for n in names]
+    return [get_policy(spec)]
 
 
 def draw_masks(policy: SpecAugmentPolicy, n_frames: int, n_channels: int, rng: np.random.Generator):

@@ -15,8 +15,11 @@ the log, ``snip_edges`` -- and differs from Kaldi in deliberate ways:
   numbers equal Kaldi's on 16-bit files (Kaldi reads raw int16 values).
 * ``dither`` defaults to 0 (deterministic features); Kaldi's default is 1.
 * Frames are cut with a strided view (gather with reflection for
-  ``snip_edges=false``), and several utterances can be batched into one
-  ``rfft`` + one GEMM (``Fbank.compute_many``); the window and mel matrix are cached.
+  ``snip_edges=false``); the frames of several utterances go through ``scipy.fft``
+  together, in chunks of ``Fbank.chunk_frames`` (``Fbank.compute_many``); the mel
+  product is done in blocks of neighbouring triangles (``band_blocks``), skipping the
+  zeros of the dense matrix.  The computation is numpy only, so a feature job does
+  not import torch (see ``mel_banks`` for the one place torch's rounding matters).
 
 Short-input policy: a signal that yields no frame (with ``snip_edges=true``: fewer
 samples than one window, 400 at 16 kHz/25 ms) raises ``TooShortError`` (a
@@ -29,19 +32,21 @@ are read for training -- never on disk.
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
 import math
 import os
 import shlex
+import sys
+import tempfile
 from dataclasses import dataclass, fields
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence
 
 import numpy as np
-import torch
+import scipy.fft
 
 __all__ = ["FbankConfig", "Fbank", "TooShortError", "cmvn", "mel_banks", "read_kaldi_conf"]
 
-EPSILON = float(torch.finfo(torch.float32).eps)  # Kaldi's floor before log, 1.19e-07
+EPSILON = float(np.finfo(np.float32).eps)  # Kaldi's floor before log, 1.19e-07
 WINDOW_TYPES = ("povey", "hamming", "hanning", "rectangular", "blackman")
 
 
@@ -194,16 +199,9 @@ def read_kaldi_conf(path: str, cls=FbankConfig) -> dict:
 
 # ---- filterbank ---------------------------------------------------------------
 
-def _mel(f):
-    return 1127.0 * torch.log(1.0 + f / 700.0)
+def _torch_mel_banks(cfg: FbankConfig) -> np.ndarray:
+    import torch  # only on a cache miss: importing torch costs a job ~1.5 CPU s
 
-
-def mel_banks(cfg: FbankConfig) -> torch.Tensor:
-    """Kaldi's triangular mel filters, (num_mel_bins, fft_size // 2 + 1), float32
-    (computed in float32 as torchaudio does).
-
-    Same construction as Kaldi's MelBanks / torchaudio's get_mel_banks (no VTLN); the
-    Nyquist column is zero, as in Kaldi."""
     n = cfg.padded_window_size
     nyq = 0.5 * cfg.sample_frequency
     high = cfg.high_freq if cfg.high_freq > 0 else cfg.high_freq + nyq
@@ -214,29 +212,85 @@ def mel_banks(cfg: FbankConfig) -> torch.Tensor:
     left = mlow + b * delta
     center = mlow + (b + 1.0) * delta
     right = mlow + (b + 2.0) * delta
-    mel = _mel(cfg.sample_frequency / n * torch.arange(n // 2)).unsqueeze(0)
+    mel = (1127.0 * torch.log(1.0 + cfg.sample_frequency / n * torch.arange(n // 2) / 700.0)
+           ).unsqueeze(0)
     up = (mel - left) / (center - left)
     down = (right - mel) / (right - center)
     banks = torch.clamp(torch.min(up, down), min=0.0)
-    return torch.nn.functional.pad(banks, (0, 1)).to(torch.float32)
+    return torch.nn.functional.pad(banks, (0, 1)).to(torch.float32).numpy()
 
 
-def _window(cfg: FbankConfig, dtype=torch.float32) -> torch.Tensor:
+def _cache_dir() -> str:
+    return os.environ.get("EMOREC_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "emorec")
+
+
+def mel_banks(cfg: FbankConfig) -> np.ndarray:
+    """Kaldi's triangular mel filters, (num_mel_bins, fft_size // 2 + 1), float32.
+
+    Same construction as Kaldi's MelBanks / torchaudio's get_mel_banks (no VTLN), in
+    float32 with torch's ``log`` as torchaudio computes them; the Nyquist column is zero,
+    as in Kaldi.  torch's float32 log is not numpy's (1-ulp differences in ~1 bin of 10,
+    up to 2e-4 in the features), so the banks are computed by torch once per
+    configuration and torch version and kept in ``$EMOREC_CACHE`` (default
+    ``~/.cache/emorec``) as .npy: a feature job then never imports torch.  An unwritable
+    cache only costs the import."""
+    import importlib.metadata
+
+    key = (f"{cfg.num_mel_bins} {cfg.padded_window_size} {cfg.sample_frequency!r} "
+           f"{cfg.low_freq!r} {cfg.high_freq!r} torch-{importlib.metadata.version('torch')}")
+    path = os.path.join(_cache_dir(), "mel_banks-"
+                        + hashlib.sha256(key.encode()).hexdigest()[:16] + ".npy")
+    shape = (cfg.num_mel_bins, cfg.padded_window_size // 2 + 1)
+    try:
+        banks = np.load(path)
+        if banks.shape == shape and banks.dtype == np.float32:
+            return banks
+    except (OSError, ValueError):
+        pass
+    banks = _torch_mel_banks(cfg)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), suffix=".npy",
+                                         delete=False) as f:
+            np.save(f, banks)
+        os.replace(f.name, path)
+    except OSError:
+        pass
+    return banks
+
+
+def _window(cfg: FbankConfig) -> np.ndarray:
+    """float64 window (Kaldi computes it in double)."""
     w, t = cfg.window_size, cfg.window_type
+    i = np.arange(w, dtype=np.float64)
+    a = 2 * math.pi / (w - 1)
     if t == "hanning":
-        win = torch.hann_window(w, periodic=False, dtype=dtype)
-    elif t == "hamming":
-        win = torch.hamming_window(w, periodic=False, alpha=0.54, beta=0.46, dtype=dtype)
-    elif t == "povey":
-        win = torch.hann_window(w, periodic=False, dtype=dtype).pow(0.85)
-    elif t == "rectangular":
-        win = torch.ones(w, dtype=dtype)
-    else:  # blackman
-        a = 2 * math.pi / (w - 1)
-        i = torch.arange(w, dtype=dtype)
-        win = (cfg.blackman_coeff - 0.5 * torch.cos(a * i)
-               + (0.5 - cfg.blackman_coeff) * torch.cos(2 * a * i)).to(dtype)
-    return win
+        return 0.5 - 0.5 * np.cos(a * i)
+    if t == "hamming":
+        return 0.54 - 0.46 * np.cos(a * i)
+    if t == "povey":
+        return (0.5 - 0.5 * np.cos(a * i)) ** 0.85
+    if t == "rectangular":
+        return np.ones(w)
+    return (cfg.blackman_coeff - 0.5 * np.cos(a * i)
+            + (0.5 - cfg.blackman_coeff) * np.cos(2 * a * i))
+
+
+def band_blocks(banks: np.ndarray, channels_per_block: int):
+    """The mel product as a few dense blocks: ``[(bin_lo, bin_hi, mel_lo, mel_hi, W)]``
+    with ``W = banks[mel_lo:mel_hi, bin_lo:bin_hi].T``, covering every nonzero weight.
+
+    Each FFT bin lies in at most two triangles, so the dense (bins x mels) product does
+    ~50x the needed arithmetic; blocks of 8 neighbouring triangles and the bins they
+    cover do ~5x the needed arithmetic in BLAS-sized pieces (bench/bench_fbank.py)."""
+    blocks = []
+    for c0 in range(0, banks.shape[0], channels_per_block):
+        c1 = min(banks.shape[0], c0 + channels_per_block)
+        cols = np.flatnonzero(banks[c0:c1].any(axis=0))
+        b0, b1 = (int(cols[0]), int(cols[-1]) + 1) if cols.size else (0, 1)
+        blocks.append((b0, b1, c0, c1, np.ascontiguousarray(banks[c0:c1, b0:b1].T)))
+    return blocks
 
 
 def num_frames(num_samples: int, cfg: FbankConfig) -> int:
@@ -248,32 +302,40 @@ def num_frames(num_samples: int, cfg: FbankConfig) -> int:
 
 
 class Fbank:
-    """Callable log-mel extractor; ``Fbank(cfg)(wave) -> (frames, dim)`` float32 numpy."""
+    """Callable log-mel extractor; ``Fbank(cfg)(wave) -> (frames, dim)`` numpy array.
 
-    # frames per rfft/GEMM call: 512 frames (~5 s) keeps the buffers in cache; measured
-    # 1.3-1.6x faster than 4096 on one core (bench/bench_fbank.py)
+    numpy and ``scipy.fft`` (whose rfft runs several rows at once in SIMD lanes: 2-4x
+    numpy.fft's per frame at FFT 1024, for ~0.2 CPU s of import), BLAS blocks for the
+    mel product; a feature job does not import torch."""
+
+    # frames per rfft/GEMM call; 128-512 measured alike, 64 ~15% slower, 4096 much slower
     chunk_frames = 512
+    channels_per_block = 8
 
-    def __init__(self, cfg: Optional[FbankConfig] = None, dtype: torch.dtype = torch.float32):
-        """dtype: compute precision (float32 like Kaldi; float64 for reference checks).
-        Output arrays are float32 unless dtype is float64."""
+    def __init__(self, cfg: Optional[FbankConfig] = None, dtype=np.float32):
+        """dtype: compute precision, a numpy or torch dtype (float32 like Kaldi; float64
+        for reference checks); the output arrays have this dtype."""
         self.cfg = (cfg or FbankConfig()).validate()
-        self.dtype = dtype
-        self.window = _window(self.cfg, dtype)
-        banks = mel_banks(self.cfg).to(dtype)
-        nz = torch.nonzero(banks.sum(0) > 0).flatten()
-        # only FFT bins some triangle covers take part in the GEMM
-        self.lo, self.hi = (int(nz[0]), int(nz[-1]) + 1) if nz.numel() else (0, 1)
-        self.banks_t = banks[:, self.lo:self.hi].T.contiguous()  # (bins, num_mel)
-        self.banks = banks
+        name = str(dtype)
+        self.dtype = np.dtype(name[len("torch."):] if name.startswith("torch.") else dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, not {dtype}")
+        self.window = _window(self.cfg).astype(self.dtype)
+        banks = mel_banks(self.cfg).astype(self.dtype)
+        nz = np.flatnonzero(banks.any(axis=0))
+        # only FFT bins some triangle covers are squared and multiplied
+        self.lo, self.hi = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, 1)
+        self.blocks = [(b0 - self.lo, b1 - self.lo, c0, c1, w)
+                       for b0, b1, c0, c1, w in band_blocks(banks, self.channels_per_block)]
+        self._raw = np.empty((0, 0), self.dtype)
 
     def num_frames(self, num_samples: int) -> int:
         return num_frames(num_samples, self.cfg)
 
     # -- framing
-    def _frames(self, x: torch.Tensor) -> torch.Tensor:
+    def _frames(self, x: np.ndarray) -> np.ndarray:
         cfg = self.cfg
-        n, w, s = x.numel(), cfg.window_size, cfg.window_shift
+        n, w, s = x.size, cfg.window_size, cfg.window_shift
         m = num_frames(n, cfg)
         if m <= 0:
             raise TooShortError(
@@ -281,102 +343,119 @@ class Fbank:
                 f"than one frame ({w} samples = {cfg.frame_length:g} ms at "
                 f"{cfg.sample_frequency:g} Hz): no frames")
         if cfg.snip_edges:
-            return x.as_strided((m, w), (s, 1))
+            return np.lib.stride_tricks.as_strided(x, (m, w), (s * x.itemsize, x.itemsize),
+                                                   writeable=False)
         # Kaldi's ExtractWindow: frame f starts at f*s + s//2 - w//2, reflecting at both ends
-        start = torch.arange(m).unsqueeze(1) * s + (s // 2 - w // 2)
-        idx = start + torch.arange(w).unsqueeze(0)
+        idx = np.arange(m)[:, None] * s + (s // 2 - w // 2) + np.arange(w)[None, :]
         for _ in range(64):
-            neg, big = idx < 0, idx >= n
-            if not (neg.any() or big.any()):
+            if not ((idx < 0).any() or (idx >= n).any()):
                 break
-            idx = torch.where(neg, -idx - 1, idx)
-            idx = torch.where(idx >= n, 2 * n - 1 - idx, idx)
+            idx = np.where(idx < 0, -idx - 1, idx)
+            idx = np.where(idx >= n, 2 * n - 1 - idx, idx)
         return x[idx]
 
-    def _from_frames(self, frames: torch.Tensor) -> torch.Tensor:
-        """(m, window) raw frames -> (m, dim) features.
+    def _work(self, m: int):
+        """Buffers reused across calls (fresh arrays per chunk cost page faults:
+        ~25% of a job's CPU): raw frames, the zero-padded FFT input, power."""
+        if self._raw.shape[0] < m:
+            cfg, nb = self.cfg, self.hi - self.lo
+            self._raw = np.empty((m, cfg.window_size), self.dtype)
+            self._buf = np.zeros((m, cfg.padded_window_size), self.dtype)  # padding stays 0
+            self._power = np.empty((2, m, nb), self.dtype)
+        return self._raw[:m], self._buf[:m], self._power[0, :m], self._power[1, :m]
 
-        Pre-emphasis, DC removal and the window are written straight into a zero-padded
-        (m, fft_size) buffer: ``torch.fft.rfft`` on a padded contiguous buffer is several
-        times faster than ``rfft(x, n=fft_size)``, which pads internally."""
+    def _features(self, pieces: List[np.ndarray], out: np.ndarray):
+        """Raw frames (pieces of (k, window) views, m in all) -> out (m, dim).
+
+        Scaling, dither, DC removal, pre-emphasis and the window are done in Kaldi's
+        order (same rounding), the last two written into the zero-padded FFT buffer."""
         cfg = self.cfg
-        m, w = frames.shape
+        m, w = out.shape[0], cfg.window_size
+        raw, buf, power, tmp = self._work(m)
+        np.concatenate(pieces, out=raw)
+        if cfg.wave_scale != 1.0:
+            raw *= self.dtype.type(cfg.wave_scale)
         if cfg.dither != 0.0:
-            frames = frames + cfg.dither * torch.randn(frames.shape, dtype=frames.dtype)
-        if cfg.remove_dc_offset:  # before pre-emphasis, in Kaldi's order (same rounding)
-            frames = frames - frames.mean(dim=1, keepdim=True)
+            raw += cfg.dither * np.random.standard_normal(raw.shape).astype(self.dtype)
+        if cfg.remove_dc_offset:
+            raw -= raw.mean(axis=1, keepdims=True, dtype=self.dtype)
         energy = None
         if cfg.use_energy and cfg.raw_energy:
-            energy = frames.square().sum(1)
-        buf = torch.zeros(m, cfg.padded_window_size, dtype=self.dtype)
+            energy = np.square(raw).sum(1)
         v = buf[:, :w]
         c = cfg.preemphasis_coefficient
         if c != 0.0:
-            torch.sub(frames[:, 1:], frames[:, :-1], alpha=c, out=v[:, 1:])
-            torch.mul(frames[:, :1], 1.0 - c, out=v[:, :1])
+            np.multiply(raw[:, :-1], self.dtype.type(c), out=v[:, 1:])
+            np.subtract(raw[:, 1:], v[:, 1:], out=v[:, 1:])
+            np.multiply(raw[:, :1], self.dtype.type(1.0 - c), out=v[:, :1])
         else:
-            v.copy_(frames)
-        v.mul_(self.window)
+            v[...] = raw
+        v *= self.window
         if cfg.use_energy and not cfg.raw_energy:
-            energy = v.square().sum(1)
-        spec = torch.fft.rfft(buf, dim=1)[:, self.lo:self.hi]
-        power = spec.real.square() + spec.imag.square()
+            energy = np.square(v).sum(1)
+        spec = scipy.fft.rfft(buf, axis=1)[:, self.lo:self.hi]
+        np.square(spec.real, out=power)
+        power += np.square(spec.imag, out=tmp)
         if not cfg.use_power:
-            power = power.sqrt()
-        mel = power @ self.banks_t
+            np.sqrt(power, out=power)
+        mel = out[:, 1:] if energy is not None and not cfg.htk_compat else out[:, :cfg.num_mel_bins]
+        for b0, b1, c0, c1, weights in self.blocks:
+            np.matmul(power[:, b0:b1], weights, out=mel[:, c0:c1])
         if cfg.use_log_fbank:
-            mel = mel.clamp_min(EPSILON).log()
+            np.log(np.maximum(mel, EPSILON, out=mel), out=mel)
         if energy is not None:
-            log_e = energy.clamp_min(EPSILON).log()
+            log_e = np.log(np.maximum(energy, EPSILON))
             if cfg.energy_floor > 0.0:
-                log_e = log_e.clamp_min(math.log(cfg.energy_floor))
-            log_e = log_e.unsqueeze(1)
-            mel = torch.cat((mel, log_e) if cfg.htk_compat else (log_e, mel), dim=1)
-        return mel
+                log_e = np.maximum(log_e, math.log(cfg.energy_floor))
+            out[:, -1 if cfg.htk_compat else 0] = log_e
 
-    def _prepare(self, wave) -> torch.Tensor:
-        x = torch.as_tensor(np.asarray(wave) if not torch.is_tensor(wave) else wave)
-        if x.dim() != 1:
-            raise ValueError(f"expected a 1-D (mono) waveform, got shape {tuple(x.shape)}")
-        x = x.to(self.dtype)
-        if self.cfg.wave_scale != 1.0:
-            x = x * self.cfg.wave_scale
-        return x.contiguous()
-
-    def compute_tensor(self, wave) -> torch.Tensor:
-        frames = self._frames(self._prepare(wave))
-        if frames.shape[0] <= self.chunk_frames:
-            return self._from_frames(frames)
-        return torch.cat([self._from_frames(frames[i:i + self.chunk_frames])
-                          for i in range(0, frames.shape[0], self.chunk_frames)])
+    def _prepare(self, wave) -> np.ndarray:
+        x = np.ascontiguousarray(wave, dtype=self.dtype)  # no copy for float32 audio
+        if x.ndim != 1:
+            raise ValueError(f"expected a 1-D (mono) waveform, got shape {x.shape}")
+        return x
 
     def __call__(self, wave) -> np.ndarray:
-        with torch.no_grad():
-            return self.compute_tensor(wave).numpy()
+        return self.compute_many([wave])[0]
+
+    def compute_tensor(self, wave):
+        """``__call__`` as a torch tensor (for callers that already use torch)."""
+        import torch
+
+        return torch.from_numpy(self(wave))
 
     def compute_many(self, waves: Sequence) -> List[np.ndarray]:
-        """Several utterances in one batched rfft + GEMM; raises TooShortError like ``__call__``."""
-        with torch.no_grad():
-            frames = [self._frames(self._prepare(w)) for w in waves]
-            sizes = [f.shape[0] for f in frames]
-            out, batch, nb = [], [], 0
-            for f in frames:
-                batch.append(f)
-                nb += f.shape[0]
-                if nb >= self.chunk_frames:
-                    out.append(self._from_frames(torch.cat(batch)))
-                    batch, nb = [], 0
-            if batch:
-                out.append(self._from_frames(torch.cat(batch)))
-            return [t.numpy() for t in torch.cat(out).split(sizes)]
+        """Features of several utterances, raising TooShortError like ``__call__``.
+
+        Each utterance is framed on its own (strided views, no copy); the frames of all
+        go through the FFT and the mel product in chunks of ``chunk_frames`` rows, so
+        short utterances do not pay a call each."""
+        frames = [self._frames(self._prepare(w)) for w in waves]
+        sizes = [f.shape[0] for f in frames]
+        out = np.empty((sum(sizes), self.cfg.dim), self.dtype)
+        done, pieces, rows = 0, [], 0
+        for f in frames:
+            i = 0
+            while i < f.shape[0]:
+                take = min(self.chunk_frames - rows, f.shape[0] - i)
+                pieces.append(f[i:i + take])
+                rows += take
+                i += take
+                if rows == self.chunk_frames:
+                    self._features(pieces, out[done:done + rows])
+                    done, pieces, rows = done + rows, [], 0
+        if rows:
+            self._features(pieces, out[done:done + rows])
+        return np.split(out, np.cumsum(sizes)[:-1])
 
 
-def cmvn(feats: Union[np.ndarray, torch.Tensor], norm_vars: bool = True, eps: float = 1e-5):
+def cmvn(feats, norm_vars: bool = True, eps: float = 1e-5):
     """Per-segment mean (and variance) normalisation over frames (axis -2).
 
     Works on numpy or torch, (frames, dim) or (batch, frames, dim); returns the same
     type.  Standard deviations are floored at ``eps`` (a constant channel -> zeros)."""
-    if torch.is_tensor(feats):
+    torch = sys.modules.get("torch")  # a tensor implies torch is imported; never import it here
+    if torch is not None and torch.is_tensor(feats):
         x = feats.to(torch.float32)
         mu = x.mean(dim=-2, keepdim=True)
         y = x - mu

@@ -5,6 +5,11 @@ Emotion recognition (paper 000, Sec. 5):
     present in ``y_true`` (a class absent from the reference has no recall).
   * ``weighted_accuracy`` (WA): overall accuracy (fraction of correct decisions).
   * ``confusion_matrix``: counts, rows = true class, columns = predicted class.
+  * A prediction of ``NO_DECISION`` (-1) marks an utterance the system did not score
+    (e.g. its features failed): UA and WA count it as an error; the confusion matrix
+    has no column for it (callers report the count).
+  * ``paired_bootstrap``: significance of the UA or WA difference between two systems
+    scored on the same test utterances (Koehn 2004; Bisani and Ney 2004).
 
 Speaker verification:
   * ``compute_eer``: equal error rate from the exact ROC (every distinct score is a
@@ -25,7 +30,11 @@ __all__ = [
     "compute_eer",
     "compute_min_dcf",
     "roc_curve_points",
+    "paired_bootstrap",
+    "NO_DECISION",
 ]
+
+NO_DECISION = -1
 
 
 def _as_labels(y, name):
@@ -50,11 +59,14 @@ def _check_pair(y_true, y_pred):
     return y_true, y_pred
 
 
+def _num_classes(y_true, y_pred, num_classes):
+    return int(max(y_true.max(), y_pred.max())) + 1 if num_classes is None else num_classes
+
+
 def confusion_matrix(y_true, y_pred, num_classes=None) -> np.ndarray:
     """Counts ``C[i, j]`` = number of items of true class i predicted as j (int64)."""
     y_true, y_pred = _check_pair(y_true, y_pred)
-    if num_classes is None:
-        num_classes = int(max(y_true.max(), y_pred.max())) + 1
+    num_classes = _num_classes(y_true, y_pred, num_classes)
     if y_true.min() < 0 or y_pred.min() < 0 or y_true.max() >= num_classes or y_pred.max() >= num_classes:
         raise ValueError(f"labels outside [0, {num_classes})")
     cm = np.zeros((num_classes, num_classes), dtype=np.int64)
@@ -63,27 +75,71 @@ def confusion_matrix(y_true, y_pred, num_classes=None) -> np.ndarray:
 
 
 def per_class_recall(y_true, y_pred, num_classes=None) -> np.ndarray:
-    """Recall of each class; NaN for classes absent from ``y_true``."""
-    cm = confusion_matrix(y_true, y_pred, num_classes)
-    support = cm.sum(axis=1)
+    """Recall of each class (NO_DECISION counts as a miss); NaN for classes absent from ``y_true``."""
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    num_classes = _num_classes(y_true, y_pred, num_classes)
+    if y_true.min() < 0 or y_true.max() >= num_classes or y_pred.min() < NO_DECISION or y_pred.max() >= num_classes:
+        raise ValueError(f"labels outside [0, {num_classes})")
+    support = np.bincount(y_true, minlength=num_classes)
+    hits = np.bincount(y_true[y_true == y_pred], minlength=num_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rec = np.where(support > 0, np.diag(cm) / np.maximum(support, 1), np.nan)
+        rec = np.where(support > 0, hits / np.maximum(support, 1), np.nan)
     return rec.astype(np.float64)
 
 
 def unweighted_accuracy(y_true, y_pred, num_classes=None) -> float:
     """Mean per-class recall over the classes present in ``y_true``."""
-    y_true, y_pred = _check_pair(y_true, y_pred)
-    if num_classes is None:
-        num_classes = int(max(y_true.max(), y_pred.max())) + 1
-    rec = per_class_recall(y_true, y_pred, num_classes)
-    return float(np.nanmean(rec))
+    return float(np.nanmean(per_class_recall(y_true, y_pred, num_classes)))
 
 
 def weighted_accuracy(y_true, y_pred) -> float:
-    """Overall accuracy."""
+    """Overall accuracy (NO_DECISION counts as an error)."""
     y_true, y_pred = _check_pair(y_true, y_pred)
     return float(np.mean(y_true == y_pred))
+
+
+def _bootstrap_metric(correct: np.ndarray, onehot: np.ndarray, weights: np.ndarray, metric: str) -> np.ndarray:
+    """UA or WA of each bootstrap sample: ``correct`` (S x N) 0/1 per seed and utterance,
+    ``onehot`` (N x C) true classes, ``weights`` (B x N) resampling counts -> (B,) mean over seeds."""
+    if metric == "wa":
+        return (weights @ correct.T).mean(axis=1) / weights.sum(axis=1)
+    support = weights @ onehot                                   # B x C
+    out = np.zeros(weights.shape[0])
+    for c_row in correct:                                        # per seed
+        hits = weights @ (onehot * c_row[:, None])               # B x C
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out += np.nanmean(np.where(support > 0, hits / np.maximum(support, 1), np.nan), axis=1)
+    return out / correct.shape[0]
+
+
+def paired_bootstrap(y_true, pred_a, pred_b, num_classes: int, metric: str = "ua", n_boot: int = 2000,
+                     seed: int = 0):
+    """Paired bootstrap test of ``metric(a) - metric(b)`` over test utterances.
+
+    ``pred_a``/``pred_b`` are (N,) predictions or (S, N) predictions of S seeds of each
+    system on the same N utterances (the metric is then averaged over seeds, and each
+    bootstrap sample redraws utterances, keeping all seeds of a drawn utterance).
+    NO_DECISION counts as an error.  Returns ``(delta, p)``: the observed difference
+    and the two-sided p-value ``min(1, 2 * min(P*(delta* <= 0), P*(delta* >= 0)))``.
+    """
+    if metric not in ("ua", "wa"):
+        raise ValueError(f"metric must be 'ua' or 'wa', not {metric!r}")
+    y = _as_labels(y_true, "y_true")
+    a = np.atleast_2d(np.asarray(pred_a))
+    b = np.atleast_2d(np.asarray(pred_b))
+    if a.shape[1] != y.size or b.shape[1] != y.size:
+        raise ValueError(f"predictions {a.shape} / {b.shape} do not match {y.size} labels")
+    for p in (a, b):
+        per_class_recall(np.tile(y, p.shape[0]), p.ravel(), num_classes)  # range checks
+    onehot = np.eye(num_classes)[y]
+    ca, cb = (a == y).astype(np.float64), (b == y).astype(np.float64)
+    ident = np.ones((1, y.size))
+    delta = float(_bootstrap_metric(ca, onehot, ident, metric)[0] - _bootstrap_metric(cb, onehot, ident, metric)[0])
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(y.size, np.full(y.size, 1.0 / y.size), size=n_boot).astype(np.float64)
+    d = _bootstrap_metric(ca, onehot, weights, metric) - _bootstrap_metric(cb, onehot, weights, metric)
+    p = min(1.0, 2.0 * min(np.mean(d <= 0), np.mean(d >= 0)))
+    return delta, float(p)
 
 
 def _check_trials(scores, labels):

@@ -13,19 +13,16 @@
 # the utterance with a warning naming the file (and line); more than
 # --max-drop-frac dropped fails. Prints counts per class and session.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 exp=3
 max_drop_frac=0.05
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  echo "Usage: $0 [--exp 0|1|2|3] <IEMOCAP_ROOT> <DATA_DIR>" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 root=$1
 data=$2
-case $exp in 0|1|2|3) ;; *) echo "$0: --exp must be 0, 1, 2 or 3, got '$exp'" >&2; exit 1 ;; esac
+check_enum exp 0 1 2 3
 [ -d "$root" ] || { echo "$0: no such directory: $root" >&2; exit 1; }
 
 python -m emorec.bin.prepare_iemocap --exp "$exp" --max-drop-frac "$max_drop_frac" "$root" "$data"

@@ -18,20 +18,19 @@
 #   --mode M         speech system: finetune | scratch | probe      [finetune]
 #   --fusion M       w1 | znorm | none                              [w1]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 exp_set=3
 fold=1
 mode=finetune
 fusion=w1
 
-[ -f ./path.sh ] && . ./path.sh
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
-
-if [ $# -lt 1 ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+. "$EMOREC_ROOT/utils/parse_options.sh"
+# (no positional_args: the arguments after the WAVs' options go to emorec-infer as they are)
+[ $# -ge 1 ] || usage_error "expected at least one WAV"
+check_enum exp_set 1 2 3
+check_enum mode finetune scratch probe
+check_enum fusion w1 znorm none
 exp=exp/exp$exp_set
 [ -d "$exp" ] || { echo "$0: no $exp in $PWD (run from egs/iemocap after ./run.sh --exp-set $exp_set)" >&2; exit 1; }
 python -m emorec.bin.infer --speech-model "$exp/ser_$mode/fold$fold/best.pt" --fbank-config conf/fbank.conf \

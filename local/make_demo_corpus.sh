@@ -7,20 +7,22 @@
 # --set iemocap (default) synthesises, with espeak-ng, OUT_DIR/IEMOCAP_full_release (5 sessions, 10 actors,
 # the real release's layout and traps; small: ~100 kept utterances per session,
 # tiny: ~16) and OUT_DIR/VoxCeleb1 (wav/idXXXXX/<video>/NNNNN.wav + veri_test2.txt).
-# Same seed -> byte-identical files. Skips the work when both trees exist.
+# and OUT_DIR/IEMOCAP_design.txt (the generation plan: which cue each utterance carries,
+# for the design-ceiling rows of RESULTS.md). The VoxCeleb voices are disjoint from the
+# IEMOCAP actors' and speak at one (neutral) arousal level.
+# Same seed -> byte-identical files. Skips the work when all three exist.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 set=iemocap
 seed=0
 size=small
 nj=2
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 1 ]; then
-  echo "Usage: $0 [--set iemocap|emo7] [--seed N] [--size small|tiny] [--nj 2] <OUT_DIR>" >&2
-  exit 1
-fi
+positional_args 1 "$@"
+check_enum set iemocap emo7
+check_enum size small tiny
 out=$1
 command -v espeak-ng >/dev/null || { echo "$0: espeak-ng not found; run tools/install.sh" >&2; exit 1; }
 mkdir -p "$out"

@@ -1,29 +1,33 @@
 #!/usr/bin/env bash
-# Usage: local/make_loso_folds.sh [--dev-frac 0.1] <DATA_DIR> <OUT_DIR>
+# Usage: local/make_loso_folds.sh [--protocol loso|random5] [--script-disjoint false|true] <DATA_DIR> <OUT_DIR>
 #  e.g.: local/make_loso_folds.sh data/iemocap data/iemocap_folds
 #
-# Leave-one-session-out folds: OUT_DIR/fold{1..5}/{train,dev,test} are full Kaldi
-# data dirs (every list of DATA_DIR filtered, spk2utt regenerated) and
-# OUT_DIR/foldK/test_session names the held-out session.
+# Cross-validation folds (emorec.data.folds): OUT_DIR/fold{1..5}/{train,dev,test} are
+# full Kaldi data dirs (every list of DATA_DIR filtered, spk2utt regenerated) and
+# OUT_DIR/foldK/test_set names the held-out session (or random part).
+# --protocol loso (default), leave one session out:
 #   test  = Session K
-#   dev   = for each (session, emotion) of the other sessions, the ceil(10%) of
-#           utterances with the smallest md5(utt id): stratified, rerun-stable
-#   train = the rest
-# No test-session utterance is ever in train or dev.
+#   dev   = ONE speaker of the other sessions (rotating: fold1 Ses02F, fold2 Ses03M, ...)
+#   train = the rest; dev shares no speaker with train or test
+# --script-disjoint true (loso): each scripted play (scriptNN) is on the test side or
+#   the training side of a fold, never both (README, design notes)
+# --protocol random5: paper 003's ablation protocol, 5 stratified random 80/20 folds
+#   (by md5 of the utterance id); dev = every 10th training utterance per emotion;
+#   speakers are shared between train, dev and test.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
-dev_frac=0.1
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+protocol=loso
+script_disjoint=false
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  echo "Usage: $0 [--dev-frac 0.1] <DATA_DIR> <OUT_DIR>" >&2
-  exit 1
-fi
+positional_args 2 "$@"
+check_enum protocol loso random5
 data=$1
 out=$2
 for f in utt2spk utt2emo; do
   [ -s "$data/$f" ] || { echo "$0: missing $data/$f" >&2; exit 1; }
 done
 mkdir -p "$out"
-python -m emorec.bin.make_loso_folds --dev-frac "$dev_frac" "$data" "$out"
+python -m emorec.bin.make_loso_folds --protocol "$protocol" --script-disjoint "$script_disjoint" \
+  "$data" "$out"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: local/voxceleb_data_prep.sh [--trials FILE] [--test-spk-from-trials false] <VOX_ROOT> <DATA_DIR>
+# Usage: local/voxceleb_data_prep.sh [--trials FILE] [--test-spk-from-trials false] [--layouts "dev/aac"] <VOX_ROOT> <DATA_DIR>
 #  e.g.: local/voxceleb_data_prep.sh --test-spk-from-trials true /corpora/VoxCeleb1 data/voxceleb
 #
 # VoxCeleb1 (VOX_ROOT/wav/idXXXXX/<video>/NNNNN.wav) and VoxCeleb2
@@ -11,17 +11,17 @@
 # --test-spk-from-trials true: also write DATA_DIR_train (speakers not in the trials)
 # and DATA_DIR_test (the trial speakers, with trials), e.g. data/voxceleb_train
 # and data/voxceleb_test.
+# --layouts "SUBDIRS": read only these sub-folders of VOX_ROOT (wav, dev/aac, aac,
+# test/aac); e.g. "dev/aac" for the VoxCeleb2 training set. Default: every one found.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 trials=
 test_spk_from_trials=false
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+layouts=
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  echo "Usage: $0 [--trials FILE] [--test-spk-from-trials true|false] <VOX_ROOT> <DATA_DIR>" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 root=$1
 data=${2%/}
 [ -d "$root" ] || { echo "$0: no such directory: $root" >&2; exit 1; }
@@ -29,6 +29,7 @@ mkdir -p "$data"
 
 args=()
 [ -n "$trials" ] && args+=(--trials "$trials")
+for l in $layouts; do args+=(--layout "$l"); done
 [ "$test_spk_from_trials" = true ] && args+=(--split-dirs "${data}_train" "${data}_test")
 python -m emorec.bin.prepare_voxceleb "${args[@]}" "$root" "$data"
 

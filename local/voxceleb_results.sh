@@ -1,40 +1,71 @@
 #!/usr/bin/env bash
-# Usage: local/voxceleb_results.sh <MODEL> <TRAIN_CONFIG> <CORPUS> <SCORE_DIR> <OUT_MD>
-#  e.g.: local/voxceleb_results.sh exp/resnet_demo/avg3.pt conf/train_demo.yaml "demo corpus" \
-#          exp/resnet_demo/scores_voxceleb_test RESULTS.md
+# Usage: local/voxceleb_results.sh [options] <MODEL> <TRAIN_CONFIG> <TRAIN_DATA> <OUT_MD> <NAME=SCORE_DIR>...
+#  e.g.: local/voxceleb_results.sh --setup demo --corpus "demo corpus" --command "./run.sh" \
+#          exp/resnet_demo/avg_model.pt conf/train_demo.yaml data/voxceleb_train RESULTS.md \
+#          "Vox1-O (cleaned)=exp/resnet_demo/scores_vox1_o"
 #
-# Writes the recipe's RESULTS.md from steps/score_trials.sh's results.txt and the
-# training log (parameter count), through a .tmp name.
+# Writes this experiment's section of the recipe's RESULTS.md: one row per trial list
+# (EER, minDCF from steps/score_trials.sh's SCORE_DIR/results.txt), the parameter count
+# from the training log, the training speakers, and the command that made it (quoted so
+# it can be pasted back). RESULTS.md holds one section per experiment ("## setup S,
+# corpus C"); a rerun replaces its own section and keeps the others. Written through a
+# .tmp name.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
-if [ $# -ne 5 ]; then
-  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0" >&2
-  exit 1
-fi
+setup=                           # the recipe's --setup (paper | demo)
+corpus=                          # the corpus, as RESULTS.md names it
+command=                         # the command that ran the experiment
+
+. "$EMOREC_ROOT/utils/parse_options.sh"
+positional_args 5- "$@"
 model=$1
 config=$2
-corpus=$3
-scores=$4
-out=$5
-res=$scores/results.txt
+train_data=$3
+out=$4
+shift 4
+[ -n "$setup" ] && [ -n "$corpus" ] || usage_error "--setup and --corpus are needed"
 log=$(dirname "$model")/log/train.log
-for f in "$res" "$log"; do
+for f in "$log" "$train_data/spk2utt"; do
   [ -s "$f" ] || { echo "$0: missing $f" >&2; exit 1; }
 done
-eer=$(awk '/^EER:/ {print $2}' "$res")
-dcf=$(awk '/^minDCF/ {print $2}' "$res")
-ntrials=$(awk '/^trials:/ {print $2}' "$res")
 params=$(grep -o '[0-9]* parameters' "$log" | head -n 1)
+heading="## setup $setup, corpus $corpus"
+section=$(
+  echo "$heading"
+  echo
+  echo "Cosine scoring of the embeddings of \`$model\` ($(wc -l < "$train_data/spk2utt") training speakers" \
+       "in \`$train_data\`); written on $(date -u +%Y-%m-%d) by"
+  echo
+  echo "    ${command:-(command not recorded)}"
+  echo
+  echo "| trial list | model | config | parameters | trials | EER | minDCF (P_target=0.01) |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
+  for x in "$@"; do
+    res=${x#*=}/results.txt
+    [ -s "$res" ] || { echo "$0: missing $res" >&2; exit 1; }
+    echo "| ${x%%=*} | \`$model\` | \`$config\` | ${params% parameters} | $(awk '/^trials:/ {print $2}' "$res")" \
+         "| $(awk '/^EER:/ {print $2}' "$res") | $(awk '/^minDCF/ {print $2}' "$res") |"
+  done
+  echo
+  echo "Chance level: EER 50%, minDCF 1.0. Trial scores: \`SCORE_DIR/scores\` of ${*#*=}."
+  case "$*" in
+    *Vox1-[EH]*) echo "Vox1-E/H hold VoxCeleb1 dev speakers, which are in the training set here:" \
+                      "not a clean test (the Vox1-O speakers are kept out of training)." ;;
+  esac
+)
+# Replace this experiment's section (from its heading to the next "## "), or append it.
 {
-  echo "# VoxCeleb speaker verification"
-  echo
-  echo "Cosine scoring of the embeddings of \`$model\` on $corpus; written by run.sh on $(date -u +%Y-%m-%d)."
-  echo
-  echo "| model | config | parameters | trials | EER | minDCF (P_target=0.01) |"
-  echo "| --- | --- | --- | --- | --- | --- |"
-  echo "| \`$model\` | \`$config\` | ${params% parameters} | $ntrials | $eer | $dcf |"
-  echo
-  echo "Chance level: EER 50%, minDCF 1.0. Trial scores: \`$scores/scores\`."
+  if [ -f "$out" ]; then
+    # (through the environment: awk -v would interpret the backslashes of the command)
+    H=$heading S=$section awk '
+      $0 == ENVIRON["H"] { print ENVIRON["S"]; skip = 1; done = 1; next }
+      skip && /^## / { skip = 0; print "" }
+      !skip { print }
+      END { if (!done) printf "\n%s\n", ENVIRON["S"] }' "$out" | cat -s
+  else
+    printf '# VoxCeleb speaker verification\n\n%s\n' "$section"
+  fi
 } > "$out.tmp"
 mv "$out.tmp" "$out"
-cat "$out"
+printf '%s\n' "$section"

@@ -6,17 +6,13 @@
 # Skips when <out.pt> exists and is not older than the checkpoints it averages
 # (emorec.bin.average_model --skip-done; the restart rule of DEVELOPERS.md).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 num=3
 
-echo "$0 $*"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 exp=$1
 out=$2
 python -m emorec.bin.average_model --skip-done --exp-dir "$exp" --num "$num" --out "$out"

@@ -16,6 +16,7 @@
 # Restartable: finished jobs (their xvector.JOB.scp exists) are not rerun; does nothing
 # when xvector.scp exists.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 nj=4
 cmd=run.pl
@@ -23,14 +24,9 @@ device=auto
 num_threads=1
 max_frames=20000
 
-echo "$0 $*"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 3 ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 3 "$@"
 model=$1
 data=$2
 out=$3
@@ -48,7 +44,7 @@ nutt=$(wc -l < "$data/feats.scp")
 mkdir -p "$out/log"
 out_abs=$(cd "$out" && pwd)   # the scp names the arks by absolute path
 
-"$root/utils/split_data.sh" --per-utt "$data" "$nj"
+"$EMOREC_ROOT/utils/split_data.sh" --per-utt "$data" "$nj"
 sdata=$data/split${nj}utt
 
 # finished jobs (xvector.JOB.scp present) return at once

@@ -22,19 +22,16 @@
 #   --methods LIST        comma-separated methods                      [w1,znorm]
 #   --znorm-stats S       per-class | global                           [per-class]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 cmd=run.pl
 data=data/loso
 methods=w1,znorm
 znorm_stats=per-class
 
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 3 ]; then
-  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 3 "$@"
 speech=$1
 text=$2
 out=$3

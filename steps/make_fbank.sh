@@ -27,6 +27,7 @@
 # in which nothing succeeded, we apply the 5% to each job too). Within the 5%, the
 # utterances without features are dropped from <data-dir> (utils/fix_data_dir.sh).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 nj=4
 cmd=run.pl
@@ -34,14 +35,9 @@ fbank_config=conf/fbank.conf
 allow_resample=true
 max_fail_frac=0.05
 
-echo "$0 $*"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -lt 1 ] || [ $# -gt 3 ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 1-3 "$@"
 data=$1
 logdir=${2:-$data/log}
 fbankdir=${3:-$data/data}
@@ -55,14 +51,17 @@ if [ -f "$data/segments" ]; then
   exit 1
 fi
 [[ $nj =~ ^[1-9][0-9]*$ ]] || { echo "$me: --nj must be a positive integer, got '$nj'" >&2; exit 1; }
-python -c "import emorec.bin.compute_fbank" 2>/dev/null \
-  || { echo "$me: cannot import emorec (source path.sh first)" >&2; exit 1; }
 
 name=$(basename "$data")
 mkdir -p "$logdir" "$fbankdir"
 fbankdir=$(cd "$fbankdir" && pwd)   # the scp files name the arks by absolute path
 logdir=$(cd "$logdir" && pwd)
 fbank_config=$(cd "$(dirname "$fbank_config")" && pwd)/$(basename "$fbank_config")
+# Checks the config once and computes its mel banks into the cache
+# (emorec.features.mel_banks), so the jobs need not import torch.
+python -c 'import sys; from emorec.features import FbankConfig, mel_banks
+mel_banks(FbankConfig.from_file(sys.argv[1]))' "$fbank_config" \
+  || { echo "$me: bad $fbank_config, or emorec cannot be imported (source path.sh first)" >&2; exit 1; }
 
 if [ -f "$data/feats.scp" ]; then
   mkdir -p "$data/.backup"
@@ -87,7 +86,7 @@ else
   utils_split_opts=()
   sdata=$data/split${nj}
 fi
-"$root/utils/split_data.sh" ${utils_split_opts[@]+"${utils_split_opts[@]}"} "$data" "$nj"
+"$EMOREC_ROOT/utils/split_data.sh" ${utils_split_opts[@]+"${utils_split_opts[@]}"} "$data" "$nj"
 
 # $cmd is word-split on purpose ("slurm.pl --config conf/slurm.conf").
 # shellcheck disable=SC2086
@@ -129,6 +128,6 @@ fi
 if [ "$nf" -ne "$nutt" ]; then
   # Within the allowed share: the data dir drops them too, so the stages after go on.
   echo "$me: dropping them from $data (utils/fix_data_dir.sh; old lists in $data/.backup)"
-  "$root/utils/fix_data_dir.sh" "$data"
+  "$EMOREC_ROOT/utils/fix_data_dir.sh" "$data"
 fi
 echo "$me: succeeded making fbank features for $name ($nf utterances)"

@@ -13,18 +13,14 @@
 # results.txt is not older than <trials> and <emb.scp> (emorec.bin.score_trials
 # --skip-done; the restart rule of DEVELOPERS.md).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 center=false
 p_target=0.01
 
-echo "$0 $*"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 3 ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 3 "$@"
 trials=$1
 scp=$2
 out=$3

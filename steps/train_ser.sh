@@ -29,6 +29,7 @@
 #   --nfolds N              folds in LOSO_DIR                               [5]
 #   --ngpu N                0: CPU; 1: one process (CUDA when available)    [1]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 cmd=run.pl
 mode=finetune
@@ -38,13 +39,9 @@ train_opts=
 nfolds=5
 ngpu=1
 
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 data=$1
 dir=$2
 

@@ -18,6 +18,7 @@
 # (the restart rule of DEVELOPERS.md); otherwise it resumes from the last epoch
 # checkpoint (with --resume true).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 cmd=run.pl
 ngpu=1
@@ -27,14 +28,9 @@ dev_data=
 seed=
 train_opts=
 
-echo "$0 $*"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 3 ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 3 "$@"
 config=$1
 data=$2
 exp=$3

@@ -10,11 +10,14 @@
 # train_history.json; logs in EXP_DIR/log/. A fold whose test.logpost.ark (written
 # last) exists is skipped, so a rerun redoes only missing folds.
 #
-# The encoder: --text-model names a local BERT/RoBERTa directory or a model in the
-# local HF cache (bert-base-uncased for the paper). Without it, a small BERT and its
-# WordPiece tokenizer are built per fold from that fold's TRAIN transcripts only
-# (emorec.bin.make_text_encoder, with a short masked-LM pre-training) into
-# EXP_DIR/encoder/foldK: the offline stand-in for a pretrained BERT.
+# The encoder: --text-model, else the config's model.encoder (bert-base-uncased in
+# conf/text_paper.yaml), names a local BERT/RoBERTa directory or a model in the local
+# Hugging Face cache (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub);
+# one that is in neither fails before any job starts, naming both places. Only when
+# neither names one (conf/text_demo.yaml), a small BERT and its WordPiece tokenizer are
+# built per fold from that fold's TRAIN transcripts only (emorec.bin.make_text_encoder,
+# with a short masked-LM pre-training) into EXP_DIR/encoder/foldK: the offline
+# stand-in for a pretrained BERT.
 #
 # Options:
 #   --cmd CMD               job runner (run.pl, slurm.pl ...)             [run.pl]
@@ -22,26 +25,58 @@
 #   --text-model M          local dir or cached model name; empty: the config's model.encoder,
 #                           and when that is null a small BERT built per fold from TRAIN text []
 #   --encoder-opts "OPTS"   options of emorec.bin.make_text_encoder       []
+#   --train-opts "OPTS"     more emorec.bin.train_text options, e.g. "--seed 2" []
 #   --nfolds N              folds in LOSO_DIR                             [5]
 #   --num-threads N         torch CPU threads per job                     [1]
+#   --ngpu N                0: CPU; 1: CUDA when visible                  [1]
+#   --dry-run true          print the encoder that would be used (and where it was
+#                           found) and stop                               [false]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 cmd=run.pl
 train_config=conf/text_demo.yaml
 text_model=
 encoder_opts=
+train_opts=
 nfolds=5
 num_threads=1
+ngpu=1
+dry_run=false
 
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 data=$1
 dir=$2
+
+[ -r "$train_config" ] || { echo "$0: cannot read $train_config" >&2; exit 1; }
+origin=--text-model
+if [ -z "$text_model" ]; then
+  origin="model.encoder of $train_config"
+  text_model=$(python -m emorec.bin.train_text --config "$train_config" --show-encoder)
+fi
+if [ -n "$text_model" ]; then
+  hf_cache=${HF_HUB_CACHE:-${HF_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/huggingface}/hub}
+  if [ -f "$text_model/config.json" ]; then
+    where="local directory $text_model"
+  elif compgen -G "$hf_cache/models--${text_model//\//--}/snapshots/*/config.json" >/dev/null; then
+    where="Hugging Face cache $hf_cache"
+  else
+    echo "$0: text encoder '$text_model' (${origin}) not found: no directory" \
+         "'$text_model' with a config.json (relative to $PWD), and no models--${text_model//\//--}" \
+         "snapshot in the Hugging Face cache $hf_cache. Runs are offline (HF_HUB_OFFLINE=1): download" \
+         "it where there is network (huggingface-cli download $text_model) or pass --text-model DIR." >&2
+    exit 1
+  fi
+  description="encoder $text_model ($where)"
+else
+  description="encoder built per fold from the fold's train transcripts -> $dir/encoder/foldK"
+fi
+if $dry_run; then
+  echo "$description"
+  exit 0
+fi
 
 for k in $(seq "$nfolds"); do
   for s in train dev test; do
@@ -50,10 +85,8 @@ for k in $(seq "$nfolds"); do
     done
   done
 done
-[ -r "$train_config" ] || { echo "$0: cannot read $train_config" >&2; exit 1; }
 mkdir -p "$dir/log"
 
-[ -n "$text_model" ] || text_model=$(python -m emorec.bin.train_text --config "$train_config" --show-encoder)
 if [ -z "$text_model" ]; then
   # the config's model.encoder is null: the demo's small BERT, built per fold from TRAIN text
   # shellcheck disable=SC2086  # encoder_opts is a list of options
@@ -63,9 +96,10 @@ if [ -z "$text_model" ]; then
   text_model=$dir/encoder/foldJOB
 fi
 
+# shellcheck disable=SC2086  # train_opts is a list of options
 $cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
   python -m emorec.bin.train_text --config "$train_config" --text-model "$text_model" \
-    --num-threads "$num_threads" "$data/foldJOB" "$dir/foldJOB"
+    --ngpu "$ngpu" --num-threads "$num_threads" $train_opts "$data/foldJOB" "$dir/foldJOB"
 
 for k in $(seq "$nfolds"); do
   for f in classes.txt dev.logpost.ark test.logpost.ark; do

@@ -7,8 +7,10 @@ Fixtures:
   slurm        -- session-scoped: starts the real local single-node Slurm cluster
                   once (tests/slurm/start_slurm.sh) and returns a SlurmCluster with
                   .conf (path of slurm.conf) and .env (shell_env + SLURM_CONF).
-                  Skips with a reason when not root or Slurm/munge are not installed;
-                  fails when they are installed but the cluster does not come up.
+                  When `sinfo` answers already (a cluster is reachable, as any user),
+                  that cluster is used; else skips with a reason when not root or
+                  Slurm/munge are not installed, and fails when they are installed
+                  but the local cluster does not come up.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ def _path_sh_env() -> dict:
     env["HF_HUB_OFFLINE"] = "1"
     env["TRANSFORMERS_OFFLINE"] = "1"
     env["HF_DATASETS_OFFLINE"] = "1"
+    env["EMOREC_PATH_SH"] = str(ROOT)
     return env
 
 
@@ -57,9 +60,20 @@ class SlurmCluster:
     env: dict = field(default_factory=dict)
 
 
+def _cluster_answers() -> bool:
+    """A Slurm cluster is reachable from here (``sinfo`` answers), whoever we are."""
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def _slurm_skip_reason() -> str | None:
     if os.name != "posix" or os.geteuid() != 0:
-        return "local Slurm needs root (slurmd runs the jobs); run the tests as root"
+        return ("no Slurm cluster answers (sinfo) and starting the local one needs root "
+                "(slurmd runs the jobs)")
     missing = [b for b in ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo")
                if shutil.which(b) is None and not Path("/usr/sbin", b).exists()]
     if missing:
@@ -70,6 +84,9 @@ def _slurm_skip_reason() -> str | None:
 
 @pytest.fixture(scope="session")
 def slurm() -> SlurmCluster:
+    if _cluster_answers():      # a cluster is there already (a login node, or the local one)
+        conf = os.environ.get("SLURM_CONF", "")
+        return SlurmCluster(conf=Path(conf), env=dict(_path_sh_env(), **({"SLURM_CONF": conf} if conf else {})))
     reason = _slurm_skip_reason()
     if reason:
         pytest.skip(reason)

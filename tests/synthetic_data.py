@@ -5,6 +5,15 @@ import os
 
 import numpy as np
 
+# A training config small enough for a test: a 4-channel ResNet, 2 epochs on CPU.
+TINY_TRAIN_CONFIG = {
+    "model": {"blocks": [1, 1, 1, 1], "channels": 4, "emb_dim": 16, "pooling": "stats"},
+    "data": {"chunk_sizes": [20, 30], "batch_size": 4, "num_workers": 0},
+    "augment": {"policy": "conservative", "copies": 0},
+    "optim": {"lr": 0.05, "lr_trunk": 0.005},
+    "sched": {"hold_epochs": 1, "halve_every": 1},
+    "train": {"epochs": 2, "seed": 3, "num_threads": 1},
+}
 
 def make_synthetic_datadir(out_dir: str, num_speakers: int = 4, utts_per_speaker: int = 6,
                            min_frames: int = 40, max_frames: int = 200, dim: int = 128,

@@ -2,7 +2,12 @@
 import numpy as np
 import pytest
 
-from emorec.augment import POLICIES, SpecAugmentPolicy, draw_masks, get_policy, spec_augment
+from collections import Counter
+
+from emorec.augment import POLICIES, SpecAugmentPolicy, draw_masks, get_policies, get_policy, spec_augment
+from emorec.data.dataset import ChunkBatchSampler, ChunkDataset, normalise
+from emorec.train import speech
+from emorec.train.config import load_config
 
 
 def test_policies_match_table1():
@@ -78,3 +83,25 @@ def test_none_policy_is_identity():
     np.testing.assert_array_equal(spec_augment(x, "none", np.random.default_rng(0)), x)
     with pytest.raises(ValueError):
         get_policy("nope")
+
+
+def test_one_copy_per_policy_and_two_of_one():
+    """Paper 003's "two augmented copies": both readings (README, design notes)."""
+    both = {"policy": ["conservative", "aggressive"], "copies": 2}
+    assert get_policies(both) == [POLICIES["conservative"], POLICIES["aggressive"]]
+    assert get_policies({"policy": "conservative", "copies": 2}) == [POLICIES["conservative"]]
+    with pytest.raises(ValueError, match="multiple of the number of policies"):
+        get_policies({"policy": ["conservative", "aggressive"], "copies": 3})
+    # one copy per policy: every utterance gets one chunk of each policy per epoch
+    s = ChunkBatchSampler([100] * 8, 4, [50], seed=3, copies=2, augment=True, n_policies=2)
+    per_utt = Counter((i, a % 2) for b in s for i, _, _, a in b if a >= 0)
+    assert set(per_utt) == {(i, p) for i in range(8) for p in (0, 1)} and set(per_utt.values()) == {1}
+
+    # the speech config schema takes both readings
+    cfg = load_config(speech.SCHEMA, overrides=["augment.policy=[conservative, aggressive]", "augment.copies=2"])
+    assert get_policies(cfg["augment"]) == get_policies(both)
+    x = np.random.default_rng(0).standard_normal((100, 128)).astype(np.float32)
+    ds = ChunkDataset({"u": x}, ["u"], [0], both)  # any mapping serves as the feature reader
+    for seed in (10, 11):  # even: conservative, odd: aggressive
+        want = spec_augment(normalise(x)[:60], get_policies(both)[seed % 2], np.random.default_rng(seed))
+        np.testing.assert_array_equal(ds[(0, 60, 0, seed)][0].numpy(), want)

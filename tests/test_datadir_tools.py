@@ -79,9 +79,16 @@ def test_validate_good(datadir, shell_env):
     ("empty_line", "utt2emo", "utt2emo:3: empty line"),
     ("bad_wav", "wav.scp", "wav.scp:2: spk1-utt2"),
     ("bad_feats", "feats.scp", "feats.scp:1: spk1-utt1"),
+    ("crlf", "text", "text:1: CRLF line ending"),
+    ("crlf", "utt2spk", "utt2spk:1: CRLF line ending"),
+    ("missing_m4a", "wav.scp", "wav.scp:3: spk2-utt1: "),
+    ("broken_pipe", "wav.scp", "wav.scp:1: spk1-utt1: "),
+    ("bad_trial", "trials", "trials:2: utterance \"spk9-utt1\" is not in"),
 ])
 def test_validate_bad(datadir, shell_env, breakage, file, message):
     f = datadir / file
+    if not f.exists():
+        f.write_text("")
     lines = f.read_text().splitlines(keepends=True)
     if breakage == "unsorted":
         lines[0], lines[1] = lines[1], lines[0]
@@ -99,11 +106,43 @@ def test_validate_bad(datadir, shell_env, breakage, file, message):
         (datadir / "wav" / "spk1-utt2.wav").write_bytes(b"not a wav file")
     elif breakage == "bad_feats":
         lines[0] = lines[0].split()[0] + " " + str(datadir / "nothere.ark") + ":12\n"
+    elif breakage == "crlf":
+        lines[0] = lines[0].replace("\n", "\r\n")
+    elif breakage == "missing_m4a":      # a pipe is not run in the header check: its input must exist
+        lines[2] = lines[2].split()[0] + f" ffmpeg -nostdin -i '{datadir}/no such.m4a' -f wav - |\n"
+    elif breakage == "broken_pipe":      # ... and a few pipes are decoded
+        lines[0] = lines[0].split()[0] + f" cat '{datadir}/utt2spk' |\n"
+    elif breakage == "bad_trial":
+        lines = ["spk1-utt1 spk2-utt1 nontarget\n", "spk9-utt1 spk1-utt2 target\n"]
     f.write_text("".join(lines))
     r = validate(datadir, shell_env)
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
     assert str(f) in r.stderr
+
+
+def test_validate_no_wav_still_checks_the_list(datadir, shell_env):
+    wav = (datadir / "wav.scp").read_text().splitlines(keepends=True)
+    (datadir / "wav.scp").write_text("".join(reversed(wav[1:])))    # unsorted, spk1-utt1 missing
+    r = validate(datadir, shell_env, "--no-wav")
+    assert r.returncode != 0
+    assert "wav.scp:2: not sorted" in r.stderr and "key \"spk1-utt1\" of" in r.stderr, r.stderr
+    for f in (datadir / "wav").iterdir():          # --no-wav reads no audio
+        f.write_bytes(b"not audio")
+    (datadir / "wav.scp").write_text("".join(wav))
+    assert validate(datadir, shell_env, "--no-wav").returncode == 0
+
+
+def test_validate_audio_header_by_default_full_on_request(datadir, shell_env):
+    # every entry a pipe; the one at line 8 yields no audio: the header check runs only
+    # a few pipes (lines 1, 4, 7 of 9) and passes it, --audio full runs them all
+    wav = [ln.split(None, 1) for ln in (datadir / "wav.scp").read_text().splitlines()]
+    wav[7][1] = f"{datadir}/utt2spk"
+    (datadir / "wav.scp").write_text("".join(f"{u} cat '{p}' |\n" for u, p in wav))
+    assert validate(datadir, shell_env).returncode == 0
+    r = validate(datadir, shell_env, "--audio", "full")
+    assert r.returncode != 0 and "wav.scp:8: spk3-utt3" in r.stderr, r.stderr
+    assert "expected one of: header full" in validate(datadir, shell_env, "--audio", "fast").stderr
 
 
 def test_validate_options(datadir, shell_env):
@@ -194,3 +233,25 @@ def test_subset_and_combine(datadir, tmp_path, shell_env):
     assert (comb / "spk2utt").read_text().splitlines()[1] == "spk2 spk2-utt1 spk2-utt3"
     r = sh(["combine_data.sh", tmp_path / "dup", a, c], shell_env, check=False)
     assert r.returncode != 0 and "duplicate" in r.stderr
+
+
+def test_trials_follow_the_utterances(datadir, tmp_path, shell_env):
+    """trials (emorec/data/data_files.txt): kept when both sides are, in their order,
+    by the shell tools and emorec.data.datadir alike; never split."""
+    from emorec.data.datadir import classify_data_files, subset_data_dir
+    trials = ["spk3-utt1 spk1-utt1 nontarget", "spk2-utt1 spk2-utt3 target", "spk1-utt2 spk3-utt4 nontarget"]
+    (datadir / "trials").write_text("\n".join(trials) + "\n")
+    assert classify_data_files(str(datadir))["trials"] == ["trials"]
+    assert validate(datadir, shell_env).returncode == 0
+    utts = tmp_path / "utts"
+    utts.write_text("spk1-utt2\nspk2-utt1\nspk2-utt3\nspk3-utt4\n")
+    sh(["subset_data_dir.sh", "--utt-list", utts, datadir, tmp_path / "sub"], shell_env)
+    assert (tmp_path / "sub" / "trials").read_text().splitlines() == trials[1:]
+    subset_data_dir(str(datadir), str(tmp_path / "py"), ["spk1-utt2", "spk2-utt1", "spk2-utt3", "spk3-utt4"])
+    assert (tmp_path / "py" / "trials").read_text() == (tmp_path / "sub" / "trials").read_text()
+    (datadir / "utt2emo").write_text("".join(ln for ln in (datadir / "utt2emo").read_text().splitlines(True)
+                                             if not ln.startswith("spk2-utt3")))
+    sh(["fix_data_dir.sh", datadir], shell_env)
+    assert (datadir / "trials").read_text().splitlines() == [trials[0], trials[2]]
+    sh(["split_data.sh", datadir, 3], shell_env)
+    assert not list((datadir / "split3").glob("*/trials"))

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -113,6 +114,42 @@ def test_voxceleb_on_demo(demo, tmp_path):
     assert len(set(read_kv(data + "_train/utt2spk").values())) == n_spk - n_test
     for d in (data, data + "_train", data + "_test"):
         _validate(d, "--no-text")
+
+
+def test_voxceleb_voices_disjoint_from_iemocap_actors(tmp_path):
+    """The speaker model must not be pre-trained on the test speakers' voices, and the
+    speaker corpus must hide no arousal classes: every speaker at the neutral level."""
+    rng = np.random.default_rng(0)
+    plan, iem_jobs = demo_corpus._iemocap_plan(str(tmp_path / "iem"), rng, "small")
+    spk_utts, vox_jobs = demo_corpus._vox_plan(str(tmp_path / "vox"), rng, "small")
+    actors = {j.voice for j in iem_jobs}
+    assert actors == {demo_corpus.iemocap_voice(k, g) for k in range(1, 6) for g in "FM"}
+    speakers = {j.voice for j in vox_jobs}
+    assert len(speakers) == len(spk_utts)                       # one voice per speaker
+    variant = lambda v: v.split("+", 1)[1].lower()              # noqa: E731  (the timbre)
+    base = lambda v: v.split("+", 1)[0]                         # noqa: E731  (the accent)
+    assert not {variant(v) for v in speakers} & {variant(v) for v in actors}
+    assert not {base(v) for v in speakers} & {base(v) for v in actors}
+    # every speaker's mean pitch is nearer the neutral level than the high or low one, and
+    # the mean rate lies strictly between the low and high levels (the old demo drew
+    # speaker pitch from 15..85 and rate from 120..220: arousal classes by speaker)
+    (p_hi, r_hi, *_), (p_mid, *_), (p_lo, r_lo, *_) = (demo_corpus.AROUSAL[a] for a in ("high", "mid", "low"))
+    by_voice = {}
+    for j in vox_jobs:
+        by_voice.setdefault(j.voice, []).append((j.pitch, j.rate))
+    for v, pr in by_voice.items():
+        p, r = np.mean(pr, axis=0)
+        assert (p_mid + p_lo) / 2 < p < (p_mid + p_hi) / 2 and r_lo < r < r_hi, (v, p, r)
+
+
+def test_design_plan_matches_labels(demo):
+    design = read_kv(os.path.join(demo, demo_corpus.DESIGN_FILE))
+    assert len(design) >= 60
+    for turn, rest in design.items():
+        label, pool, arousal = rest.split()
+        assert arousal in demo_corpus.AROUSAL and pool in demo_corpus.WORDS
+        if label in ("ang", "sad", "neu"):
+            assert arousal == demo_corpus.AROUSAL_OF[label]
 
 
 def test_deterministic(demo, tmp_path):

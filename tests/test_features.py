@@ -11,7 +11,8 @@ import torch
 import torchaudio.compliance.kaldi as K
 
 from emorec.audio import AudioError, load_audio
-from emorec.features import EPSILON, Fbank, FbankConfig, TooShortError, cmvn, mel_banks
+from emorec.features import (EPSILON, Fbank, FbankConfig, TooShortError, band_blocks, cmvn,
+                             mel_banks)
 
 SR = 16000
 
@@ -51,6 +52,16 @@ def test_equals_torchaudio_kaldi_fft512(n, snip_edges):
     assert err_ours.max() <= 2 * err_ta.max() + 1e-4
     assert np.median(np.abs(ours32 - ta32)) < 1e-5
     assert np.abs(ours32 - ta32).max() < 5e-2
+
+
+@pytest.mark.parametrize("raw_energy,htk_compat", [(True, False), (False, True)])
+def test_energy_equals_torchaudio(raw_energy, htk_compat):
+    cfg = FbankConfig(fft_size=512, use_energy=True, raw_energy=raw_energy, htk_compat=htk_compat,
+                      energy_floor=1.0)
+    x = speechlike(5000, seed=5)
+    ours = Fbank(cfg, dtype=np.float64)(x)
+    assert ours.shape == (Fbank(cfg).num_frames(5000), 129)
+    np.testing.assert_allclose(ours, ta_fbank(x, cfg), atol=1e-8, rtol=0)
 
 
 def test_white_noise_float32_within_1e4ish():
@@ -95,6 +106,52 @@ def test_compute_many_equals_single():
     many = fb.compute_many(waves)
     for w, m in zip(waves, many):
         np.testing.assert_allclose(m, fb(w), atol=1e-5)
+
+
+@pytest.mark.parametrize("fft_size,num_mel_bins,per_block", [(512, 128, 8), (1024, 128, 8),
+                                                               (1024, 80, 3), (400, 23, 128)])
+def test_banded_mel_product_equals_dense(fft_size, num_mel_bins, per_block):
+    cfg = FbankConfig(fft_size=fft_size, num_mel_bins=num_mel_bins, round_to_power_of_two=False)
+    banks = mel_banks(cfg)
+    blocks = band_blocks(banks, per_block)
+    rebuilt = np.zeros_like(banks)
+    for b0, b1, c0, c1, w in blocks:
+        rebuilt[c0:c1, b0:b1] += w.T
+    np.testing.assert_array_equal(rebuilt, banks)  # every weight in exactly one block
+    power = np.random.default_rng(0).gamma(0.5, 1e4, (37, banks.shape[1])).astype(np.float64)
+    banded = np.zeros((37, num_mel_bins))
+    for b0, b1, c0, c1, w in blocks:
+        banded[:, c0:c1] = power[:, b0:b1] @ w
+    np.testing.assert_allclose(banded, power @ banks.T.astype(np.float64), rtol=1e-12, atol=0)
+
+
+def test_mel_banks_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOREC_CACHE", str(tmp_path))
+    cfg = FbankConfig(num_mel_bins=40)
+    ref = K.get_mel_banks(40, cfg.padded_window_size, cfg.sample_frequency, cfg.low_freq,
+                          cfg.high_freq, 100.0, -500.0, 1.0)[0].numpy()
+    first = mel_banks(cfg)  # computed by torch, then stored
+    (cached,) = tmp_path.glob("mel_banks-*.npy")
+    second = mel_banks(cfg)  # read back
+    np.testing.assert_array_equal(first[:, :-1], ref)
+    np.testing.assert_array_equal(second, first)
+    assert not first[:, -1].any()  # Nyquist column
+    cached.write_bytes(b"truncated")  # a damaged cache entry is recomputed and replaced
+    np.testing.assert_array_equal(mel_banks(cfg), first)
+    np.testing.assert_array_equal(np.load(cached), first)
+
+
+def test_feature_job_does_not_import_torch(tmp_path, shell_env, monkeypatch):
+    monkeypatch.setenv("EMOREC_CACHE", str(tmp_path / "cache"))
+    sf.write(tmp_path / "a.wav", speechlike(8000).astype(np.float32) * 0.5, SR)
+    (tmp_path / "wav.scp").write_text(f"a {tmp_path / 'a.wav'}\n")
+    mel_banks(FbankConfig())  # the cache is warm, as for every job after the first
+    code = ("import sys; from emorec.bin import compute_fbank; "
+            f"rc = compute_fbank.main({[str(tmp_path / f) for f in ('wav.scp', 'a.ark', 'a.scp')]}); "
+            "assert rc == 0 and 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(shell_env, EMOREC_CACHE=str(tmp_path / "cache")))
+    assert r.returncode == 0, r.stderr
 
 
 def test_config_file(tmp_path):

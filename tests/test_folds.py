@@ -1,4 +1,4 @@
-"""Leave-one-session-out folds: isolation, determinism, completeness."""
+"""Cross-validation folds: isolation, speaker-disjoint dev, script-disjoint and random protocols."""
 import os
 import subprocess
 
@@ -6,7 +6,7 @@ import pytest
 
 from emorec.data.datadir import write_spk2utt
 from emorec.fileio import read_kv, write_kv
-from emorec.data.folds import dev_utts, make_folds
+from emorec.data.folds import make_folds, utt_play
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASSES = ("ang", "hap", "neu", "sad")
@@ -22,7 +22,8 @@ def data(tmp_path):
             spk = f"Ses0{k}{g}"
             for c in CLASSES:
                 for i in range(10 + k):
-                    u = f"{spk}-Ses0{k}F_impro01_{g}{c}{i:03d}"
+                    dialog = ("impro01", "script01_1", "script02_2")[i % 3]
+                    u = f"{spk}-Ses0{k}F_{dialog}_{g}{c}{i:03d}"
                     u2s[u], u2e[u], wav[u], text[u] = spk, c, f"/x/{u}.wav", f"words {i}"
     write_kv(os.path.join(d, "utt2spk"), u2s)
     write_kv(os.path.join(d, "utt2emo"), u2e)
@@ -32,13 +33,17 @@ def data(tmp_path):
     return d
 
 
+def _parts(out, k):
+    return {p: set(read_kv(os.path.join(out, f"fold{k}", p, "utt2spk"))) for p in ("train", "dev", "test")}
+
+
 def test_folds_isolation_and_completeness(data, tmp_path):
     out = str(tmp_path / "folds")
     subprocess.run(["bash", "local/make_loso_folds.sh", data, out], cwd=REPO, check=True,
                    capture_output=True)
     everything = set(read_kv(os.path.join(data, "utt2spk")))
+    dev_speakers = []
     for k in range(1, 6):
-        parts = {}
         for p in ("train", "dev", "test"):
             pd = os.path.join(out, f"fold{k}", p)
             u2s = read_kv(os.path.join(pd, "utt2spk"))
@@ -46,27 +51,70 @@ def test_folds_isolation_and_completeness(data, tmp_path):
                 assert set(read_kv(os.path.join(pd, f))) == set(u2s), (k, p, f)
             s2u = read_kv(os.path.join(pd, "spk2utt"))
             assert sorted(u for v in s2u.values() for u in v.split()) == sorted(u2s)
-            parts[p] = set(u2s)
             if os.path.exists(os.path.join(REPO, "utils", "validate_data_dir.sh")):
                 subprocess.run(["bash", "utils/validate_data_dir.sh", "--no-feats", "--no-wav", pd],
                                cwd=REPO, check=True, capture_output=True)
+        parts = _parts(out, k)
         sess = f"Ses0{k}"
-        assert open(os.path.join(out, f"fold{k}", "test_session")).read().strip() == sess
+        assert open(os.path.join(out, f"fold{k}", "test_set")).read().strip() == sess
         assert all(u.startswith(sess) for u in parts["test"])
         assert not any(u.startswith(sess) for u in parts["train"] | parts["dev"])
         assert parts["train"] | parts["dev"] | parts["test"] == everything
         assert not (parts["train"] & parts["dev"]) and not (parts["train"] & parts["test"])
-        # dev: stratified, ~10% of every (session, emotion) of the training sessions
-        dev_emo = read_kv(os.path.join(out, f"fold{k}", "dev", "utt2emo"))
-        for j in range(1, 6):
-            if j == k:
-                continue
-            for c in CLASSES:
-                n = sum(1 for u, e in dev_emo.items() if u.startswith(f"Ses0{j}") and e == c)
-                assert n == -(-2 * (10 + j) // 10)  # ceil(10% of 2*(10+j))
+        dev_speakers.append({u.split("-")[0] for u in parts["dev"]})
+    # one whole speaker per fold, rotating over sessions and genders
+    assert dev_speakers == [{"Ses02F"}, {"Ses03M"}, {"Ses04F"}, {"Ses05M"}, {"Ses01F"}]
 
 
-def test_dev_deterministic_and_shared(data, tmp_path):
+@pytest.mark.parametrize("script_disjoint", [False, True])
+def test_dev_and_train_share_no_speaker(data, tmp_path, script_disjoint):
+    out = str(tmp_path / "folds")
+    make_folds(data, out, script_disjoint=script_disjoint)
+    for k in range(1, 6):
+        spk = {p: set(read_kv(os.path.join(out, f"fold{k}", p, "utt2spk")).values())
+               for p in ("train", "dev", "test")}
+        assert spk["dev"] and spk["train"] and spk["test"]
+        assert not spk["dev"] & spk["train"], k
+        assert not spk["dev"] & spk["test"] and not spk["train"] & spk["test"], k
+
+
+def test_script_disjoint_no_play_on_both_sides(data, tmp_path):
+    out = str(tmp_path / "folds")
+    make_folds(data, out, script_disjoint=True)
+    for k in range(1, 6):
+        parts = _parts(out, k)
+        plays = {p: {utt_play(u) for u in us} - {None} for p, us in parts.items()}
+        assert plays["test"] and plays["train"]
+        assert not plays["test"] & (plays["train"] | plays["dev"]), k
+        # improvised utterances stay on both sides
+        assert all(any("impro" in u for u in parts[p]) for p in ("train", "test"))
+    # every play is tested in some fold
+    tested = set()
+    for k in range(1, 6):
+        tested |= {utt_play(u) for u in _parts(out, k)["test"]} - {None}
+    assert tested == {1, 2}
+
+
+def test_random5_protocol(data, tmp_path):
+    out = str(tmp_path / "folds")
+    make_folds(data, out, protocol="random5")
+    everything = set(read_kv(os.path.join(data, "utt2spk")))
+    emo = read_kv(os.path.join(data, "utt2emo"))
+    tests = []
+    for k in range(1, 6):
+        parts = _parts(out, k)
+        assert parts["train"] | parts["dev"] | parts["test"] == everything
+        assert not (parts["train"] & parts["test"]) and not (parts["dev"] & parts["test"])
+        n_test = len(parts["test"])
+        assert abs(n_test - len(everything) / 5) <= len(CLASSES)  # stratified 20%
+        for c in CLASSES:
+            n_c = sum(1 for u in parts["test"] if emo[u] == c)
+            assert abs(n_c - sum(1 for e in emo.values() if e == c) / 5) <= 1
+        tests.append(parts["test"])
+    assert set().union(*tests) == everything and sum(map(len, tests)) == len(everything)
+
+
+def test_folds_deterministic(data, tmp_path):
     make_folds(data, str(tmp_path / "a"))
     make_folds(data, str(tmp_path / "b"))
     for k in range(1, 6):
@@ -75,13 +123,8 @@ def test_dev_deterministic_and_shared(data, tmp_path):
                 a = open(os.path.join(tmp_path, "a", f"fold{k}", p, f), "rb").read()
                 b = open(os.path.join(tmp_path, "b", f"fold{k}", p, f), "rb").read()
                 assert a == b
-    # a session's dev part is the same in every fold where it is not the test session
-    d1 = set(read_kv(os.path.join(tmp_path, "a", "fold1", "dev", "utt2spk")))
-    d2 = set(read_kv(os.path.join(tmp_path, "a", "fold2", "dev", "utt2spk")))
-    assert {u for u in d1 if u.startswith("Ses03")} == {u for u in d2 if u.startswith("Ses03")}
 
 
-def test_dev_small_groups():
-    u2s = {"Ses01F-a": "Ses01", "Ses01F-b": "Ses01", "Ses01F-c": "Ses01"}
-    assert len(dev_utts(u2s, {u: "ang" for u in u2s}, 0.1)) == 1
-    assert dev_utts({"Ses01F-a": "Ses01"}, {"Ses01F-a": "ang"}, 0.1) == set()
+def test_unknown_protocol(data, tmp_path):
+    with pytest.raises(ValueError, match="unknown fold protocol"):
+        make_folds(data, str(tmp_path / "x"), protocol="kfold")

@@ -90,3 +90,34 @@ def test_verification_input_errors():
         metrics.compute_eer([1, 2], [1, 1])
     with pytest.raises(ValueError):
         metrics.compute_min_dcf([1, 2], [0, 2])
+
+
+def test_unscored_utterances_count_as_errors():
+    y = [0, 0, 1, 1]
+    p = [0, metrics.NO_DECISION, 1, metrics.NO_DECISION]
+    assert metrics.unweighted_accuracy(y, p, 2) == pytest.approx(0.5)
+    assert metrics.weighted_accuracy(y, p) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="outside"):
+        metrics.unweighted_accuracy(y, [0, -2, 1, 1], 2)
+
+
+def test_paired_bootstrap_significance():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 400)
+    good = np.where(rng.random(400) < 0.8, y, (y + 1) % 4)     # ~80% right
+    bad = np.where(rng.random(400) < 0.4, y, (y + 1) % 4)      # ~40% right
+    delta, p = metrics.paired_bootstrap(y, good, bad, 4, "ua", n_boot=500)
+    assert delta == pytest.approx(metrics.unweighted_accuracy(y, good, 4) - metrics.unweighted_accuracy(y, bad, 4))
+    assert delta > 0.3 and p < 0.01
+    # a system against itself differs by nothing, never significantly
+    delta, p = metrics.paired_bootstrap(y, good, good, 4, "wa", n_boot=200)
+    assert delta == 0 and p == 1.0
+    # two systems differing on two utterances out of 400: not significant
+    near = good.copy()
+    near[:2] = (y[:2] + 2) % 4
+    assert metrics.paired_bootstrap(y, good, near, 4, "ua", n_boot=500)[1] > 0.05
+    # seeds: (S, N) predictions, the metric averaged over seeds
+    two = np.stack([good, bad])
+    delta, _ = metrics.paired_bootstrap(y, two, bad, 4, "wa", n_boot=100)
+    assert delta == pytest.approx((metrics.weighted_accuracy(y, good) + metrics.weighted_accuracy(y, bad)) / 2
+                                  - metrics.weighted_accuracy(y, bad))

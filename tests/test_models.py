@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from emorec.models import AvgPooling, ResNetClassifier, StatsPooling, count_parameters
+from emorec.models.resnet import PReLU
 from emorec.train import checkpoint
 from emorec.train.infer import load_model
 
@@ -59,6 +60,57 @@ def test_resnet_padded_batch_equals_single_utterances():
                                    rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(m.extract(x, lengths), torch.cat([m.extract(s[None]) for s in seqs]),
                                    rtol=1e-4, atol=1e-5)
+
+
+def test_unpadded_batch_with_lengths_equals_no_lengths():
+    torch.manual_seed(0)
+    m = ResNetClassifier(5, in_dim=40, blocks=[1, 1, 1, 1], channels=4, emb_dim=16).eval()
+    x = torch.randn(3, 17, 40)
+    with torch.no_grad():
+        assert torch.equal(m(x, torch.tensor([17, 17, 17])), m(x))
+        # one padded item: the masked path, equal to the items alone
+        torch.testing.assert_close(m(x, torch.tensor([17, 9, 17]))[1], m(x[1:2, :9])[0],
+                                   rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(4, 6, 5, 7), (5, 6)])
+def test_prelu_from_output_equals_nn_prelu(shape):
+    torch.manual_seed(0)
+    ref, ours = torch.nn.PReLU(6), PReLU(6)
+    ref.weight.data.uniform_(0.05, 0.5)
+    ours.load_state_dict(ref.state_dict())
+    ours.from_output = True
+    x = torch.randn(*shape) * 3
+    g = torch.randn(*shape)
+    out = {}
+    for name, mod in (("ref", ref), ("ours", ours)):
+        xi = x.clone().requires_grad_()
+        y = mod(xi)
+        y.backward(g)
+        out[name] = (y.detach(), xi.grad, mod.weight.grad)
+    torch.testing.assert_close(out["ours"][0], out["ref"][0], rtol=0, atol=0)
+    torch.testing.assert_close(out["ours"][1], out["ref"][1], rtol=0, atol=0)
+    torch.testing.assert_close(out["ours"][2], out["ref"][2], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("negative_slope", [False, True])
+def test_training_gradients_equal_nn_prelu_model(negative_slope):
+    torch.manual_seed(0)
+    ours = ResNetClassifier(5, in_dim=16, blocks=[1, 1, 1, 1], channels=4, emb_dim=8).train()
+    if negative_slope:  # PReLU cannot recover its input from its output: native path
+        ours.trunk.stem[2].weight.data[0] = -0.1
+    ref = ResNetClassifier(5, in_dim=16, blocks=[1, 1, 1, 1], channels=4, emb_dim=8).train()
+    ref.load_state_dict(ours.state_dict())
+    for mod in ref.modules():
+        if isinstance(mod, PReLU):
+            mod.__class__ = torch.nn.PReLU
+    x, y = torch.randn(6, 23, 16), torch.randint(0, 5, (6,))
+    for model in (ours, ref):
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+    prelus = [mod for mod in ours.modules() if isinstance(mod, PReLU)]
+    assert all(mod.from_output != negative_slope for mod in prelus)
+    for (name, p), q in zip(ours.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
 def test_resnet34_shapes_and_parameter_count():

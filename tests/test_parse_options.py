@@ -1,4 +1,5 @@
 """utils/parse_options.sh: Kaldi option semantics, run through a real bash script."""
+import re
 import subprocess
 import textwrap
 
@@ -107,3 +108,65 @@ def test_help_prints_usage_header_and_exits_0(demo):
     assert "foo_bar=" not in r.stdout
     r = demo("-h", help_line='help_message="Custom help text"')
     assert r.returncode == 0 and r.stdout.strip() == "Custom help text"
+
+
+INIT_SCRIPT = textwrap.dedent("""\
+    #!/usr/bin/env bash
+    # Usage: init.sh [options] <in> <out>
+    #   stage 3: the third stage
+    set -euo pipefail
+    . "{root}/utils/lib/script_init.sh"
+    nj=4                 # parallel jobs
+    frac=0.5
+    mode=fast            # fast | slow
+    . "$EMOREC_ROOT/utils/parse_options.sh"
+    positional_args 2 "$@"
+    check_enum mode fast slow
+    stage_banner 3
+    echo "nj=$nj frac=$frac mode=$mode in=$1 out=$2"
+    """)
+
+
+@pytest.fixture
+def init_script(tmp_path, emorec_root, shell_env):
+    p = tmp_path / "dir with space" / "init.sh"
+    p.parent.mkdir()
+    p.write_text(INIT_SCRIPT.replace("{root}", str(emorec_root)))
+    p.chmod(0o755)
+
+    def run(*args):
+        return subprocess.run([str(p), *args], capture_output=True, text=True, cwd=tmp_path, env=shell_env)
+    return run
+
+
+def test_script_init_runs_and_logs_the_quoted_command(init_script):
+    r = init_script("--nj", "2", "--frac=1e-3", "a b", "c")
+    assert r.returncode == 0, r.stderr
+    assert "nj=2 frac=1e-3 mode=fast in=a b out=c" in r.stdout
+    assert r.stderr.splitlines()[-1].endswith(r"init.sh --nj 2 --frac=1e-3 a\ b c")
+    banner = [ln for ln in r.stdout.splitlines() if ln.startswith("=== ")]
+    assert len(banner) == 1 and banner[0].endswith("init.sh stage 3: the third stage")
+    assert re.match(r"=== \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", banner[0])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["a"], "expected 2 argument(s), got 1"),
+    (["a", "b", "--nj", "3"], "option '--nj' after the positional arguments"),
+    (["--nj", "x", "a", "b"], "option --nj: expected an integer, got 'x'"),
+    (["--frac", "half", "a", "b"], "option --frac: expected a number, got 'half'"),
+    (["--mode", "medium", "a", "b"], "--mode 'medium': expected one of: fast slow"),
+    (["--emorec-root", "/", "a", "b"], "invalid option --emorec-root"),   # not an option
+])
+def test_script_init_checks(init_script, args, message):
+    r = init_script(*args)
+    assert r.returncode == 1 and message in r.stderr, r.stderr
+    assert "===" not in r.stdout
+
+
+def test_script_init_help_lists_options_with_defaults_and_comments(init_script):
+    r = init_script("--help")
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Usage: init.sh [options] <in> <out>"
+    opts = [ln.split() for ln in lines[lines.index("Options (default in brackets):") + 1:]]
+    assert opts == [["--nj", "parallel", "jobs", "[4]"], ["--frac", "[0.5]"], ["--mode", "fast", "|", "slow", "[fast]"]]

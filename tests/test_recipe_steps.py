@@ -8,18 +8,11 @@ import pytest
 import torch
 import yaml
 
-from synthetic_data import make_synthetic_datadir
+from synthetic_data import TINY_TRAIN_CONFIG, make_synthetic_datadir
 from emorec.fileio import read_scores
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {
-    "model": {"blocks": [1, 1, 1, 1], "channels": 4, "emb_dim": 16, "pooling": "stats"},
-    "data": {"chunk_sizes": [20, 30], "batch_size": 4, "num_workers": 0},
-    "augment": {"policy": "conservative", "copies": 0},
-    "optim": {"lr": 0.05, "lr_trunk": 0.005},
-    "sched": {"hold_epochs": 1, "halve_every": 1},
-    "train": {"epochs": 2, "seed": 3, "num_threads": 1},
-}
+TINY = TINY_TRAIN_CONFIG
 
 
 def _run(cmd, env, cwd=ROOT):

@@ -2,8 +2,8 @@
 # Installs what emorec needs, and nothing twice: a no-op when all is in place.
 #
 # Usage: tools/install.sh [--test]
-#   --test   also the packages the test suite needs (a local Slurm: slurm-wlm, munge;
-#            chromium + chromium-driver for the web page's browser test)
+#   --test   also what the test suite needs (tools/requirements-test.txt; a local Slurm:
+#            slurm-wlm, munge; chromium + chromium-driver for the web page's browser test)
 #
 # System packages (espeak-ng for the demo corpus, ffmpeg for VoxCeleb2 m4a, perl for
 # the queue wrappers) come from apt when we are root; without root (a cluster login
@@ -32,7 +32,7 @@ python=${PYTHON:-python3}
 
 # --- system packages ---------------------------------------------------------
 declare -A pkg_of=( [espeak-ng]=espeak-ng [ffmpeg]=ffmpeg [perl]=perl )
-if $with_test; then
+if $with_test; then  # a local Slurm; chromium for the web page's browser test
   pkg_of[slurmctld]=slurm-wlm; pkg_of[munged]=munge; pkg_of[chromium]=chromium; pkg_of[chromedriver]=chromium-driver
 fi
 missing=()
@@ -54,7 +54,9 @@ fi
 
 # --- Python virtual environment ----------------------------------------------
 stamp=$venv/.emorec-installed
-want=$(cat "$root/tools/requirements.txt" "$root/tools/constraints.txt" "$root/pyproject.toml" | cksum)
+reqs=(-r "$root/tools/requirements.txt")
+$with_test && reqs+=(-r "$root/tools/requirements-test.txt")
+want=$(cat "$root/tools/requirements"*.txt "$root/tools/constraints.txt" "$root/pyproject.toml" | cksum)$with_test
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -63,7 +65,7 @@ if [ ! -x "$venv/bin/python" ]; then
     echo "$0: could not create a venv with $python (on Debian: apt-get install python3-venv)" >&2; exit 1; }
 fi
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
-"${pip[@]}" install -c "$root/tools/constraints.txt" -r "$root/tools/requirements.txt"
+"${pip[@]}" install -c "$root/tools/constraints.txt" "${reqs[@]}"
 "${pip[@]}" install --no-deps -c "$root/tools/constraints.txt" torchaudio
 if ! "$venv/bin/python" -c 'import torchaudio' >/dev/null 2>&1; then
   ta_lib=$("$venv/bin/python" -c 'import importlib.util, os; print(os.path.join(os.path.dirname(importlib.util.find_spec("torchaudio").origin), "lib"))')

@@ -9,19 +9,16 @@
 #   fine; their spk2* lines must agree). Finally runs fix_data_dir.sh unless
 #   --skip-fix true.
 set -euo pipefail
-export LC_ALL=C
+. "$(dirname "${BASH_SOURCE[0]}")/lib/script_init.sh"
 
 skip_fix=false
+. "$EMOREC_ROOT/utils/parse_options.sh"
+positional_args 2- "$@"
 me=$(basename "$0")
-. "$(dirname "$0")/parse_options.sh"
-if [ $# -lt 2 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
 dest=${1%/}
 shift
 srcs=("$@")
-utils=$(cd "$(dirname "$0")" && pwd)
+utils=$EMOREC_ROOT/utils
 for s in "${srcs[@]}"; do
   [ -f "$s/utt2spk" ] || { echo "$me: no such file $s/utt2spk" >&2; exit 1; }
   [ "$(cd "$s" && pwd)" != "$(mkdir -p "$dest" && cd "$dest" && pwd)" ] ||
@@ -31,21 +28,17 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/combine_data.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-# Names of lists in any source.
-names=()
+# Names of the lists in any source (emorec/data/data_files.txt; trials are not combined).
+. "$EMOREC_ROOT/utils/lib/data_files.sh"
+names=(utt2spk)
+dedup=" "     # speaker and recording lists: the same line in several sources is fine
 for s in "${srcs[@]}"; do
-  for path in "$s"/*; do
-    [ -f "$path" ] || continue
-    f=$(basename "$path")
-    case $f in
-      spk2utt|*" "*) continue ;;
-      utt2*|spk2*|text|segments|*.scp|reco2*) ;;
-      *) continue ;;
-    esac
-    case " ${names[*]-} " in *" $f "*) ;; *) names+=("$f") ;; esac
+  classify_data_files "$s"
+  for f in ${utt_files[@]+"${utt_files[@]}"} ${spk_files[@]+"${spk_files[@]}"} ${reco_files[@]+"${reco_files[@]}"}; do
+    case " ${names[*]} " in *" $f "*) ;; *) names+=("$f") ;; esac
   done
+  dedup+="${spk_files[*]-} ${reco_files[*]-} wav.scp "
 done
-
 for f in "${names[@]}"; do
   missing=()
   for s in "${srcs[@]}"; do [ -f "$s/$f" ] || missing+=("$s"); done
@@ -57,10 +50,8 @@ for f in "${names[@]}"; do
     cat "$s/$f"
     [ -z "$(tail -c 1 "$s/$f")" ] || echo    # missing final newline
   done | awk 'NF' | sort -s -k1,1 > "$tmp/$f"
-  case $f in
-    spk2*|spk*.scp|cmvn.scp|wav.scp|reco2*)
-      # identical duplicate lines (a speaker/recording in several sources) are fine
-      sort -u "$tmp/$f" | sort -s -k1,1 > "$tmp/$f.u" && mv "$tmp/$f.u" "$tmp/$f" ;;
+  case $dedup in
+    *" $f "*) sort -u "$tmp/$f" | sort -s -k1,1 > "$tmp/$f.u" && mv "$tmp/$f.u" "$tmp/$f" ;;
   esac
   dup=$(awk '{print $1}' "$tmp/$f" | uniq -d | head -n 3 | tr '\n' ' ')
   if [ -n "$dup" ]; then

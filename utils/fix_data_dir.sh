@@ -7,18 +7,18 @@
 #   first line of a duplicated key, keeps only the utterances present in every
 #   utterance list (utt2spk, text, wav.scp or segments, feats.scp, utt2*, ...),
 #   with segments keeps recordings present in both segments and wav.scp,
-#   regenerates spk2utt and keeps only speakers left in it in spk2*/cmvn.scp.
+#   regenerates spk2utt and keeps only speakers left in it in spk2*/cmvn.scp;
+#   trials keep the pairs whose utterances are both left.
 #   Fails if utt2spk is not speaker-sorted afterwards (utterance ids must start
 #   with the speaker id).
 set -euo pipefail
-export LC_ALL=C
+. "$(dirname "${BASH_SOURCE[0]}")/lib/script_init.sh"
 
 me=$(basename "$0")
-usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
 case ${1:-} in --help|-h) usage; exit 0 ;; esac
-if [ $# -ne 1 ]; then usage >&2; exit 1; fi
+positional_args 1 "$@"
 data=${1%/}
-utils=$(cd "$(dirname "$0")" && pwd)
+utils=$EMOREC_ROOT/utils
 [ -f "$data/utt2spk" ] || { echo "$me: no such file $data/utt2spk" >&2; exit 1; }
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib/data_files.sh"
@@ -67,6 +67,12 @@ if $has_segments; then
     mv "$tmp/$f.f" "$tmp/$f"
   done
 fi
+
+# trials: the pairs with both sides left, in their order.
+for f in ${trials_files[@]+"${trials_files[@]}"}; do
+  awk 'NR == FNR { keep[$1]; next } NF == 3 && ($1 in keep) && ($2 in keep)' "$tmp/utts" "$data/$f" > "$tmp/$f"
+done
+all+=(${trials_files[@]+"${trials_files[@]}"})
 
 # 4. speakers.
 "$utils/utt2spk_to_spk2utt.pl" "$tmp/utt2spk" > "$tmp/spk2utt"

@@ -1,19 +1,24 @@
 # utils/parse_options.sh -- Kaldi-style option parsing, *sourced* by scripts.
 #
-# Usage (inside a script, after the defaults are set):
-#   foo_bar=default; use_gpu=false
-#   help_message="Usage: $0 [options] <in> <out>"     # optional
-#   . utils/parse_options.sh || exit 1
+# Usage (inside a script, after utils/lib/script_init.sh and the defaults):
+#   foo_bar=default        # what it is (shown by --help)
+#   use_gpu=false
+#   . "$EMOREC_ROOT/utils/parse_options.sh"
+#   positional_args 2 "$@"
 #
 # Semantics:
-#   --foo-bar VALUE, --foo-bar=VALUE   set the existing variable foo_bar
-#                                      (an option with no such variable is an error)
-#   a variable whose current value is true/false only accepts true/false
+#   --foo-bar VALUE, --foo-bar=VALUE   set the option variable foo_bar (an option with
+#                                      no such variable is an error). With script_init.sh,
+#                                      the options are the variables the script set
+#                                      after it (not exported, not starting with "_");
+#                                      without it, any existing variable
+#   the default's type is kept: a true/false option only accepts true/false, an
+#   integer one an integer, a decimal one a number
 #   --config FILE                      applied first, whatever its position: one
 #                                      "--opt=value" (or "--opt value") per line,
 #                                      "#" starts a comment; may be repeated
-#   --help, -h                         prints $help_message (or the script's leading
-#                                      comment block) and exits 0
+#   --help, -h                         prints $help_message or the script's header, then
+#                                      every option with its default, and exits 0
 #   --                                 ends the options
 #   parsing stops at the first argument that does not start with "--";
 #   values may contain spaces. The remaining arguments are left in "$@".
@@ -25,30 +30,68 @@ _po_die() {
   exit 1
 }
 
-_po_usage() {
+_po_header() {
   if [ -n "${help_message:-}" ]; then
     printf '%s\n' "$help_message"
-  elif [ -f "$0" ]; then
+  elif [ -f "${EMOREC_SCRIPT:-$0}" ]; then
     # The usage header: the first block of comment lines (after the #! line).
     awk 'NR == 1 && /^#!/ { next }
          /^#/ { sub(/^# ?/, ""); print; seen = 1; next }
-         seen || NF { exit }' "$0"
+         seen || NF { exit }' "${EMOREC_SCRIPT:-$0}"
   else
     echo "Usage: $_po_script [options] <args>"
   fi
 }
 
-# _po_set NAME VALUE ORIGIN: set an existing variable, checking booleans.
+# _po_is_option NAME: NAME is one of this script's options.
+_po_is_option() {
+  [[ $1 =~ ^[A-Za-z][A-Za-z0-9_]*$ ]] && [ -n "${!1+x}" ] || return 1
+  [ -n "${EMOREC_NON_OPTIONS:-}" ] || return 0
+  [[ $EMOREC_NON_OPTIONS != *" $1 "* ]] || return 1
+  local _decl
+  _decl=$(declare -p "$1" 2>/dev/null) || return 1
+  _decl=${_decl#declare -}
+  [[ ${_decl%% *} != *[xaA]* ]]
+}
+
+# _po_usage: the header, then every option, its default and the comment of its line.
+_po_usage() {
+  _po_header
+  [ -n "${EMOREC_NON_OPTIONS:-}" ] && [ -f "${EMOREC_SCRIPT:-}" ] || return 0
+  local _n _line _seen=" " _names=()
+  while IFS= read -r _line; do
+    _n=${_line%%=*}
+    _po_is_option "$_n" && [[ $_seen != *" $_n "* ]] && { _names+=("$_n"); _seen+="$_n "; }
+  done < <(grep -E '^[A-Za-z][A-Za-z0-9_]*=' "$EMOREC_SCRIPT")
+  for _n in $(compgen -v); do
+    _po_is_option "$_n" && [[ $_seen != *" $_n "* ]] && { _names+=("$_n"); _seen+="$_n "; }
+  done
+  [ ${#_names[@]} -gt 0 ] || return 0
+  echo
+  echo "Options (default in brackets):"
+  for _n in "${_names[@]}"; do
+    _line=$(grep -m 1 -E "^$_n=" "$EMOREC_SCRIPT" || true)
+    case $_line in
+      *[[:space:]]"#"*) _line=${_line#*[[:space:]]#}; _line=${_line#"${_line%%[![:space:]]*}"} ;;
+      *) _line= ;;
+    esac
+    printf '  %-26s %s[%s]\n' "--${_n//_/-}" "${_line:+$_line }" "${!_n}"
+  done
+}
+
+# _po_set NAME VALUE ORIGIN: set an option, keeping the type of its default.
 _po_set() {
   local _name=$1 _value=$2 _origin=$3
-  if ! [[ $_name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [ -z "${!_name+x}" ]; then
-    _po_die "invalid option ${_origin} (no variable '${_name}' in this script; see --help)"
-  fi
+  _po_is_option "$_name" || _po_die "invalid option ${_origin} (no option '${_name}' in this script; see --help)"
   local _old=${!_name}
   if [ "$_old" = true ] || [ "$_old" = false ]; then
-    if [ "$_value" != true ] && [ "$_value" != false ]; then
+    [ "$_value" = true ] || [ "$_value" = false ] ||
       _po_die "option ${_origin}: expected 'true' or 'false', got '${_value}'"
-    fi
+  elif [[ $_old =~ ^-?[0-9]+$ ]]; then
+    [[ $_value =~ ^-?[0-9]+$ ]] || _po_die "option ${_origin}: expected an integer, got '${_value}'"
+  elif [[ $_old =~ ^-?[0-9]*\.[0-9]+([eE][-+]?[0-9]+)?$ ]]; then
+    [[ $_value =~ ^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]] ||
+      _po_die "option ${_origin}: expected a number, got '${_value}'"
   fi
   printf -v "$_name" '%s' "$_value"
 }
@@ -113,5 +156,5 @@ while [ $# -gt 0 ]; do
 done
 
 unset _po_args _po_i _po_a _po_c _po_o _po_n _po_script
-unset -f _po_die _po_usage _po_set _po_apply_config
+unset -f _po_die _po_header _po_is_option _po_usage _po_set _po_apply_config
 true

@@ -11,27 +11,24 @@
 #   spk2utt is regenerated. An existing split newer than every list is reused.
 #   Concatenating the parts' lists in order gives the original lists back.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib/script_init.sh"
 
 per_utt=false
-help_message=$(sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0")
 # --per-utt is a flag (no value), as in Kaldi.
 while [ $# -gt 0 ]; do
   case $1 in
     --per-utt) per_utt=true; shift ;;
-    --help|-h) printf '%s\n' "$help_message"; exit 0 ;;
+    --help|-h) usage; exit 0 ;;
     --) shift; break ;;
-    -*) echo "$(basename "$0"): unknown option $1" >&2; exit 1 ;;
+    -*) usage_error "unknown option $1" ;;
     *) break ;;
   esac
 done
 
-if [ $# -ne 2 ]; then
-  printf '%s\n' "$help_message" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 data=$1
 numsplit=$2
-utils=$(cd "$(dirname "$0")" && pwd)
+utils=$EMOREC_ROOT/utils
 me=$(basename "$0")
 
 [[ $numsplit =~ ^[1-9][0-9]*$ ]] || { echo "$me: invalid num-to-split '$numsplit'" >&2; exit 1; }
@@ -46,7 +43,7 @@ if [ "$per_utt" = true ]; then
   fi
 else
   sdir=$data/split${numsplit}
-  nspk=$(awk '{print $2}' "$data/utt2spk" | sort -u | wc -l)
+  nspk=$(awk '$2 != prev { n++; prev = $2 } END { print n + 0 }' "$data/utt2spk")   # speaker-sorted
   if [ "$nspk" -lt "$numsplit" ]; then
     echo "$me: $data has $nspk speakers (in $data/utt2spk), fewer than $numsplit; use --per-utt" >&2
     exit 1
@@ -89,26 +86,46 @@ else
   "$utils/split_scp.pl" --utt2spk="$data/utt2spk" "$data/utt2spk" "${outs[@]}"
 fi
 
+# Every list is read once: a map "key part" from the parts' utt2spk, then one pass per
+# list sends each line to the part(s) of its key (a recording may be in several).
+parts=()
 for n in $(seq "$numsplit"); do
-  d=$tmp/$n
-  "$utils/utt2spk_to_spk2utt.pl" "$d/utt2spk" > "$d/spk2utt"
-  for f in ${utt_files[@]+"${utt_files[@]}"}; do
-    "$utils/filter_scp.pl" "$d/utt2spk" "$data/$f" > "$d/$f"
-  done
-  for f in ${spk_files[@]+"${spk_files[@]}"}; do
-    "$utils/filter_scp.pl" "$d/spk2utt" "$data/$f" > "$d/$f"
-  done
-  if [ ${#reco_files[@]} -gt 0 ]; then
-    awk '{print $2}' "$d/segments" | sort -u > "$d/.recos"
-    for f in "${reco_files[@]}"; do
-      "$utils/filter_scp.pl" "$d/.recos" "$data/$f" > "$d/$f"
-    done
-    rm -f "$d/.recos"
-  fi
+  [ -s "$tmp/$n/utt2spk" ] || { echo "$me: part $n of the split of $data is empty" >&2; exit 1; }
+  "$utils/utt2spk_to_spk2utt.pl" "$tmp/$n/utt2spk" > "$tmp/$n/spk2utt"
+  parts+=("$tmp/$n/utt2spk")     # (all non-empty: the map below numbers them by their first line)
+done
+awk 'FNR == 1 { n++ } { print $1, n }' "${parts[@]}" > "$tmp/.utt2part"
+distribute() {   # distribute MAP LIST: LIST's lines into $tmp/PART/LIST by MAP's "key part" lines
+  local map=$1 f=$2 n
+  for n in $(seq "$numsplit"); do : > "$tmp/$n/$f"; done
+  awk -v dir="$tmp" -v f="$f" -v nparts="$numsplit" '
+    BEGIN { for (i = 1; i <= nparts; i++) out[i] = dir "/" i "/" f }
+    FNR == NR { part[$1] = ($1 in part) ? part[$1] " " $2 : $2; next }
+    !($1 in part) { next }
+    index(part[$1], " ") == 0 { print > out[part[$1]]; next }
+    { k = split(part[$1], ps, " "); for (i = 1; i <= k; i++) print > out[ps[i]] }
+  ' "$map" "$data/$f"
+}
+for f in ${utt_files[@]+"${utt_files[@]}"}; do
+  distribute "$tmp/.utt2part" "$f"
+done
+if [ ${#spk_files[@]} -gt 0 ]; then
+  # (with --per-utt a speaker may be in several parts)
+  awk 'NR == FNR { part[$1] = $2; next } !seen[$2 " " part[$1]]++ { print $2, part[$1] }' \
+    "$tmp/.utt2part" "$data/utt2spk" > "$tmp/.spk2part"
+  for f in "${spk_files[@]}"; do distribute "$tmp/.spk2part" "$f"; done
+fi
+if [ ${#reco_files[@]} -gt 0 ]; then
+  awk 'NR == FNR { part[$1] = $2; next } ($1 in part) && !seen[$2 " " part[$1]]++ { print $2, part[$1] }' \
+    "$tmp/.utt2part" "$data/segments" > "$tmp/.reco2part"
+  for f in "${reco_files[@]}"; do distribute "$tmp/.reco2part" "$f"; done
+fi
+for n in $(seq "$numsplit"); do
   for f in ${copy_files[@]+"${copy_files[@]}"}; do
-    cp "$data/$f" "$d/$f"
+    cp "$data/$f" "$tmp/$n/$f"
   done
 done
+rm -f "$tmp"/.*2part
 echo "${all_files[*]}" > "$tmp/.split_done"
 
 rm -rf "$sdir"

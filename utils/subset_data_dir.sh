@@ -10,12 +10,12 @@
 #   --first / --last keep the first / last N utterances; a bare N keeps N
 #   utterances evenly spaced over the dir (deterministic). All lists are
 #   filtered consistently (utterance, speaker and, with segments, recording
-#   lists); spk2utt is regenerated. Lists in the order of <src-dir>.
+#   lists; trials keep the pairs with both sides kept); spk2utt is regenerated.
+#   Lists in the order of <src-dir>.
 set -euo pipefail
-export LC_ALL=C
+. "$(dirname "${BASH_SOURCE[0]}")/lib/script_init.sh"
 
 me=$(basename "$0")
-usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
 mode=even
 list=
 n=
@@ -26,17 +26,17 @@ case ${1:-} in
 esac
 isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
 if [ "$mode" = utt-list ] || [ "$mode" = spk-list ]; then
-  [ $# -eq 2 ] || { usage >&2; exit 1; }
+  positional_args 2 "$@"
   src=$1 dest=$2
 else
-  [ $# -eq 3 ] || { usage >&2; exit 1; }
+  positional_args 3 "$@"
   if isnum "$1" && [ ! -d "$1" ]; then n=$1 src=$2 dest=$3
   elif isnum "$2"; then src=$1 n=$2 dest=$3
-  else usage >&2; exit 1; fi
+  else usage_error "expected a number N among the arguments"; fi
 fi
 src=${src%/}
 dest=${dest%/}
-utils=$(cd "$(dirname "$0")" && pwd)
+utils=$EMOREC_ROOT/utils
 [ -f "$src/utt2spk" ] || { echo "$me: no such file $src/utt2spk" >&2; exit 1; }
 [ "$(cd "$src" && pwd)" != "$(mkdir -p "$dest" && cd "$dest" && pwd)" ] ||
   { echo "$me: source and destination are the same directory" >&2; exit 1; }
@@ -61,27 +61,28 @@ case $mode in
 esac
 [ -s "$tmp/utt2spk" ] || { echo "$me: the subset of $src is empty" >&2; exit 1; }
 
-has_segments=false
-[ -f "$src/segments" ] && has_segments=true
+. "$EMOREC_ROOT/utils/lib/data_files.sh"
+classify_data_files "$src"
 "$utils/utt2spk_to_spk2utt.pl" "$tmp/utt2spk" > "$tmp/spk2utt"
-for path in "$src"/*; do
-  [ -f "$path" ] || continue
-  f=$(basename "$path")
-  case $f in
-    utt2spk|spk2utt|*" "*) ;;
-    spk2*|spk*.scp|cmvn.scp) "$utils/filter_scp.pl" "$tmp/spk2utt" "$path" > "$tmp/$f" ;;
-    wav.scp|reco2*)
-      if $has_segments; then
-        "$utils/filter_scp.pl" "$tmp/utt2spk" "$src/segments" | awk '{print $2}' | sort -u > "$tmp/.recos"
-        "$utils/filter_scp.pl" "$tmp/.recos" "$path" > "$tmp/$f"
-      elif [ "$f" = wav.scp ]; then
-        "$utils/filter_scp.pl" "$tmp/utt2spk" "$path" > "$tmp/$f"
-      fi ;;
-    text|segments|utt2*|*.scp) "$utils/filter_scp.pl" "$tmp/utt2spk" "$path" > "$tmp/$f" ;;
-    frame_shift) cp "$path" "$tmp/$f" ;;
-  esac
+for f in ${utt_files[@]+"${utt_files[@]}"}; do
+  "$utils/filter_scp.pl" "$tmp/utt2spk" "$src/$f" > "$tmp/$f"
 done
-rm -f "$tmp/.recos"
+for f in ${spk_files[@]+"${spk_files[@]}"}; do
+  "$utils/filter_scp.pl" "$tmp/spk2utt" "$src/$f" > "$tmp/$f"
+done
+if [ ${#reco_files[@]} -gt 0 ]; then
+  awk '{print $2}' "$tmp/segments" | sort -u > "$tmp/.recos"
+  for f in "${reco_files[@]}"; do
+    "$utils/filter_scp.pl" "$tmp/.recos" "$src/$f" > "$tmp/$f"
+  done
+  rm -f "$tmp/.recos"
+fi
+for f in ${trials_files[@]+"${trials_files[@]}"}; do   # the trials with both sides kept, in order
+  awk 'NR == FNR { keep[$1]; next } ($1 in keep) && ($2 in keep)' "$tmp/utt2spk" "$src/$f" > "$tmp/$f"
+done
+for f in ${copy_files[@]+"${copy_files[@]}"}; do
+  cp "$src/$f" "$tmp/$f"
+done
 for path in "$tmp"/*; do
   f=$(basename "$path")
   mv "$path" "$dest/$f.tmp"

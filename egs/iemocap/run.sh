@@ -3,59 +3,142 @@
 # a speaker ResNet transferred to speech emotion recognition, BERT on the transcripts,
 # late fusion of their log-posteriors; leave-one-session-out over the 5 sessions.
 # Without --iemocap-root the recipe synthesises the demo corpus and runs on it.
+# --setup paper (the default when --iemocap-root is given) selects the paper's configs
+# in both recipes (conf/ser_paper.yaml, conf/text_paper.yaml with bert-base-uncased,
+# ../voxceleb's conf/train_paper.yaml); --setup demo the small demo ones.
+# --dry-run true prints, per stage, the configs, models and data it would use, and stops.
 #
-# Usage: ./run.sh [--stage N] [--stop-stage N] [--iemocap-root DIR] [--exp-set 1|2|3] ...
+# Usage: ./run.sh [options]     (./run.sh --help lists every option with its default)
+#   e.g. ./run.sh --iemocap-root /corpora/IEMOCAP_full_release --voxceleb-root /corpora/VoxCeleb1
 #   stage 0: data dir (and the demo corpus when no corpus is given)
-#   stage 1: 128-dim log-mel features, leave-one-session-out folds
+#   stage 1: 128-dim log-mel features (+ VAD with --use-vad true), leave-one-session-out folds
 #   stage 2: speaker model (egs/voxceleb trains one unless --speaker-model is given)
 #   stage 3: speech emotion models per fold (transfer modes in --ser-modes)
-#   stage 4: BERT text models per fold
+#   stage 4: BERT text models per fold; SSL speech (HuBERT) and joint HuBERT+BERT models per fold
+#            (the demo HuBERT pre-trained per fold on TRAIN audio unless --ssl-model is given)
 #   stage 5: late fusion of speech and text log-posteriors
 #   stage 6: UA/WA per fold, confusion matrices, RESULTS.md; the packaged model $exp/model
 #            (steps/export_model.sh: the 5 fold models as an ensemble; emorec-infer --model)
-#   stage 7: ablation of paper 003 (transfer, augmentation, pooling); not run by default
+#   stage 7: ablation of paper 003 (transfer, augmentation, pooling) under leave-one-session-out
+#            and paper 003's 5-fold random 80/20 protocol; not run by default
+# --seeds "1 2 3" runs stages 3-5 (and 7) once per training seed, in exp/expN/seedS/, and
+# the report gives mean and std over seeds and folds and paired significance tests.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/utils/lib/script_init.sh"
 cd "$(dirname "${BASH_SOURCE[0]}")"
-. ./path.sh
 . ./cmd.sh
 
 stage=0
 stop_stage=6
+setup=                           # paper | demo; empty: paper with --iemocap-root, else demo
+dry_run=false                    # true: print what each stage would use, run nothing
+ngpu=1                           # GPUs per training job (0: CPU)
 nj=4                             # parallel feature jobs
 iemocap_root=                    # IEMOCAP_full_release; empty: demo corpus
 exp_set=3                        # class set: 1 ang/hap/neu/sad, 2 ang/exc/neu/sad, 3 hap+exc merged
-voxceleb_root=                   # for stage 2; empty: the demo VoxCeleb tree beside the demo IEMOCAP
+voxceleb_root=                   # for stage 2 (../voxceleb); empty: the demo VoxCeleb beside the demo IEMOCAP
 speaker_model=                   # speaker checkpoint; empty: train one with ../voxceleb
-ser_config=conf/ser_demo.yaml    # conf/ser_paper.yaml for the paper's setup
-ser_modes="finetune scratch"     # speech systems trained in stage 3 (scratch, probe, finetune)
-text_config=conf/text_demo.yaml  # conf/text_paper.yaml for bert-base-uncased
-text_model=                      # local BERT dir or cached name; empty: a small BERT built per fold
+ser_config=                      # empty: conf/ser_$setup.yaml
+ser_modes="finetune probe scratch"  # speech systems trained in stage 3 (paper 003's three rows)
+text_config=                     # empty: conf/text_$setup.yaml
+text_model=                      # local BERT dir or cached name; empty: the config's model.encoder, else a small BERT built per fold
+ssl_config=                      # empty: conf/ssl_$setup.yaml (paper: hubert-base-ls960, Table 7 of paper 004)
+joint_config=                    # empty: conf/joint_$setup.yaml (paper: hubert-base-ls960 + bert-base-uncased)
+hubert_config=conf/hubert_demo.yaml  # setup demo: the demo HuBERT's pre-training
 text_source=ref                  # ref | asr: asr also trains the text models and fusion on ASR transcripts
 asr_model=pocketsphinx           # with --text-source asr: pocketsphinx, or a Whisper dir / cached name
+ssl_model=                       # local HuBERT/wav2vec2/WavLM dir or cached name; empty: the config's, and with setup demo the demo HuBERT
 demo_dir=demo
-seed=777
+seed=777                         # the demo corpus's seed (and voxceleb's)
+seeds=                           # training seeds ("1 2 3"): runs in exp/expN/seedS; empty: the configs' seed, in exp/expN
+use_vad=false                    # true: statistical-model VAD (paper 003) selects the frames read (paper 000: none)
+script_disjoint=false            # true: no IEMOCAP play on both sides of a fold (README, design notes)
 
 . utils/parse_options.sh
-case $exp_set in 1|2|3) ;; *) echo "$0: --exp-set must be 1, 2 or 3, got '$exp_set'" >&2; exit 1 ;; esac
-case $text_source in ref|asr) ;; *) echo "$0: --text-source must be ref or asr, not '$text_source'" >&2; exit 1 ;; esac
+positional_args 0 "$@"
+check_enum exp_set 1 2 3
+[ -n "$setup" ] || setup=$([ -n "$iemocap_root" ] && echo paper || echo demo)
+check_enum setup paper demo
+check_enum text_source ref asr
+check_list ser_modes scratch probe finetune
+[ -n "$ser_modes" ] || usage_error "--ser-modes is empty"
 
 if [ -z "$iemocap_root" ]; then
   iemocap_root=$demo_dir/IEMOCAP_full_release
   use_demo=true
 else
   use_demo=false
+  [ -d "$iemocap_root" ] || usage_error "--iemocap-root $iemocap_root: no such directory"
 fi
+[ -n "$ser_config" ] || ser_config=conf/ser_$setup.yaml
+[ -n "$text_config" ] || text_config=conf/text_$setup.yaml
+[ -n "$ssl_config" ] || ssl_config=conf/ssl_$setup.yaml
+[ -n "$joint_config" ] || joint_config=conf/joint_$setup.yaml
+for f in "$ser_config" "$text_config" "$ssl_config" "$joint_config"; do
+  [ -r "$f" ] || usage_error "cannot read config $f (in $PWD)"
+done
+for s in $seeds; do [[ $s =~ ^[0-9]+$ ]] || usage_error "--seeds '$seeds': expected integers"; done
 data=data/exp$exp_set
 exp=exp/exp$exp_set
+if $use_vad; then data+=_vad; exp+=_vad; fi
+folds=$data/loso
+if $script_disjoint; then folds+=_script_disjoint; exp+=_script_disjoint; fi
+runs=${seeds:-config}            # "config": one run with the configs' seed, in $exp itself
+run_dir() { if [ "$1" = config ]; then echo "$exp"; else echo "$exp/seed$1"; fi; }
+seed_opt() { if [ "$1" != config ]; then echo "--seed $1"; fi; }
+pretrain_hubert=false
+if [ -z "$ssl_model" ] && [ "$setup" = demo ]; then
+  pretrain_hubert=true
+  ssl_model=$exp/hubert_demo/foldJOB/model
+fi
 if [ -z "$speaker_model" ]; then
-  speaker_model=../voxceleb/exp/resnet_demo/avg_model.pt
+  speaker_model=../voxceleb/exp/resnet_$setup/avg_model.pt
   train_speaker_model=true
+  voxceleb_args=(--setup "$setup" --ngpu "$ngpu" --seed "$seed")
+  if [ -n "$voxceleb_root" ]; then
+    voxceleb_args+=(--voxceleb-root "$voxceleb_root")
+  else
+    $use_demo || usage_error "a real IEMOCAP needs a speaker model: --voxceleb-root DIR (trained by" \
+                             "../voxceleb) or --speaker-model CKPT; the demo VoxCeleb is not used for it"
+    voxceleb_args+=(--demo-dir "$PWD/$demo_dir")     # the demo VoxCeleb beside the demo IEMOCAP
+  fi
 else
   train_speaker_model=false
+  [ -f "$speaker_model" ] || usage_error "--speaker-model $speaker_model: no such file"
 fi
-[ -n "$voxceleb_root" ] || voxceleb_root=$PWD/$demo_dir/VoxCeleb1
+
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  # the text encoder is looked up now: a missing one fails before any stage runs
+  encoder=$(steps/train_text.sh --dry-run true --train-config "$text_config" --text-model "$text_model" \
+    "$folds" "$exp/text")
+fi
+echo "$0: setup $setup; corpus $($use_demo && echo "the synthetic demo corpus (seed $seed) in $demo_dir" ||
+  echo "$iemocap_root"); stages $stage to $stop_stage"
+if $dry_run; then
+  in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+  if in_range 0; then echo "stage 0: IEMOCAP $iemocap_root (Exp $exp_set class set) -> $data/all"; fi
+  if in_range 1; then echo "stage 1: features conf/fbank.conf -> fbank/$(basename "$data")$($use_vad && echo ", VAD conf/vad.conf"); folds -> $folds"; fi
+  if in_range 2 && $train_speaker_model; then
+    echo "stage 2: speaker model $speaker_model, trained by ../voxceleb:"
+    (cd ../voxceleb && ./run.sh --dry-run true "${voxceleb_args[@]}") | sed 's/^/    /'
+  elif in_range 2; then
+    echo "stage 2: speaker model $speaker_model (given; not trained)"
+  fi
+  if in_range 3; then
+    echo "stage 3: speech systems ($ser_modes), config $ser_config, from $speaker_model, on $folds -> $exp/ser_MODE (runs: $runs)"
+  fi
+  if in_range 4; then
+    echo "stage 4: text models, config $text_config, $encoder, on $folds -> $exp/text"
+    echo "stage 4: SSL models, config $ssl_config, joint models, config $joint_config, encoder ${ssl_model:-of the config}$($pretrain_hubert && echo " (pre-trained per fold with $hubert_config)") -> $exp/{ssl,joint}"
+  fi
+  if in_range 5; then echo "stage 5: late fusion of $exp/ser_finetune and of $exp/ssl with $exp/text -> $exp/fusion{,_ssl}/{w1,znorm}"; fi
+  if in_range 6; then echo "stage 6: report of $exp -> RESULTS.md"; fi
+  if in_range 7; then echo "stage 7: ablation (paper 003), config $ser_config -> $exp/ablation"; fi
+  exit 0
+fi
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
+  stage_banner 0
   if $use_demo; then
     local/make_demo_corpus.sh --seed $seed "$demo_dir"
   fi
@@ -64,11 +147,16 @@ if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
 fi
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
+  stage_banner 1
   steps/make_fbank.sh --nj $nj --cmd "$train_cmd" --fbank-config conf/fbank.conf \
-    "$data/all" exp/make_fbank/exp$exp_set fbank/exp$exp_set
+    "$data/all" "exp/make_fbank/$(basename "$data")" "fbank/$(basename "$data")"
+  if $use_vad; then  # vad.scp in the data dir: feature reading keeps the voiced frames
+    steps/compute_vad.sh --nj $nj --cmd "$train_cmd" "$data/all" "exp/make_vad/$(basename "$data")" \
+      "vad/$(basename "$data")"
+  fi
   utils/validate_data_dir.sh "$data/all"
-  local/make_loso_folds.sh "$data/all" "$data/loso"
-  for d in "$data"/loso/fold*/{train,dev,test}; do
+  local/make_loso_folds.sh --script-disjoint $script_disjoint "$data/all" "$folds"
+  for d in "$folds"/fold*/{train,dev,test}; do
     utils/validate_data_dir.sh "$d"
   done
 fi
@@ -77,40 +165,73 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ] && [ "$text_source" = asr ]; then
   # transcripts from the audio (what exists at use time); same utterances, same folds
   steps/transcribe.sh --nj $nj --cmd "$cuda_cmd" --asr-model "$asr_model" "$data/all" "$data/all_asr"
   utils/validate_data_dir.sh "$data/all_asr"
-  local/make_loso_folds.sh "$data/all_asr" "$data/loso_asr"
+  local/make_loso_folds.sh --script-disjoint $script_disjoint "$data/all_asr" "${folds}_asr"
 fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ] && $train_speaker_model; then
-  (cd ../voxceleb && ./run.sh --stop-stage 3 --voxceleb-root "$voxceleb_root")
+  stage_banner 2
+  # through its scoring stage: the recipe's speaker-verification RESULTS.md stays current
+  (cd ../voxceleb && ./run.sh "${voxceleb_args[@]}")
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  for mode in $ser_modes; do
-    steps/train_ser.sh --cmd "$cuda_cmd" --mode $mode --speaker-model "$speaker_model" \
-      --train-config "$ser_config" "$data/loso" "$exp/ser_$mode"
+  stage_banner 3
+  for r in $runs; do
+    for mode in $ser_modes; do
+      steps/train_ser.sh --cmd "$cuda_cmd" --ngpu $ngpu --mode $mode --speaker-model "$speaker_model" \
+        --train-config "$ser_config" --train-opts "$(seed_opt $r)" "$folds" "$(run_dir $r)/ser_$mode"
+    done
   done
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  steps/train_text.sh --cmd "$cuda_cmd" --train-config "$text_config" --text-model "$text_model" \
-    "$data/loso" "$exp/text"
+  stage_banner 4
+  for r in $runs; do
+    steps/train_text.sh --cmd "$cuda_cmd" --ngpu $ngpu --train-config "$text_config" --text-model "$text_model" \
+      --encoder-opts "$(seed_opt $r)" --train-opts "$(seed_opt $r)" "$folds" "$(run_dir $r)/text"
+  done
+  # Paper 004: a self-supervised speech encoder + linear classifier, and jointly with BERT.
+  if $pretrain_hubert; then  # once per fold, not per seed: it stands in for a downloaded model
+    steps/pretrain_hubert.sh --cmd "$cuda_cmd" --pretrain-config "$hubert_config" "$folds" "$exp/hubert_demo"
+  fi
+  for r in $runs; do
+    e=$(run_dir $r)
+    joint_text=$text_model
+    [ -n "$joint_text" ] || [ "$setup" != demo ] || joint_text=$e/text/encoder/foldJOB
+    steps/train_ssl.sh --cmd "$cuda_cmd" --train-config "$ssl_config" --ssl-model "$ssl_model" \
+      --train-opts "$(seed_opt $r)" "$folds" "$e/ssl"
+    steps/train_ssl.sh --cmd "$cuda_cmd" --family joint --train-config "$joint_config" --ssl-model "$ssl_model" \
+      --text-model "$joint_text" --train-opts "$(seed_opt $r)" "$folds" "$e/joint"
+  done
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ] && [ "$text_source" = asr ]; then
-  steps/train_text.sh --cmd "$cuda_cmd" --train-config "$text_config" --text-model "$text_model" \
-    "$data/loso_asr" "$exp/text_asr"
+  for r in $runs; do
+    steps/train_text.sh --cmd "$cuda_cmd" --ngpu $ngpu --train-config "$text_config" --text-model "$text_model" \
+      --encoder-opts "$(seed_opt $r)" --train-opts "$(seed_opt $r)" "${folds}_asr" "$(run_dir $r)/text_asr"
+  done
 fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  steps/fuse.sh --data "$data/loso" "$exp/ser_finetune" "$exp/text" "$exp/fusion"
+  stage_banner 5
+  for r in $runs; do
+    e=$(run_dir $r)
+    steps/fuse.sh --cmd "$train_cmd" --data "$folds" "$e/ser_finetune" "$e/text" "$e/fusion"
+    steps/fuse.sh --cmd "$train_cmd" --data "$folds" "$e/ssl" "$e/text" "$e/fusion_ssl"
+  done
 fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ] && [ "$text_source" = asr ]; then
-  steps/fuse.sh --data "$data/loso_asr" "$exp/ser_finetune" "$exp/text_asr" "$exp/fusion_asr"
+  for r in $runs; do
+    e=$(run_dir $r)
+    steps/fuse.sh --cmd "$train_cmd" --data "${folds}_asr" "$e/ser_finetune" "$e/text_asr" "$e/fusion_asr"
+  done
 fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
+  stage_banner 6
   systems="speech_finetune=ser_finetune text=text fusion_w1=fusion/w1 fusion_znorm=fusion/znorm"
+  systems+=" speech_ssl=ssl joint=joint fusion_ssl_w1=fusion_ssl/w1 fusion_ssl_znorm=fusion_ssl/znorm"
   for mode in $ser_modes; do
     [ $mode = finetune ] || systems+=" speech_$mode=ser_$mode"
   done
@@ -119,13 +240,28 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
     systems+=" text_asr=text_asr fusion_w1_asr=fusion_asr/w1 fusion_znorm_asr=fusion_asr/znorm"
     asr_note=" Systems *_asr: text on ASR transcripts ($asr_model), $(cat "$data/all_asr/wer.txt")."
   fi
+  first=$(run_dir ${runs%% *})
   ablations=
-  for d in "$exp"/ablation/*/; do
-    [ -d "$d" ] && ablations+=" $(basename "$d")=ablation/$(basename "$d")"
+  random_ablations=
+  for d in "$first"/ablation/loso/*/ "$first"/ablation/random5/*/; do
+    [ -d "$d" ] || continue
+    name=$(basename "$d") proto=$(basename "$(dirname "$d")")
+    if [ $proto = loso ]; then ablations+=" $name=ablation/loso/$name"; else random_ablations+=" $name=ablation/random5/$name"; fi
   done
-  steps/report.sh --data "$data/loso" --systems "$systems" --ablations "$ablations" \
-    --quote-configs "$ser_config $text_config" --title "IEMOCAP Exp $exp_set results" \
-    --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model.$asr_note" \
+  if $use_demo; then
+    corpus="the synthetic DEMO corpus (espeak-ng, seed $seed), root $PWD/$iemocap_root; not IEMOCAP"
+    design_opt=(--demo-design "$demo_dir/IEMOCAP_design.txt")
+  else
+    corpus="IEMOCAP, root $iemocap_root"
+    design_opt=()
+  fi
+  $use_vad && vad_note=" VAD (paper 003) selects the frames read." || vad_note=
+  $script_disjoint && folds_note=" Script-disjoint folds ($folds)." || folds_note=
+  steps/report.sh --cmd "$train_cmd" --command "$EMOREC_COMMAND" --data "$folds" --corpus "$corpus" --seeds "$seeds" --systems "$systems" \
+    --ablations "$ablations" --random-data "$data/random5" --random-ablations "$random_ablations" \
+    --paper-table conf/paper000_table2.tsv "${design_opt[@]}" --w1-inputs "fusion_w1=ser_finetune,text fusion_ssl_w1=ssl,text" \
+    --quote-configs "$ser_config $text_config $ssl_config $joint_config $hubert_config" --title "Exp $exp_set results of egs/iemocap, setup $setup, on $( $use_demo && echo "the demo corpus" || echo "IEMOCAP ($iemocap_root)")" \
+    --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model. Whether transfer helps on this corpus: the \`speech_finetune\` − \`speech_scratch\` rows of the significance table.$vad_note$folds_note$asr_note" \
     "$exp" RESULTS.md
   echo "$0: results in $PWD/RESULTS.md, plots in $PWD/plots/"
 fi
@@ -135,21 +271,30 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   text_system=text; [ "$text_source" = asr ] && text_system=text_asr
   steps/export_model.sh --fbank-config conf/fbank.conf --results RESULTS.md --asr-model "$asr_model" \
     --text-system $text_system --fusion-system ${text_system/text/fusion} \
-    --trained-on "$trained_on, Exp $exp_set classes, leave-one-session-out folds 1-5" "$exp" "$exp/model"
+    --trained-on "$trained_on, Exp $exp_set classes, folds of $folds" "$(run_dir ${runs%% *})" "$exp/model"
 fi
 
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
-  # Paper 003, Figure 4: transfer learning x spectrogram augmentation x statistics pooling.
-  for mode in scratch finetune; do
-    for aug in none conservative aggressive; do
-      for pool in stats avg; do
-        steps/train_ser.sh --cmd "$cuda_cmd" --mode $mode --speaker-model "$speaker_model" \
-          --train-config "$ser_config" --train-opts "--set augment.policy=$aug --set model.pooling=$pool" \
-          "$data/loso" "$exp/ablation/${mode}_aug-${aug}_pool-${pool}"
+  stage_banner 7
+  # Paper 003, Figure 4: transfer learning x spectrogram augmentation x statistics pooling,
+  # under leave-one-session-out and under the paper's 5-fold random 80/20 protocol.
+  local/make_loso_folds.sh --protocol random5 "$data/all" "$data/random5"
+  for r in $runs; do
+    for proto in loso random5; do
+      d=$folds; [ $proto = loso ] || d=$data/random5
+      a=$(run_dir $r)/ablation/$proto
+      for mode in scratch finetune; do
+        for aug in none conservative aggressive; do
+          for pool in stats avg; do
+            steps/train_ser.sh --cmd "$cuda_cmd" --ngpu $ngpu --mode $mode --speaker-model "$speaker_model" \
+              --train-config "$ser_config" --train-opts "$(seed_opt $r) --set augment.policy=$aug --set model.pooling=$pool" \
+              "$d" "$a/${mode}_aug-${aug}_pool-${pool}"
+          done
+        done
       done
+      steps/train_ser.sh --cmd "$cuda_cmd" --ngpu $ngpu --mode probe --speaker-model "$speaker_model" \
+        --train-config "$ser_config" --train-opts "$(seed_opt $r) --set optim.lr=0.1" "$d" "$a/probe"
     done
   done
-  steps/train_ser.sh --cmd "$cuda_cmd" --mode probe --speaker-model "$speaker_model" \
-    --train-config "$ser_config" --train-opts "--set optim.lr=0.1" "$data/loso" "$exp/ablation/probe"
   echo "$0: run stage 6 again to add the ablation table to RESULTS.md"
 fi

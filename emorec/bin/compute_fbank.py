@@ -36,7 +36,7 @@ import sys
 import time
 
 import numpy as np
-import torch
+from threadpoolctl import threadpool_limits
 
 from emorec.arkjob import ArkJob, Terminated, catch_signals, digest
 from emorec.audio import AudioError, load_audio, parse_wav_scp
@@ -68,7 +68,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-seconds", type=float, default=30.0,
                    help="audio seconds batched into one FFT/GEMM call (30)")
     p.add_argument("--num-threads", type=int, default=1,
-                   help="torch intra-op threads (1: parallelism comes from jobs)")
+                   help="BLAS threads (1: parallelism comes from jobs)")
     p.add_argument("wav_scp")
     p.add_argument("ark_out")
     p.add_argument("scp_out")
@@ -81,7 +81,7 @@ def _digest(wav_scp: str, cfg: FbankConfig, ark_out: str) -> str:
 
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
-    torch.set_num_threads(max(1, args.num_threads))
+    threadpool_limits(max(1, args.num_threads), user_api="blas")
     me = "compute_fbank"
     overrides = {}
     if args.allow_resample is not None:

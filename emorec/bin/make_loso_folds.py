@@ -1,21 +1,24 @@
-"""Write leave-one-session-out folds OUT_DIR/fold{1..N}/{train,dev,test} (see emorec.data.folds)."""
+"""Write cross-validation folds OUT_DIR/fold{1..N}/{train,dev,test} (see emorec.data.folds):
+leave-one-session-out with a speaker-disjoint dev (optionally script-disjoint), or
+paper 003's 5-fold random 80/20 split."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from emorec.data.folds import make_folds
+from emorec.data.folds import PROTOCOLS, make_folds
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--dev-frac", type=float, default=0.1,
-                    help="share of each (session, emotion) of the training sessions held out as dev")
+    ap.add_argument("--protocol", choices=PROTOCOLS, default="loso")
+    ap.add_argument("--script-disjoint", choices=("true", "false"), default="false",
+                    help="loso: no IEMOCAP play on both the training and the test side of a fold")
     ap.add_argument("data_dir")
     ap.add_argument("out_dir")
     a = ap.parse_args(argv)
     try:
-        sizes = make_folds(a.data_dir, a.out_dir, a.dev_frac)
+        sizes = make_folds(a.data_dir, a.out_dir, a.protocol, a.script_disjoint == "true")
     except (OSError, ValueError) as e:
         print(f"make_loso_folds: ERROR: {e}", file=sys.stderr)
         return 1

@@ -16,11 +16,14 @@ def main(argv=None) -> int:
     ap.add_argument("--split-dirs", nargs=2, metavar=("TRAIN_DIR", "TEST_DIR"),
                     help="also write TRAIN_DIR (speakers not in the trials) and "
                          "TEST_DIR (speakers in the trials, with the trials)")
+    ap.add_argument("--layout", action="append", dest="layouts", metavar="SUBDIR",
+                    help="read only this sub-folder of VOX_ROOT (e.g. dev/aac; repeatable); default: "
+                         + ", ".join(s for s, _ in voxceleb.LAYOUTS))
     ap.add_argument("vox_root")
     ap.add_argument("data_dir")
     a = ap.parse_args(argv)
     try:
-        lists = voxceleb.scan(a.vox_root)
+        lists = voxceleb.scan(a.vox_root, a.layouts)
         if not lists["utt2spk"]:
             raise ValueError(f"no utterances under {a.vox_root}")
         trials_file = a.trials or os.path.join(a.vox_root, "veri_test2.txt")

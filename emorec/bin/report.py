@@ -4,9 +4,14 @@ Each --system NAME=DIR names a directory with foldK/test.logpost.ark (+ classes.
 labels come from DATA/foldK/test/utt2emo.  Without --system, every directory under
 EXP_ROOT (up to 3 levels) holding fold*/test.logpost.ark is a system, named by its
 path below EXP_ROOT with "/" turned into "_" (exp/fusion/w1 -> fusion_w1).  A
-relative DIR is looked up as given, then below EXP_ROOT.  Systems whose name (or
---paper-ref NAME=KEY) matches a paper-000 Table 2 entry get its UA/WA beside ours
-(keys: speech_finetune, speech_probe, text, fusion_w1, fusion_equal).
+relative DIR is looked up as given, then below EXP_ROOT.  With --seeds "1 2", each
+system is the set of runs EXP_ROOT/seed1/DIR, EXP_ROOT/seed2/DIR (DIR relative).
+
+--corpus names the corpus in the header (required).  --paper-table FILE puts a
+paper's numbers beside the systems whose name (or --paper-ref NAME=KEY) matches a
+key or alias of FILE; --demo-design FILE says the corpus is the synthetic demo (FILE:
+its generation plan): the paper columns are then labelled not comparable and the
+design-ceiling rows are printed.
 """
 from __future__ import annotations
 
@@ -51,12 +56,28 @@ def discover(exp_root: Path, max_depth: int = 3):
     return found
 
 
+def _seed_dirs(exp_root: Path, seeds, d):
+    if not seeds:
+        return None
+    if Path(d).is_absolute():
+        raise ValueError(f"{d}: with --seeds a system dir must be relative to EXP_ROOT/seedS")
+    return {f"seed{x}": exp_root / f"seed{x}" / d for x in seeds}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="data/loso", help="folds root with foldK/test/utt2emo [data/loso]")
+    ap.add_argument("--corpus", required=True, help="the corpus, named in the header (demo or real, with its root)")
     ap.add_argument("--system", action="append", help="NAME=DIR (repeatable; table order)")
-    ap.add_argument("--ablation", action="append", help="NAME=DIR for the ablation table (repeatable)")
+    ap.add_argument("--seeds", default="", help="space-separated training seeds: runs under EXP_ROOT/seedS/")
+    ap.add_argument("--ablation", action="append", help="NAME=DIR for the LOSO ablation table (repeatable)")
+    ap.add_argument("--random-data", help="folds root of the random 80/20 protocol (for --random-ablation)")
+    ap.add_argument("--random-ablation", action="append", help="NAME=DIR on --random-data's folds (repeatable)")
+    ap.add_argument("--paper-table", help="TAB-separated paper table (emorec.report.read_paper_table)")
     ap.add_argument("--paper-ref", action="append", help="NAME=PAPER_KEY (repeatable)")
+    ap.add_argument("--demo-design", help="the demo corpus's generation plan: design ceiling, paper not comparable")
+    ap.add_argument("--w1-inputs", action="append",
+                    help="FUSION_NAME=SPEECH_DIR,TEXT_DIR: report the flatness of that system's w1 search")
     ap.add_argument("--config", action="append", help="config file to quote in RESULTS.md (repeatable)")
     ap.add_argument("--title", default="Emotion recognition results (IEMOCAP recipe)")
     ap.add_argument("--notes", default="", help="free text put under the header")
@@ -69,6 +90,7 @@ def main(argv=None) -> int:
     from emorec import report
 
     exp_root = Path(a.exp_root)
+    seeds = a.seeds.split()
 
     def resolve(d):
         p = Path(d)
@@ -77,29 +99,55 @@ def main(argv=None) -> int:
         q = exp_root / d
         return q if q.exists() else p
 
+    def evaluate(pairs, data):
+        return [report.evaluate_system(n, d if seeds else resolve(d), data,
+                                       _seed_dirs(exp_root, seeds, d)) for n, d in pairs]
+
     try:
-        systems = [(n, resolve(d)) for n, d in _pairs(a.system, "--system")]
+        systems = _pairs(a.system, "--system")
         if not systems:
-            systems = discover(exp_root)
+            root = exp_root / f"seed{seeds[0]}" if seeds else exp_root
+            systems = [(n, str(d.relative_to(root)) if seeds else d) for n, d in discover(root)]
             if not systems:
-                raise FileNotFoundError(f"{exp_root}: no system (dir with fold*/test.logpost.ark) found")
-        ablations = [(n, resolve(d)) for n, d in _pairs(a.ablation, "--ablation")]
-        refs = dict(_pairs(a.paper_ref, "--paper-ref"))
-        bad = [k for k in refs.values() if k not in report.PAPER_TABLE2]
-        if bad:
-            raise ValueError(f"--paper-ref: unknown keys {bad} (known: {sorted(report.PAPER_TABLE2)})")
-        res = [report.evaluate_system(n, d, a.data) for n, d in systems]
-        abl = [report.evaluate_system(n, d, a.data) for n, d in ablations]
+                raise FileNotFoundError(f"{root}: no system (dir with fold*/test.logpost.ark) found")
+        if a.random_ablation and not a.random_data:
+            raise ValueError("--random-ablation needs --random-data")
+        ex = report.Extras(paper_refs=dict(_pairs(a.paper_ref, "--paper-ref")), data_root=a.data,
+                           random_data=a.random_data or "")
+        if a.paper_table:
+            ex.paper = report.read_paper_table(a.paper_table)
+            bad = [k for k in ex.paper_refs.values() if k not in ex.paper.rows]
+            if bad:
+                raise ValueError(f"--paper-ref: keys {bad} not in {a.paper_table} (known: {sorted(ex.paper.rows)})")
+        elif ex.paper_refs:
+            raise ValueError("--paper-ref needs --paper-table")
+        if a.demo_design:
+            ex.design, ex.design_path, ex.paper_comparable = report.read_design(a.demo_design), a.demo_design, False
+        res = evaluate(systems, a.data)
+        abl = evaluate(_pairs(a.ablation, "--ablation"), a.data)
+        ex.random_ablations = evaluate(_pairs(a.random_ablation, "--random-ablation"), a.random_data)
+        by_name = {s.name: s for s in res}
+        flat = []
+        for name, inputs in _pairs(a.w1_inputs, "--w1-inputs"):
+            if name not in by_name or "," not in inputs:
+                raise ValueError(f"--w1-inputs {name}={inputs}: expected a --system name and SPEECH_DIR,TEXT_DIR")
+            sp, tx = inputs.split(",", 1)
+            sys_ = by_name[name]
+            sp_dirs = _seed_dirs(exp_root, seeds, sp) or {"": resolve(sp)}
+            tx_dirs = _seed_dirs(exp_root, seeds, tx) or {"": resolve(tx)}
+            flat.append((name, report.w1_flatness(sys_, sp_dirs, tx_dirs, a.data)))
+        ex.flatness = flat
         cmdline = a.command if a.command is not None else "python -m emorec.bin.report " + " ".join(
             shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
-        pngs = report.write_results(a.out_md, res, abl, plots_dir=a.plots_dir, title=a.title, command=cmdline,
-                                    configs=a.config or (), notes=a.notes, paper_refs=refs)
+        pngs = report.write_results(a.out_md, res, abl, plots_dir=a.plots_dir, title=a.title, corpus=a.corpus,
+                                    command=cmdline, configs=a.config or (), notes=a.notes, extras=ex)
     except (OSError, ValueError) as e:
         print(f"report: ERROR: {e}", file=sys.stderr)
         return 1
-    for s in res + abl:
+    for s in res + abl + list(ex.random_ablations):
         print(f"report: {s.name:24s} UA {100 * s.ua_mean:6.2f} ± {100 * s.ua_std:5.2f}  "
-              f"WA {100 * s.wa_mean:6.2f} ± {100 * s.wa_std:5.2f}  ({len(s.folds)} folds)")
+              f"WA {100 * s.wa_mean:6.2f} ± {100 * s.wa_std:5.2f}  ({len(s.folds)} seed-folds, "
+              f"{s.n_missing} unscored counted as errors)")
     print(f"report: wrote {a.out_md} and {len(pngs)} PNGs")
     return 0
 

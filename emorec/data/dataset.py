@@ -11,6 +11,11 @@ in the main process by :class:`ChunkBatchSampler` from a generator seeded with
 (seed, epoch), and travels with the item to the worker.  The batches of an epoch are
 therefore the same whatever ``num_workers`` is and whether the run was resumed.
 
+VAD (paper 003): when the data dir holds a ``vad.scp`` (per-frame 0/1 vectors of
+steps/compute_vad.sh, written only when the recipe runs with ``--use-vad true``),
+:meth:`FeatureReader.of_dir` returns only the voiced frames of each utterance
+(:func:`select_voiced`, Kaldi's select-voiced-frames), before normalisation.
+
 I/O: ``feats.scp`` is parsed once per process (:class:`FeatureReader` is opened lazily
 in every DataLoader worker after the fork, keeping the ark files open); items are
 read with a seek, the scp is never re-read per item.
@@ -26,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from emorec.augment import get_policy, spec_augment
+from emorec.augment import get_policies, spec_augment
 from emorec.features import cmvn
 from emorec.fileio import class_index, read_kv
 
@@ -45,12 +50,15 @@ def load_labels(path: str, classes: Sequence[str] | None = None):
 
 
 def read_num_frames(data_dir: str, reader: "FeatureReader | None" = None) -> dict:
-    """utt -> frames, from utt2num_frames (or by reading the matrices when absent)."""
+    """utt -> frames, from utt2num_frames (or by reading the matrices when absent);
+    the voiced frames when ``reader`` selects them with a VAD."""
     p = os.path.join(data_dir, "utt2num_frames")
     if os.path.exists(p):
-        return {u: int(v) for u, v in read_kv(p).items()}
-    reader = reader or FeatureReader(os.path.join(data_dir, "feats.scp"))
-    return {u: int(reader[u].shape[0]) for u in reader.keys()}
+        nf = {u: int(v) for u, v in read_kv(p).items()}
+    else:
+        full = FeatureReader(reader.scp if reader else os.path.join(data_dir, "feats.scp"))
+        nf = {u: int(full[u].shape[0]) for u in full.keys()}
+    return reader.num_voiced_frames(nf) if reader is not None and reader.vad_scp else nf
 
 
 # ---------------------------------------------------------------- features
@@ -60,30 +68,72 @@ def normalise(feats: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(cmvn(feats), dtype=np.float32)
 
 
-class FeatureReader:
-    """Random access to ``feats.scp`` matrices; safe across DataLoader worker forks."""
+def select_voiced(feats: np.ndarray, vad: np.ndarray, where: str = "") -> np.ndarray:
+    """The frames of ``feats`` whose VAD decision is 1.  The VAD and the features share
+    the frame grid (steps/compute_vad.sh); one frame of difference (resampling) is
+    tolerated, more is an error.  An utterance without any voiced frame is kept whole,
+    so that every utterance is still scored."""
+    vad = np.asarray(vad).reshape(-1)
+    n = feats.shape[0]
+    if abs(vad.size - n) > 1:
+        raise ValueError(f"{where}: VAD has {vad.size} frames, the features {n}")
+    voiced = np.flatnonzero(vad[:n] > 0.5)
+    return feats[voiced] if voiced.size else feats
 
-    def __init__(self, scp: str, max_cache_fd: int = 64):
+
+class FeatureReader:
+    """Random access to ``feats.scp`` matrices (the voiced frames when ``vad_scp`` is
+    given); safe across DataLoader worker forks."""
+
+    def __init__(self, scp: str, max_cache_fd: int = 64, vad_scp: str | None = None):
         self.scp = scp
+        self.vad_scp = vad_scp
         self.max_cache_fd = max_cache_fd
         self._pid = None
         self._loader = None
+        self._vad = None
+
+    @classmethod
+    def of_dir(cls, data_dir: str) -> "FeatureReader":
+        """The reader of a data dir: its feats.scp, through its vad.scp when there is one."""
+        vad = os.path.join(data_dir, "vad.scp")
+        return cls(os.path.join(data_dir, "feats.scp"), vad_scp=vad if os.path.isfile(vad) else None)
 
     def _get(self):
         if self._loader is None or self._pid != os.getpid():
             import kaldiio
             self._loader = kaldiio.load_scp(self.scp, max_cache_fd=self.max_cache_fd)
+            self._vad = kaldiio.load_scp(self.vad_scp) if self.vad_scp else None
             self._pid = os.getpid()
         return self._loader
 
+    def _vad_of(self, key):
+        self._get()
+        try:
+            return self._vad[key]
+        except KeyError:
+            raise KeyError(f"{self.vad_scp}: no VAD for utterance {key!r} of {self.scp}") from None
+
     def __getitem__(self, key) -> np.ndarray:
-        return np.asarray(self._get()[key], dtype=np.float32)
+        feats = np.asarray(self._get()[key], dtype=np.float32)
+        if self.vad_scp:
+            feats = select_voiced(feats, self._vad_of(key), f"{self.vad_scp}: {key}")
+        return feats
+
+    def num_voiced_frames(self, num_frames: dict) -> dict:
+        """utt -> frames this reader returns, from the VAD vectors and the utterances'
+        frame counts ``num_frames`` (no feature read)."""
+        out = {}
+        for k, n in num_frames.items():
+            out[k] = int((np.asarray(self._vad_of(k)).reshape(-1)[:n] > 0.5).sum()) or n
+        return out
 
     def keys(self):
         return list(self._get().keys())
 
     def __getstate__(self):  # never ship open files to workers
-        return {"scp": self.scp, "max_cache_fd": self.max_cache_fd, "_pid": None, "_loader": None}
+        return {"scp": self.scp, "vad_scp": self.vad_scp, "max_cache_fd": self.max_cache_fd, "_pid": None,
+                "_loader": None, "_vad": None}
 
 
 def crop_or_pad(feats: np.ndarray, T: int, offset: int) -> np.ndarray:
@@ -103,18 +153,21 @@ class ChunkBatchSampler:
     Every utterance appears ``1 + copies`` times an epoch; with ``copies > 0`` the
     first appearance is unmodified and the others are SpecAugmented (the paper's
     scheme), with ``copies == 0`` every chunk is augmented when ``augment`` is true.
-    aug_seed -1 means no augmentation.  Sharded for DDP: rank r of w gets batches
+    aug_seed -1 means no augmentation.  With ``n_policies`` policies (one augmented copy
+    per policy), copy c's aug_seed is congruent to c - 1 modulo ``n_policies``, and the
+    dataset masks with policy ``aug_seed % n_policies``.  Sharded for DDP: rank r of w gets batches
     r, r + w, ...; all ranks get the same number of batches.
     """
 
     def __init__(self, num_frames: Sequence[int], batch_size: int, chunk_sizes: Sequence[int],
                  seed: int = 0, copies: int = 0, augment: bool = False,
-                 rank: int = 0, world_size: int = 1, drop_last: bool = True):
+                 rank: int = 0, world_size: int = 1, drop_last: bool = True, n_policies: int = 1):
         self.num_frames = [int(n) for n in num_frames]
         self.batch_size = int(batch_size)
         self.chunk_sizes = [int(t) for t in chunk_sizes]
         self.seed, self.copies, self.augment = int(seed), int(copies), bool(augment)
         self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
+        self.n_policies = int(n_policies)
         self.epoch = 0
 
     def set_epoch(self, epoch: int):
@@ -141,6 +194,8 @@ class ChunkBatchSampler:
                 i, c = items[k]
                 off = int(rng.integers(0, max(self.num_frames[i] - T, 0) + 1))
                 s = int(rng.integers(0, 2 ** 31 - 1))
+                if self.copies > 0:
+                    s = s - s % self.n_policies + (c - 1) % self.n_policies
                 aug = (c > 0) if self.copies > 0 else self.augment
                 batch.append((int(i), T, off, s if aug else -1))
             batches.append(batch)
@@ -160,12 +215,13 @@ class ChunkBatchSampler:
 
 
 class ChunkDataset(Dataset):
-    """Item (index, T, offset, aug_seed) -> (T x F float32 tensor, label)."""
+    """Item (index, T, offset, aug_seed) -> (T x F float32 tensor, label); the chunk is
+    masked with policy ``aug_seed % len(policies)`` (see ChunkBatchSampler)."""
 
     def __init__(self, reader: FeatureReader, keys: Sequence[str], labels: Sequence[int],
                  augment_policy=None):
         self.reader, self.keys, self.labels = reader, list(keys), list(labels)
-        self.policy = get_policy(augment_policy)
+        self.policies = get_policies(augment_policy)
 
     def __len__(self):
         return len(self.keys)
@@ -173,8 +229,9 @@ class ChunkDataset(Dataset):
     def __getitem__(self, item):
         i, T, off, aug_seed = item
         x = crop_or_pad(normalise(self.reader[self.keys[i]]), T, off)
-        if aug_seed >= 0 and self.policy.active:
-            x = spec_augment(x, self.policy, np.random.default_rng(aug_seed))
+        policy = self.policies[aug_seed % len(self.policies)] if aug_seed >= 0 else None
+        if policy is not None and policy.active:
+            x = spec_augment(x, policy, np.random.default_rng(aug_seed))
         return torch.from_numpy(np.ascontiguousarray(x)), int(self.labels[i])
 
 

@@ -178,6 +178,7 @@ class Turn:
     job: Optional[Job] = None
     start: float = 0.0
     end: float = 0.0
+    cues: Tuple[str, str] = ("", "")  # (word pool, arousal level) of the generation plan
 
 
 def _ts(t: float) -> str:
@@ -191,8 +192,8 @@ def _iemocap_plan(root: str, rng: np.random.Generator, size: str) -> Tuple[Dict[
     for k in range(1, 6):
         sess = f"Ses{k:02d}"
         actors = {}
-        for letter, vv in (("F", f"en-us+f{k}"), ("M", f"en-us+m{k}")):
-            actors[letter] = (vv, rng.uniform(-6, 6), rng.uniform(-12, 12))
+        for letter in ("F", "M"):
+            actors[letter] = (iemocap_voice(k, letter), rng.uniform(-6, 6), rng.uniform(-12, 12))
         if size == "tiny":
             dialogs = [f"{sess}F_impro01", f"{sess}M_impro02", f"{sess}F_script02_2"]
         else:
@@ -239,7 +240,7 @@ def _iemocap_plan(root: str, rng: np.random.Generator, size: str) -> Tuple[Dict[
                     text = job.text = "The caf\u00e9 is open."
                     latin1_done = True
                 jobs.append(job)
-                turns.append(Turn(name, d, lab, text, job))
+                turns.append(Turn(name, d, lab, text, job, cues=(pool, arousal)))
             if xx_at == len(idx):
                 turns.append(Turn(f"{d}_{order[1]}XX0", d, None, "Yeah."))
             plan[k].append(turns)
@@ -327,22 +328,34 @@ def _iemocap_texts(root: str, rng: np.random.Generator, plan: Dict[int, List[Lis
 _YT = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
+# espeak-ng voice variants of the demo VoxCeleb speakers: none of them is an IEMOCAP
+# actor's (en-us+f1..f5, en-us+m1..m5), and no VoxCeleb speaker uses en-us, so the
+# speaker model is never pre-trained on a test speaker's voice.
+VOX_BASES = ["en-gb", "en", "en-gb-scotland", "en-029", "en-gb-x-rp"]
+VOX_VARIANTS = ["m6", "m7", "adam", "Alex", "Andy", "Annie", "belinda", "benjamin", "david",
+                "edward", "linda", "max", "paul", "rob", "steph", "zac"]
+
+
+def iemocap_voice(session: int, letter: str) -> str:
+    """The espeak-ng voice of the demo IEMOCAP actor ``Ses0kF``/``Ses0kM``."""
+    return f"en-us+{letter.lower()}{session}"
+
+
 def _vox_plan(root: str, rng: np.random.Generator, size: str) -> Tuple[Dict[str, List[str]], List[Job]]:
     n_spk, _ = VOX_SIZES[size]
-    bases = ["en-us", "en-gb", "en", "en-gb-scotland", "en-029", "en-gb-x-rp"]
-    variants = [f"m{i}" for i in range(1, 8)] + [f"f{i}" for i in range(1, 6)]
-    combos = [f"{b}+{v}" for b in bases for v in variants]
+    combos = [f"{b}+{v}" for b in VOX_BASES for v in VOX_VARIANTS]
     pick = rng.permutation(len(combos))[:n_spk]
     jobs: List[Job] = []
     spk_utts: Dict[str, List[str]] = {}
+    p0, r0, a0, g0 = AROUSAL["mid"]
     for s in range(n_spk):
         spk = f"id1{s + 1:04d}"
         voice = combos[int(pick[s])]
-        # speakers differ in voice and in prosodic habits (pitch level and range, rate,
-        # loudness), the cues that also carry arousal: what a speaker network learns
-        # to encode is then worth transferring to emotion, as on the real corpora
-        pitch0, rate0 = rng.uniform(15, 85), rng.uniform(120, 220)
-        amp0, range0 = rng.uniform(70, 140), rng.uniform(0, 4)
+        # A speaker corpus: everyone reads neutral sentences at the neutral (mid) arousal
+        # level with a personal offset as large as an IEMOCAP actor's; no speaker speaks
+        # at another arousal level, so no emotion-like prosody classes hide in speaker identity.
+        pitch0, rate0 = p0 + rng.uniform(-6, 6), r0 + rng.uniform(-12, 12)
+        amp0, range0 = a0, g0
         n_utt = int(rng.integers(10, 13))
         n_vid = int(rng.integers(2, 5))
         vids = ["".join(_choice(rng, _YT) for _ in range(11)) for _ in range(n_vid)]
@@ -357,10 +370,10 @@ def _vox_plan(root: str, rng: np.random.Generator, size: str) -> Tuple[Dict[str,
                 while len(text.split()) < 6:  # 2-4 s at the speaker's rate
                     text += " " + sentence(rng, "neu")
                 jobs.append(Job(os.path.join(root, "wav", rel), text, voice,
-                                int(np.clip(round(pitch0 + rng.normal(0, 4)), 0, 99)),
-                                int(np.clip(round(rate0 + rng.normal(0, 8)), 90, 260)),
-                                int(np.clip(round(amp0 + rng.normal(0, 10)), 30, 200)),
-                                RANGES[int(np.clip(round(range0 + rng.normal(0, 0.4)), 0, 4))],
+                                int(np.clip(round(pitch0 + rng.normal(0, 7)), 0, 99)),
+                                int(np.clip(round(rate0 + rng.normal(0, 14)), 90, 260)),
+                                int(np.clip(round(amp0 + rng.normal(0, 15)), 30, 200)),
+                                RANGES[int(np.clip(round(range0 + rng.normal(0, 0.7)), 0, 4))],
                                 int(rng.integers(2**31))))
                 spk_utts[spk].append(rel)
     return spk_utts, jobs
@@ -381,17 +394,30 @@ def _vox_trials(root: str, rng: np.random.Generator, spk_utts: Dict[str, List[st
     return len(lines)
 
 
+DESIGN_FILE = "IEMOCAP_design.txt"
+
+
+def write_design(path: str, plan: Dict[int, List[List[Turn]]]) -> None:
+    """The generation plan of the evaluated turns, ``TURN LABEL WORD_POOL AROUSAL`` per
+    line (read by emorec.report.read_design for the design-ceiling rows of RESULTS.md)."""
+    lines = sorted(f"{t.name} {t.label} {t.cues[0]} {t.cues[1]}" for dialogs in plan.values()
+                   for turns in dialogs for t in turns if t.label)
+    _write(path, lines)
+
+
 # ---------------------------------------------------------------- entry point
 def make(out_dir: str, seed: int = 0, size: str = "small", workers: int = 2,
          log=print) -> Dict[str, object]:
-    """Build the corpus in ``out_dir/.demo_tmp`` then rename both trees into place.
-    Does nothing if both trees already exist."""
+    """Build the corpus in ``out_dir/.demo_tmp`` then rename both trees and the
+    generation plan (``out_dir/IEMOCAP_design.txt``) into place.  Does nothing if all
+    three already exist."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, not {size!r}")
     iem_final = os.path.join(out_dir, "IEMOCAP_full_release")
     vox_final = os.path.join(out_dir, "VoxCeleb1")
-    if os.path.isdir(iem_final) and os.path.isdir(vox_final):
-        log(f"demo corpus: {out_dir} already has both trees; nothing to do")
+    design_final = os.path.join(out_dir, DESIGN_FILE)
+    if os.path.isdir(iem_final) and os.path.isdir(vox_final) and os.path.isfile(design_final):
+        log(f"demo corpus: {out_dir} already has both trees and {DESIGN_FILE}; nothing to do")
         return {"skipped": True}
     t0 = time.time()
     tmp = os.path.join(out_dir, ".demo_tmp")
@@ -404,9 +430,12 @@ def make(out_dir: str, seed: int = 0, size: str = "small", workers: int = 2,
     run_jobs(iem_jobs + vox_jobs, workers)
     _iemocap_texts(iem, rng, plan)
     n_trials = _vox_trials(vox, rng, spk_utts, size)
+    design = os.path.join(tmp, DESIGN_FILE)
+    write_design(design, plan)
     for src, dst in ((iem, iem_final), (vox, vox_final)):
         shutil.rmtree(dst, ignore_errors=True)
         os.replace(src, dst)
+    os.replace(design, design_final)  # last: its presence marks the corpus done
     os.rmdir(tmp)
     stats = {"iemocap_wavs": len(iem_jobs), "vox_wavs": len(vox_jobs),
              "vox_speakers": len(spk_utts), "trials": n_trials,

@@ -38,13 +38,19 @@ def _subdirs(d: str) -> List[str]:
                   if not n.startswith(".") and os.path.isdir(os.path.join(d, n)))
 
 
-def scan(vox_root: str) -> Dict[str, Dict[str, str]]:
-    """``{"wav.scp": {...}, "utt2spk": {...}}`` for every layout found."""
+def scan(vox_root: str, layouts: Optional[Iterable[str]] = None) -> Dict[str, Dict[str, str]]:
+    """``{"wav.scp": {...}, "utt2spk": {...}}`` for every layout found (of ``layouts``,
+    sub-folders of LAYOUTS such as ``dev/aac``; default: all)."""
+    wanted = [(sub, ext) for sub, ext in LAYOUTS if layouts is None or sub in layouts]
+    unknown = set(layouts or ()) - {sub for sub, _ in LAYOUTS}
+    if unknown:
+        raise ValueError(f"unknown layout(s) {sorted(unknown)}; known: " +
+                         ", ".join(s for s, _ in LAYOUTS))
     root = os.path.abspath(vox_root)
     wav: Dict[str, str] = {}
     utt2spk: Dict[str, str] = {}
     found = False
-    for sub, ext in LAYOUTS:
+    for sub, ext in wanted:
         base = os.path.join(root, sub)
         if not os.path.isdir(base):
             continue
@@ -63,7 +69,7 @@ def scan(vox_root: str) -> Dict[str, Dict[str, str]]:
                     utt2spk[utt] = spk
     if not found:
         raise FileNotFoundError(f"'{vox_root}' has none of " +
-                                ", ".join(s + "/" for s, _ in LAYOUTS))
+                                ", ".join(s + "/" for s, _ in wanted))
     return {"wav.scp": wav, "utt2spk": utt2spk}
 
 

@@ -10,11 +10,12 @@ optim:  name sgd|adamw, lr, lr_trunk (fine-tuning LR of a transferred trunk), mo
         weight_decay, nesterov
 sched:  name halving|linear.
         halving: LR constant for hold_epochs epochs, then halved every halve_every
-        epochs (>= min_lr). linear: warm-up over warmup_frac of all steps, then linear
-        decay to 0 (warmup_frac 0: constant LR).
+        epochs (>= min_lr). linear: warm-up over warmup_steps optimiser steps (when > 0;
+        else warmup_frac of all steps), then linear decay to 0 (no warm-up: constant LR).
 train:  epochs, seed, amp (bf16|fp16|none; CUDA only), num_threads, keep_checkpoints
         (0 = keep all epoch checkpoints), grad_clip (0 = off), log_interval (steps between
-        progress lines and TensorBoard points)
+        progress lines and TensorBoard points), accum_steps (batches whose gradients are
+        summed into one optimiser step; the loss of each is divided by it)
 """
 from __future__ import annotations
 
@@ -109,10 +110,11 @@ LOOP_SCHEMA: Schema = {
               "lr_trunk": (number, 0.001), "momentum": (number, 0.9),
               "weight_decay": (number, 0.0), "nesterov": (boolean, False)},
     "sched": {"name": (one_of("halving", "linear"), "halving"), "hold_epochs": (integer, 8),
-              "halve_every": (integer, 2), "min_lr": (number, 0.0), "warmup_frac": (number, 0.0)},
+              "halve_every": (integer, 2), "min_lr": (number, 0.0), "warmup_frac": (number, 0.0),
+              "warmup_steps": (integer, 0)},
     "train": {"epochs": (integer, 20), "seed": (integer, 777), "amp": (one_of("bf16", "fp16", "none"), "bf16"),
               "num_threads": (integer, 0), "keep_checkpoints": (integer, 0), "grad_clip": (number, 0.0),
-              "log_interval": (integer, 50)},
+              "log_interval": (integer, 50), "accum_steps": (integer, 1)},
 }
 
 

@@ -49,7 +49,7 @@ def data_keys(data_dir: str, utt_list: str | None = None) -> list:
 def iterate_batches(data_dir: str, keys=None, labels=None, max_frames: int = 20000,
                     max_batch: int = 32, num_workers: int = 0):
     """Yields (keys, feats (B,T,F), lengths, labels) over whole normalised segments."""
-    reader = FeatureReader(os.path.join(data_dir, "feats.scp"))
+    reader = FeatureReader.of_dir(data_dir)
     keys = data_keys(data_dir) if keys is None else list(keys)
     nf_all = read_num_frames(data_dir, reader)
     nf = [nf_all[k] for k in keys]

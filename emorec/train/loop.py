@@ -13,12 +13,16 @@ is an object with:
                                   deterministic for (seed, epoch): resuming needs only
                                   the epoch number
   forward(model, inputs, device) -> logits
+                                  [N, C] against targets [N]; a target of -100 is ignored
+                                  (loss, accuracy and counts), so a family can return
+                                  flattened frame logits (emorec.train.ssl_pretrain)
   evaluate(model, device) -> {"loss", "acc", "ua", "n"} on the dev set, or None
   describe(model) -> str          one log line about the model and data
   extra_state() -> dict           more plain values to keep in every checkpoint
 
 The loop owns: seeding, the device and DDP, the optimiser (optim.name) and the LR
-schedule (sched), mixed precision (train.amp, CUDA only), gradient clipping, one
+schedule (sched, in optimiser steps), gradient accumulation (train.accum_steps batches per
+optimiser step), mixed precision (train.amp, CUDA only), gradient clipping, one
 progress line every train.log_interval steps (loss, LR, throughput, ETA), TensorBoard
 (EXP/tensorboard), checkpoints and resume.
 
@@ -85,26 +89,30 @@ def run_epoch(net, family, batches, optimizer, scaler, device, amp, cfg, epoch, 
     """One pass over the training batches; returns loss/acc sums and timing."""
     tcfg = cfg["train"]
     clip, interval = tcfg["grad_clip"], max(1, tcfg["log_interval"])
+    accum = max(1, tcfg["accum_steps"])
     n_batches = len(batches)
+    n_updates = math.ceil(n_batches / accum)  # optimiser steps this epoch: the LR schedule's unit
     net.train()
     tot_loss = tot_correct = tot_n = 0.0
     wait = 0.0
     t0 = tw = time.time()
     for step, (inputs, y) in enumerate(batches):
         wait += time.time() - tw
-        lr = _set_lr(optimizer, cfg["sched"], epoch, step, n_batches, epochs)
+        if step % accum == 0:
+            lr = _set_lr(optimizer, cfg["sched"], epoch, step // accum, n_updates, epochs)
+            optimizer.zero_grad(set_to_none=True)
         y = y.to(device, non_blocking=True)
         with autocast_ctx(device, amp):
             logits = family.forward(net, inputs, device)
-        loss = F.cross_entropy(logits.float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if clip > 0:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
-        scaler.step(optimizer)
-        scaler.update()
-        n = y.shape[0]
+        loss = F.cross_entropy(logits.float(), y)  # targets of -100 (ignore_index) count nowhere
+        scaler.scale(loss / accum).backward()
+        if (step + 1) % accum == 0 or step + 1 == n_batches:
+            if clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+            scaler.step(optimizer)
+            scaler.update()
+        n = int((y != -100).sum())
         loss_value = loss.item()
         tot_loss += loss_value * n
         tot_correct += float((logits.detach().argmax(-1) == y).sum())

@@ -6,8 +6,8 @@ model:   blocks [3,4,6,3] (or resnet34|resnet18|resnet10), channels 32, emb_dim 
          pooling stats|avg
 data:    chunk_sizes, batch_size, num_workers, classes (fixed class list; default: the
          sorted labels), eval_max_frames / eval_max_batch (whole-segment batches)
-augment: policy none|conservative|aggressive (F, W, p, n_freq, n_time override the
-         policy's values), copies
+augment: policy none|conservative|aggressive, or a list of them (one augmented copy per
+         policy; emorec.augment), (F, W, p, n_freq, n_time override the policy's values), copies
 
 Transfer (``transfer``): scratch; probe (trunk copied from ``init_from`` and frozen);
 finetune (trunk copied and trained with optim.lr_trunk, the new layers with optim.lr).
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from emorec import metrics
-from emorec.augment import POLICIES, get_policy
+from emorec.augment import POLICIES, get_policies
 from emorec.data.dataset import (ChunkBatchSampler, ChunkDataset, FeatureReader, collate_chunks,
                                  load_labels, make_worker_init, read_num_frames)
 from emorec.fileio import read_kv
@@ -42,7 +42,7 @@ SCHEMA = {
     "data": {"chunk_sizes": (list_of(integer), [150, 200, 250, 300]), "batch_size": (integer, 32),
              "num_workers": (integer, 4), "classes": (optional(list_of(string)), None),
              "eval_max_frames": (integer, 20000), "eval_max_batch": (integer, 32)},
-    "augment": {"policy": (one_of(*POLICIES), "none"), "copies": (integer, 0),
+    "augment": {"policy": (either(one_of(*POLICIES), list_of(one_of(*POLICIES))), "none"), "copies": (integer, 0),
                 "F": (optional(integer), None), "W": (optional(integer), None), "p": (optional(number), None),
                 "n_freq": (optional(integer), None), "n_time": (optional(integer), None)},
     **LOOP_SCHEMA,
@@ -50,7 +50,7 @@ SCHEMA = {
 
 
 def _training_set(data_dir, labels_path, classes):
-    reader = FeatureReader(os.path.join(data_dir, "feats.scp"))
+    reader = FeatureReader.of_dir(data_dir)
     utt2lab, classes = load_labels(labels_path, classes)
     feats_keys = read_kv(os.path.join(data_dir, "feats.scp"))
     keys = sorted(k for k in feats_keys if k in utt2lab)
@@ -116,10 +116,11 @@ class ResNetFamily:
         self.reader, self.keys, ys, nf, self.classes = _training_set(
             data, labels, resume_classes or dcfg["classes"])
         self.in_dim = int(self.reader[self.keys[0]].shape[1])
-        self.policy = get_policy(cfg["augment"])
-        self.copies = cfg["augment"]["copies"] if self.policy.active else 0
+        self.policies = get_policies(cfg["augment"])
+        self.augment = any(p.active for p in self.policies)
+        self.copies = cfg["augment"]["copies"] if self.augment else 0
         self.num_frames = nf
-        self.dataset = ChunkDataset(self.reader, self.keys, ys, self.policy)
+        self.dataset = ChunkDataset(self.reader, self.keys, ys, cfg["augment"])
 
     @classmethod
     def for_run(cls, cfg, exp_dir, resume, **kw):
@@ -173,7 +174,8 @@ class ResNetFamily:
     def train_batches(self, epoch, rank, world):
         dcfg = self.cfg["data"]
         sampler = ChunkBatchSampler(self.num_frames, dcfg["batch_size"], dcfg["chunk_sizes"], seed=self.seed,
-                                    copies=self.copies, augment=self.policy.active, rank=rank, world_size=world)
+                                    copies=self.copies, augment=self.augment, rank=rank, world_size=world,
+                                    n_policies=len(self.policies))
         sampler.set_epoch(epoch)
         nw = dcfg["num_workers"]
         return torch.utils.data.DataLoader(

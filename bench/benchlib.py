@@ -1,0 +1,70 @@
+"""Shared by the bench/ scripts (imported first: it puts this checkout on sys.path):
+interleaved repetitions, median/min rows, PASS/FAIL lines,
+and a report written both to stdout and to bench/results/NAME.txt.
+
+Every compared variant runs once per round, rounds repeated, so a disturbance on a
+shared machine hits all variants alike; the order inside a round rotates."""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # the bench scripts import emorec from this checkout
+RESULTS = os.path.join(ROOT, "bench", "results")
+FBANK_CONF = os.path.join(ROOT, "egs", "voxceleb", "conf", "fbank.conf")
+
+
+class Report:
+    """print() to stdout and, on close, to bench/results/<name>.txt (tmp + rename)."""
+
+    def __init__(self, name: str):
+        self.path = os.path.join(RESULTS, name + ".txt")
+        self.lines: list[str] = []
+        self.print(f"# {name}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+                   f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
+        self.print("# command: python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]))
+
+    def print(self, line: str = ""):
+        print(line, flush=True)
+        self.lines.append(line)
+
+    def close(self):
+        self.print(f"# load average {os.getloadavg()[0]:.2f} at the end (> 0.5 per CPU: "
+                   f"other work disturbed the figures; re-run on an idle machine)")
+        os.makedirs(RESULTS, exist_ok=True)
+        with open(self.path + ".tmp", "w") as f:
+            f.write("\n".join(self.lines) + "\n")
+        os.replace(self.path + ".tmp", self.path)
+
+
+def interleaved(variants: dict, repeats: int, warmup: bool = True) -> dict:
+    """{name: fn() -> seconds} -> {name: [seconds per round]}; fn measures itself."""
+    names = list(variants)
+    if warmup:
+        for n in names:
+            variants[n]()
+    out = {n: [] for n in names}
+    for r in range(repeats):
+        for n in names[r % len(names):] + names[:r % len(names)]:
+            out[n].append(variants[n]())
+    return out
+
+
+def cpu_seconds(fn):
+    """fn -> a measurement of fn's process CPU time (all threads)."""
+    def run():
+        t0 = time.process_time()
+        fn()
+        return time.process_time() - t0
+    return run
+
+
+def stats(values) -> str:
+    return f"median {statistics.median(values):9.4g}  min {min(values):9.4g}"
+
+
+def verdict(report: Report, goal: str, measured: str, ok: bool):
+    report.print(f"GOAL {goal}: measured {measured} -> {'PASS' if ok else 'FAIL'}")

@@ -1,0 +1,227 @@
+"""Model families: a self-supervised speech encoder (HuBERT, wav2vec 2.0, WavLM) as an
+emotion classifier, and the joint SSL + BERT model (paper 004, Sec. III.D), for the one
+training loop (emorec.train.loop).
+
+Config sections (besides the loop's optim/sched/train, emorec.train.config; the defaults
+are paper 004's Table 7: AdamW, LR 5e-5, weight decay 0.01, 500 warm-up steps, batch 4
+with 4 accumulation steps, 6 epochs):
+model:  encoder (a local HubertModel / Wav2Vec2Model / WavLMModel directory or a model
+        name in the local Hugging Face cache; null: the caller must supply one),
+        mode head|partial|entire, pooling mean|weighted, dropout;
+        joint family only: text_encoder (a BERT-style directory or cached name), max_len
+data:   batch_size (utterances a batch; 0: no limit), max_batch_seconds (padded audio a
+        batch; 0: no limit), max_seconds (longer training utterances are cropped to a
+        random window; 0: whole), eval_max_batch_seconds (scoring batches), num_workers
+
+Learning rates: the pretrained encoders' parameters train at optim.lr_trunk, the new
+layers (classifier, layer weights) at optim.lr; biases and norms without weight decay.
+
+Head mode (SSL family, no cropping): the frozen encoder's per-layer means over valid
+frames of every utterance are computed once and reused each epoch (the pooling is linear
+in the layers), so 6 epochs cost one pass of the encoder; the audio is not read again.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from emorec import metrics
+from emorec.data.waveform import SAMPLE_RATE, WaveBatches, WaveSet, eval_batches
+from emorec.fileio import class_index
+from emorec.models.ssl import (MODES, POOLINGS, JointClassifier, SSLClassifier, SSLPooledEncoder,
+                               load_ssl_encoder, takes_attention_mask)
+from emorec.train.config import LOOP_SCHEMA, integer, number, one_of, optional, string
+from emorec.train.infer import autocast_ctx
+
+_LOOP = copy.deepcopy(LOOP_SCHEMA)
+for _sec, _key, _value in (("optim", "name", "adamw"), ("optim", "lr", 5e-5), ("optim", "lr_trunk", 5e-5),
+                           ("optim", "weight_decay", 0.01), ("sched", "name", "linear"),
+                           ("sched", "warmup_steps", 500), ("train", "epochs", 6), ("train", "accum_steps", 4),
+                           ("train", "keep_checkpoints", 1), ("train", "log_interval", 20)):
+    _LOOP[_sec][_key] = (_LOOP[_sec][_key][0], _value)
+del _sec, _key, _value
+
+_MODEL = {"encoder": (optional(string), None), "mode": (one_of(*MODES), "head"),
+          "pooling": (one_of(*POOLINGS), "mean"), "dropout": (number, 0.1)}
+_DATA = {"batch_size": (integer, 4), "max_batch_seconds": (number, 0.0), "max_seconds": (number, 0.0),
+         "eval_max_batch_seconds": (number, 120.0), "num_workers": (integer, 0)}
+
+SCHEMA = {"model": dict(_MODEL), "data": dict(_DATA), **_LOOP}
+JOINT_SCHEMA = {"model": {**_MODEL, "text_encoder": (optional(string), None), "max_len": (integer, 128)},
+                "data": dict(_DATA), **copy.deepcopy(_LOOP)}
+
+
+def _split_decay(named, lr, weight_decay):
+    decay, no_decay = [], []
+    for name, p in named:
+        if p.requires_grad:
+            (no_decay if (p.ndim < 2 or "norm" in name.lower()) else decay).append(p)
+    return [g for g in ({"params": decay, "base_lr": lr, "weight_decay": weight_decay},
+                        {"params": no_decay, "base_lr": lr, "weight_decay": 0.0}) if g["params"]]
+
+
+class SSLFamily:
+    """The SSL encoder + linear classifier on waveforms (emorec.models.ssl)."""
+
+    name = "ssl"
+    train_texts = dev_texts = None  # transcripts: the joint family's
+    frozen_cache = True             # head mode: reuse the frozen encoder's outputs
+
+    def __init__(self, cfg: dict, train: WaveSet, dev: WaveSet, classes):
+        if not cfg["model"]["encoder"]:
+            raise ValueError("no speech encoder: the config's model.encoder is null and none was given")
+        if not train.utts:
+            raise ValueError("empty training set")
+        self.cfg, self.train, self.dev, self.classes = cfg, train, dev, list(classes)
+        self.y_train = class_index(train.labels, classes, "train utt2emo")
+        self.y_dev = class_index(dev.labels, classes, "dev utt2emo")
+        self.one_by_one = False
+        self._cache = {}  # id(WaveSet) -> the frozen encoder's layer means (head mode)
+
+    def _speech_encoder(self):
+        mcfg = self.cfg["model"]
+        enc, do_normalize = load_ssl_encoder(mcfg["encoder"])
+        self.one_by_one = not takes_attention_mask(enc)
+        return SSLPooledEncoder(enc, mcfg["mode"], mcfg["pooling"], do_normalize)
+
+    def build_model(self, ck):
+        mcfg = self.cfg["model"]
+        model = SSLClassifier(self._speech_encoder(), len(self.classes), mcfg["dropout"])
+        return model, {**mcfg, "num_classes": len(self.classes)}
+
+    def param_groups(self, model, ocfg):
+        pretrained = [(n, p) for n, p in model.named_parameters() if n.startswith(("speech.encoder.", "text."))]
+        new = [(n, p) for n, p in model.named_parameters() if not n.startswith(("speech.encoder.", "text."))]
+        return (_split_decay(pretrained, ocfg["lr_trunk"], ocfg["weight_decay"])
+                + _split_decay(new, ocfg["lr"], ocfg["weight_decay"]))
+
+    def describe(self, model):
+        n = sum(p.numel() for p in model.parameters())
+        k = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        hours = self.train.num_samples.sum() / SAMPLE_RATE / 3600
+        return (f"{self.name} model, encoder {self.cfg['model']['encoder']} ({model.speech.encoder.config.model_type}, "
+                f"mode {self.cfg['model']['mode']}, pooling {self.cfg['model']['pooling']}): {n} parameters, "
+                f"{k} trained; {len(self.classes)} classes, {len(self.train.utts)} training utterances ({hours:.2f} h)")
+
+    def extra_state(self):
+        return {"family": self.name}
+
+    def _extra(self, texts):
+        return None
+
+    def _frozen(self, model, wset: WaveSet, device):
+        """Head mode: the frozen encoder's layer means [N, K, H] of every utterance of wset,
+        computed once (batches as for scoring, so the same whatever the epoch or a resume)
+        and reused every epoch; None when the encoder trains or training crops windows."""
+        if not self._cached(wset):
+            return None
+        if id(wset) not in self._cache:
+            speech = getattr(model, "module", model).speech
+            feats = torch.zeros(len(wset.utts), *self._cache_shape(speech))
+            with torch.no_grad():
+                for idx, inputs in eval_batches(wset, self.cfg["data"]["eval_max_batch_seconds"],
+                                                self.one_by_one, self.cfg["data"]["num_workers"]):
+                    with autocast_ctx(device, self.cfg["train"]["amp"]):
+                        means = speech.layer_means(inputs["wave"].to(device), inputs["lengths"].to(device))
+                    feats[idx] = means.float().cpu()
+            self._cache[id(wset)] = feats
+        return self._cache[id(wset)]
+
+    def _cached(self, wset: WaveSet) -> bool:
+        return (self.frozen_cache and self.cfg["model"]["mode"] == "head"
+                and not (wset is self.train and self.cfg["data"]["max_seconds"] > 0))
+
+    @staticmethod
+    def _cache_shape(speech):
+        k = speech.encoder.config.num_hidden_layers + 1 if speech.pooling == "weighted" else 1
+        return k, speech.hidden_size
+
+    def train_batches(self, epoch, rank, world):
+        d = self.cfg["data"]
+        return WaveBatches(self.train, self.y_train, d["max_batch_seconds"], d["batch_size"], d["max_seconds"],
+                           self.cfg["train"]["seed"], epoch, rank, world, d["num_workers"],
+                           self._extra(self.train_texts), audio=not self._cached(self.train))
+
+    def forward(self, model, inputs, device):
+        return self._logits(model, inputs, device, self.train)
+
+    def _logits(self, model, inputs, device, wset):
+        feats = self._frozen(model, wset, device)
+        if feats is not None:
+            return model(layer_means=feats[inputs["index"]].to(device))
+        return model(inputs["wave"].to(device), inputs["lengths"].to(device))
+
+    @torch.no_grad()
+    def logposteriors(self, model, wset: WaveSet, device, texts=None) -> np.ndarray:
+        """Natural-log posteriors [N, C] (float32) of whole utterances, in wset order."""
+        was_training = model.training
+        model.eval()
+        out = np.zeros((len(wset.utts), len(self.classes)), dtype=np.float32)
+        extra = self._extra(texts)
+        if self._cached(wset):
+            batches = (([*range(i, min(i + 256, len(out)))], {}) for i in range(0, len(out), 256))
+        else:
+            batches = eval_batches(wset, self.cfg["data"]["eval_max_batch_seconds"], self.one_by_one,
+                                   self.cfg["data"]["num_workers"])
+        for idx, inputs in batches:
+            inputs["index"] = idx
+            if extra is not None:
+                inputs.update(extra(idx))
+            with autocast_ctx(device, self.cfg["train"]["amp"]):
+                logits = self._logits(model, inputs, device, wset)
+            out[idx] = F.log_softmax(logits.float(), dim=-1).cpu().numpy()
+        model.train(was_training)
+        return out
+
+    def evaluate(self, model, device):
+        if not self.dev.utts:
+            return None
+        lp = self.logposteriors(model, self.dev, device, self.dev_texts)
+        pred = lp.argmax(1)
+        return {"loss": float(F.nll_loss(torch.from_numpy(lp), torch.from_numpy(self.y_dev))),
+                "acc": metrics.weighted_accuracy(self.y_dev, pred),
+                "ua": metrics.unweighted_accuracy(self.y_dev, pred, len(self.classes)), "n": len(pred)}
+
+
+class JointFamily(SSLFamily):
+    """Paper 004's HuBERT + BERT model: the SSL encoder on the audio, BERT on the transcript
+    (the data dir's ``text``), mean-pooled, concatenated, one linear layer, end to end."""
+
+    name = "joint"
+    frozen_cache = False  # BERT trains: every batch goes through both encoders
+
+    def __init__(self, cfg: dict, train: WaveSet, dev: WaveSet, classes, train_texts, dev_texts):
+        if not cfg["model"]["text_encoder"]:
+            raise ValueError("no text encoder: the config's model.text_encoder is null and none was given")
+        super().__init__(cfg, train, dev, classes)
+        self.train_texts, self.dev_texts = list(train_texts), list(dev_texts)
+        self.tok = None
+
+    def build_model(self, ck):
+        from emorec.models.text import load_encoder_and_tokenizer
+
+        mcfg = self.cfg["model"]
+        text_enc, self.tok = load_encoder_and_tokenizer(mcfg["text_encoder"])
+        model = JointClassifier(self._speech_encoder(), text_enc, len(self.classes), mcfg["dropout"])
+        return model, {**mcfg, "num_classes": len(self.classes)}
+
+    def describe(self, model):
+        return super().describe(model) + f"; text encoder {self.cfg['model']['text_encoder']}"
+
+    def _extra(self, texts):
+        if texts is None:
+            return None
+        max_len = self.cfg["model"]["max_len"]
+
+        def tokenise(idx):
+            return dict(self.tok([texts[i] for i in idx], padding=True, truncation=True, max_length=max_len,
+                                 return_tensors="pt"))
+        return tokenise
+
+    def _logits(self, model, inputs, device, wset):
+        keep = ("input_ids", "attention_mask", "token_type_ids")
+        return model(inputs["wave"].to(device), inputs["lengths"].to(device),
+                     **{k: v.to(device) for k, v in inputs.items() if k in keep})
