@@ -2,7 +2,8 @@
 
 An *rxfilename* (the value column of ``wav.scp``) is either
 
-* a path to a file that libsndfile can decode (wav, flac, ogg, ...), or
+* a path to a file that libsndfile can decode (wav, flac, ogg, mp3, ...) or, when it
+  cannot and ffmpeg is installed, that ffmpeg decodes (m4a, webm, ...), or
 * a Kaldi pipe: a shell command ending in ``|`` whose stdout is a decodable
   audio stream, e.g. ``ffmpeg -loglevel error -i a.m4a -f wav -ac 1 - |``.
   The command runs through ``bash -o pipefail -c``; a non-zero exit status is an
@@ -37,6 +38,8 @@ import logging
 import math
 import os
 import re
+import shlex
+import shutil
 import subprocess
 from typing import Tuple
 
@@ -101,8 +104,18 @@ def read_audio(rxfilename: str) -> Tuple[np.ndarray, int]:
             sr, header_log = f.samplerate, f.extra_info
     except Exception as e:  # soundfile.LibsndfileError, RuntimeError, EOFError...
         msg = str(e).strip() or type(e).__name__
-        raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported "
-                         f"format): {msg}") from e
+        if source is not rxfilename or not shutil.which("ffmpeg"):
+            raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported "
+                             f"format): {msg}") from e
+        # formats libsndfile lacks (m4a/AAC, webm/opus of a browser recording): ffmpeg
+        try:
+            data, sr = soundfile.read(io.BytesIO(_run_pipe(
+                f"ffmpeg -nostdin -loglevel error -i {shlex.quote(rxfilename)} -f wav - |")),
+                dtype="float32", always_2d=True)
+        except Exception as e2:  # noqa: BLE001 - both decoders failed: report both
+            raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported "
+                             f"format): {msg}; ffmpeg: {str(e2).split(': ', 1)[-1]}") from e2
+        header_log = ""
     m = _SHORT_DATA_RE.search(header_log)
     if m and int(m.group(2)) < int(m.group(1)) < _UNKNOWN_SIZE:
         log.warning("%r: truncated: its header declares %s bytes of audio, it holds %s; "

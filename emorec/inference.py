@@ -199,6 +199,17 @@ class EmotionRecognizer:
                     raise InferError(f"{fusion} fusion needs the fold's fusion directory")
                 self.fuser = Fuser(fusion, fusion_dir, self.classes)
 
+    def describe(self) -> dict:
+        """Per system, what produced its posteriors (for the JSON output)."""
+        out = {"speech": {"model": self.speech.path}}
+        if self.text is not None:
+            out["text"] = {"model": self.text.path}
+        if self.fuser is not None:
+            out["fused"] = {"method": self.fuser.describe(), "dir": self.fuser.dir}
+            if self.fuser.method == "w1":
+                out["fused"]["w1"] = self.fuser.params.w1
+        return out
+
     def score(self, wav: str, transcript: Optional[str] = None) -> Result:
         """Posteriors of WAV (and of its transcript, when there is a text model)."""
         if transcript is not None and self.text is None:

@@ -3,7 +3,7 @@
 #
 # Usage: tools/install.sh [--test]
 #   --test   also what the test suite needs (tools/requirements-test.txt; a local Slurm:
-#            slurm-wlm, munge)
+#            slurm-wlm, munge; chromium + chromium-driver for the web page's browser test)
 #
 # System packages (espeak-ng for the demo corpus, ffmpeg for VoxCeleb2 m4a, perl for
 # the queue wrappers) come from apt when we are root; without root (a cluster login
@@ -32,7 +32,9 @@ python=${PYTHON:-python3}
 
 # --- system packages ---------------------------------------------------------
 declare -A pkg_of=( [espeak-ng]=espeak-ng [ffmpeg]=ffmpeg [perl]=perl )
-if $with_test; then pkg_of[slurmctld]=slurm-wlm; pkg_of[munged]=munge; fi
+if $with_test; then  # a local Slurm; chromium for the web page's browser test
+  pkg_of[slurmctld]=slurm-wlm; pkg_of[munged]=munge; pkg_of[chromium]=chromium; pkg_of[chromedriver]=chromium-driver
+fi
 missing=()
 for cmd in "${!pkg_of[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${pkg_of[$cmd]}")

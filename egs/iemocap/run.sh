@@ -17,7 +17,8 @@
 #   stage 4: BERT text models per fold; SSL speech (HuBERT) and joint HuBERT+BERT models per fold
 #            (the demo HuBERT pre-trained per fold on TRAIN audio unless --ssl-model is given)
 #   stage 5: late fusion of speech and text log-posteriors
-#   stage 6: UA/WA per fold, confusion matrices, RESULTS.md
+#   stage 6: UA/WA per fold, confusion matrices, RESULTS.md; the packaged model $exp/model
+#            (steps/export_model.sh: the 5 fold models as an ensemble; emorec-infer --model)
 #   stage 7: ablation of paper 003 (transfer, augmentation, pooling) under leave-one-session-out
 #            and paper 003's 5-fold random 80/20 protocol; not run by default
 # --seeds "1 2 3" runs stages 3-5 (and 7) once per training seed, in exp/expN/seedS/, and
@@ -44,6 +45,8 @@ text_model=                      # local BERT dir or cached name; empty: the con
 ssl_config=                      # empty: conf/ssl_$setup.yaml (paper: hubert-base-ls960, Table 7 of paper 004)
 joint_config=                    # empty: conf/joint_$setup.yaml (paper: hubert-base-ls960 + bert-base-uncased)
 hubert_config=conf/hubert_demo.yaml  # setup demo: the demo HuBERT's pre-training
+text_source=ref                  # ref | asr: asr also trains the text models and fusion on ASR transcripts
+asr_model=pocketsphinx           # with --text-source asr: pocketsphinx, or a Whisper dir / cached name
 ssl_model=                       # local HuBERT/wav2vec2/WavLM dir or cached name; empty: the config's, and with setup demo the demo HuBERT
 demo_dir=demo
 seed=777                         # the demo corpus's seed (and voxceleb's)
@@ -56,6 +59,7 @@ positional_args 0 "$@"
 check_enum exp_set 1 2 3
 [ -n "$setup" ] || setup=$([ -n "$iemocap_root" ] && echo paper || echo demo)
 check_enum setup paper demo
+check_enum text_source ref asr
 check_list ser_modes scratch probe finetune
 [ -n "$ser_modes" ] || usage_error "--ser-modes is empty"
 
@@ -157,6 +161,13 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   done
 fi
 
+if [ $stage -le 1 ] && [ $stop_stage -ge 1 ] && [ "$text_source" = asr ]; then
+  # transcripts from the audio (what exists at use time); same utterances, same folds
+  steps/transcribe.sh --nj $nj --cmd "$cuda_cmd" --asr-model "$asr_model" "$data/all" "$data/all_asr"
+  utils/validate_data_dir.sh "$data/all_asr"
+  local/make_loso_folds.sh --script-disjoint $script_disjoint "$data/all_asr" "${folds}_asr"
+fi
+
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ] && $train_speaker_model; then
   stage_banner 2
   # through its scoring stage: the recipe's speaker-verification RESULTS.md stays current
@@ -194,12 +205,26 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   done
 fi
 
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ] && [ "$text_source" = asr ]; then
+  for r in $runs; do
+    steps/train_text.sh --cmd "$cuda_cmd" --ngpu $ngpu --train-config "$text_config" --text-model "$text_model" \
+      --encoder-opts "$(seed_opt $r)" --train-opts "$(seed_opt $r)" "${folds}_asr" "$(run_dir $r)/text_asr"
+  done
+fi
+
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   stage_banner 5
   for r in $runs; do
     e=$(run_dir $r)
     steps/fuse.sh --cmd "$train_cmd" --data "$folds" "$e/ser_finetune" "$e/text" "$e/fusion"
     steps/fuse.sh --cmd "$train_cmd" --data "$folds" "$e/ssl" "$e/text" "$e/fusion_ssl"
+  done
+fi
+
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ] && [ "$text_source" = asr ]; then
+  for r in $runs; do
+    e=$(run_dir $r)
+    steps/fuse.sh --cmd "$train_cmd" --data "${folds}_asr" "$e/ser_finetune" "$e/text_asr" "$e/fusion_asr"
   done
 fi
 
@@ -210,6 +235,11 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   for mode in $ser_modes; do
     [ $mode = finetune ] || systems+=" speech_$mode=ser_$mode"
   done
+  asr_note=
+  if [ "$text_source" = asr ]; then
+    systems+=" text_asr=text_asr fusion_w1_asr=fusion_asr/w1 fusion_znorm_asr=fusion_asr/znorm"
+    asr_note=" Systems *_asr: text on ASR transcripts ($asr_model), $(cat "$data/all_asr/wer.txt")."
+  fi
   first=$(run_dir ${runs%% *})
   ablations=
   random_ablations=
@@ -231,9 +261,17 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
     --ablations "$ablations" --random-data "$data/random5" --random-ablations "$random_ablations" \
     --paper-table conf/paper000_table2.tsv "${design_opt[@]}" --w1-inputs "fusion_w1=ser_finetune,text fusion_ssl_w1=ssl,text" \
     --quote-configs "$ser_config $text_config $ssl_config $joint_config $hubert_config" --title "Exp $exp_set results of egs/iemocap, setup $setup, on $( $use_demo && echo "the demo corpus" || echo "IEMOCAP ($iemocap_root)")" \
-    --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model. Whether transfer helps on this corpus: the \`speech_finetune\` − \`speech_scratch\` rows of the significance table.$vad_note$folds_note" \
+    --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model. Whether transfer helps on this corpus: the \`speech_finetune\` − \`speech_scratch\` rows of the significance table.$vad_note$folds_note$asr_note" \
     "$exp" RESULTS.md
   echo "$0: results in $PWD/RESULTS.md, plots in $PWD/plots/"
+fi
+
+if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
+  if $use_demo; then trained_on="the demo corpus (synthetic, $demo_dir; not IEMOCAP)"; else trained_on="IEMOCAP ($iemocap_root)"; fi
+  text_system=text; [ "$text_source" = asr ] && text_system=text_asr
+  steps/export_model.sh --fbank-config conf/fbank.conf --results RESULTS.md --asr-model "$asr_model" \
+    --text-system $text_system --fusion-system ${text_system/text/fusion} \
+    --trained-on "$trained_on, Exp $exp_set classes, folds of $folds" "$(run_dir ${runs%% *})" "$exp/model"
 fi
 
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then

@@ -1,8 +1,14 @@
 """Emotion posteriors of one or more audio files with trained models (emorec.inference).
 
+  emorec-infer --model DIR [--transcript TEXT ...] WAV [WAV ...]
   emorec-infer --speech-model CKPT --fbank-config FILE [--text-model DIR --transcript TEXT
                [--fusion w1|znorm|none --fusion-dir DIR]] WAV [WAV ...]
   (also: python -m emorec.bin.infer ...)
+
+With --model DIR (an exported model, steps/export_model.sh; emorec/package.py): its
+speech, text and fusion models, and, for a WAV without a transcript, its ASR, whose
+transcript is printed with the posteriors. Audio: wav, flac, mp3 (libsndfile) and m4a or
+other formats ffmpeg decodes.
 
 Every model is named by its path; a recipe fills them from its layout (egs/iemocap:
 local/iemocap_infer.sh [--exp-set N] [--fold K] -- [options] WAV...). With a recipe's
@@ -43,16 +49,17 @@ def _system(classes, lp) -> dict:
     return {"posteriors": {c: float(v) for c, v in zip(classes, p)}, "argmax": classes[int(np.argmax(p))]}
 
 
-def to_json(res: Result, rec: EmotionRecognizer) -> dict:
+def to_json(res: Result, rec) -> dict:
+    """``rec``: the EmotionRecognizer or package.PackagedModel that scored ``res``."""
+    desc = rec.describe()
     out = {"wav": res.wav, "duration_s": res.duration_s, "classes": res.classes,
-           "speech": dict(_system(res.classes, res.speech), model=rec.speech.path)}
-    if res.text is not None:
+           "speech": dict(_system(res.classes, res.speech), **desc["speech"])}
+    if res.transcript is not None:
         out["transcript"] = res.transcript
-        out["text"] = dict(_system(res.classes, res.text), model=rec.text.path)
+    if res.text is not None:
+        out["text"] = dict(_system(res.classes, res.text), **desc["text"])
     if res.fused is not None:
-        out["fused"] = dict(_system(res.classes, res.fused), method=rec.fuser.describe(), dir=rec.fuser.dir)
-        if rec.fuser.method == "w1":
-            out["fused"]["w1"] = rec.fuser.params.w1
+        out["fused"] = dict(_system(res.classes, res.fused), **desc["fused"])
     return out
 
 
@@ -80,10 +87,14 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--speech-model", required=True, help="speech checkpoint (best.pt of steps/train_ser.sh)")
-    p.add_argument("--fbank-config", required=True, help="the feature config the speech model was trained with")
+    p.add_argument("--model", metavar="DIR",
+                   help="an exported model (steps/export_model.sh): all the models below, and an ASR that "
+                        "transcribes each WAV when no transcript is given")
+    p.add_argument("--speech-model", help="speech checkpoint (best.pt of steps/train_ser.sh)")
+    p.add_argument("--fbank-config", help="the feature config the speech model was trained with")
     p.add_argument("--text-model", help="text model dir (model/ of steps/train_text.sh); needs transcripts")
-    p.add_argument("--fusion", choices=("w1", "znorm", "none"), default="w1", help="fusion method [w1]")
+    p.add_argument("--fusion", choices=("w1", "znorm", "none"),
+                   help="fusion method [w1] (with --model: the package's own)")
     p.add_argument("--fusion-dir", help="the fold's fusion output dir (w1.txt / znorm_stats.txt of steps/fuse.sh)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--transcript", action="append", metavar="TEXT",
@@ -135,6 +146,16 @@ def run(a) -> int:
     if a.num_threads:
         torch.set_num_threads(a.num_threads)
     transcripts = _transcripts(a)
+    if a.model:
+        from emorec.package import PackagedModel
+
+        given = [o for o in ("speech_model", "fbank_config", "text_model", "fusion", "fusion_dir") if getattr(a, o)]
+        if given:
+            raise InferError(f"--model DIR holds every model; drop --{given[0].replace('_', '-')}")
+        return score_all(a, PackagedModel(a.model, device=pick_device(a.device)), transcripts)
+    if not (a.speech_model and a.fbank_config):
+        raise InferError("give --model DIR, or --speech-model CKPT and --fbank-config FILE")
+    a.fusion = a.fusion or "w1"
     if transcripts is not None and not a.text_model:
         raise InferError("transcripts need the text model: give --text-model DIR")
     if transcripts is not None and a.fusion != "none" and not a.fusion_dir:
@@ -142,6 +163,11 @@ def run(a) -> int:
     rec = EmotionRecognizer(a.speech_model, a.fbank_config,
                             text_model=a.text_model if transcripts is not None else None,
                             fusion=a.fusion, fusion_dir=a.fusion_dir, device=pick_device(a.device))
+    return score_all(a, rec, transcripts)
+
+
+def score_all(a, rec, transcripts: Optional[List[str]]) -> int:
+    """Score every WAV with ``rec`` and print the results; 1 when one could not be scored."""
     status = 0
     for i, wav in enumerate(a.wavs):
         try:

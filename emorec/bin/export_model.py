@@ -1,0 +1,49 @@
+"""Export a recipe's trained fold models as one self-contained model directory (emorec.package).
+
+Usage: python -m emorec.bin.export_model [options] EXP_DIR OUT_DIR
+  e.g. python -m emorec.bin.export_model --fbank-config conf/fbank.conf --folds "1 2 3 4 5" \\
+         --results RESULTS.md exp/exp3 exp/exp3/demo_model
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from emorec.inference import InferError
+from emorec.package import FUSION_FILES, export_model
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m emorec.bin.export_model", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--fbank-config", required=True, help="the feature config the speech models were trained with")
+    p.add_argument("--folds", default="1 2 3 4 5", help='fold numbers to export, an ensemble when several ["1 2 3 4 5"]')
+    p.add_argument("--speech-system", default="ser_finetune", help="speech system dir under EXP_DIR [ser_finetune]")
+    p.add_argument("--text-system", default="text", help="text system dir under EXP_DIR [text]")
+    p.add_argument("--fusion-system", default="fusion", help="fusion output dir under EXP_DIR [fusion]")
+    p.add_argument("--fusion", choices=sorted(FUSION_FILES), default="w1", help="fusion method [w1]")
+    p.add_argument("--asr-model", default="pocketsphinx",
+                   help="pocketsphinx, a Whisper dir (copied into the package) or a cached name [pocketsphinx]")
+    p.add_argument("--results", help="the recipe's RESULTS.md: its test UA/WA rows go into README.md")
+    p.add_argument("--trained-on", default="", help="what the models were trained on, for README.md")
+    p.add_argument("exp_dir")
+    p.add_argument("out_dir")
+    return p
+
+
+def main(argv=None) -> int:
+    a = get_parser().parse_args(argv)
+    try:
+        export_model(a.exp_dir, a.out_dir, a.fbank_config, a.folds.split(), speech_system=a.speech_system,
+                     text_system=a.text_system, fusion_system=a.fusion_system,
+                     fusion_method=a.fusion, asr_model=a.asr_model, results_md=a.results, trained_on=a.trained_on,
+                     log=lambda m: print(m, file=sys.stderr))
+    except (InferError, OSError) as e:
+        print(f"ERROR: export_model: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

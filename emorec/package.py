@@ -1,0 +1,220 @@
+"""A packaged model: one self-contained directory with everything inference needs
+(steps/export_model.sh writes it, ``emorec-infer --model DIR`` and ``emorec-serve`` read it).
+
+Layout::
+
+    manifest.json        format, classes, feature config, ASR, systems (below)
+    README.md            what it was trained on, its test UA/WA from the recipe's RESULTS.md
+    fbank.conf           the feature config the speech models were trained with
+    classes.txt          the class order of every posterior
+    speech/foldK/best.pt text/foldK/ (a text model dir)  fusion/foldK/ (w1.txt / znorm_stats.txt)
+    asr/                 the Whisper model, when a Whisper directory was exported
+
+``manifest.json["systems"]`` lists the systems in the order they are computed; each has a
+``name`` (speech, text, fused), a ``kind`` this module knows how to run (speech_resnet,
+bert_text, late_fusion; other kinds -- SSL or joint models -- are added to KINDS) and
+``members``: one entry per fold model. Leave-one-session-out gives five models trained on
+different sessions; the package keeps those exported (all five by default) as an
+**ensemble**: each system's posteriors are the mean of its members' natural-log posteriors,
+renormalised (a log-softmax); the fused system averages each fold's own fusion of that
+fold's speech and text. With one fold exported, the posteriors are that fold's exactly.
+
+The ASR (``manifest.json["asr"]``) transcribes audio when no transcript is given:
+``pocketsphinx`` (its wheel's models), or a Whisper model copied into ``asr/``, or a
+Whisper name that must then be in the local Hugging Face cache of the machine running it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from emorec import fusion
+from emorec.fileio import atomic_dir, read_classes, write_classes
+from emorec.inference import EmotionRecognizer, InferError, Result
+
+FORMAT = "emorec-model"
+VERSION = 1
+KINDS = {"speech": "speech_resnet", "text": "bert_text", "fused": "late_fusion"}
+FUSION_FILES = {"w1": ["w1.txt"], "znorm": ["znorm_stats.txt"], "equal_raw": []}
+
+
+def _copy(src: Path, dst: Path, what: str) -> None:
+    if not src.exists():
+        raise InferError(f"{src}: missing ({what})")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
+
+
+def results_rows(results_md: Path, systems: Sequence[str]) -> List[str]:
+    """The title and the summary-table rows of ``systems`` in a recipe's RESULTS.md."""
+    lines = results_md.read_text(encoding="utf-8").splitlines()
+    title = next((ln for ln in lines if ln.startswith("# ")), f"# {results_md}")
+    head = [i for i, ln in enumerate(lines) if ln.startswith("| system |")]
+    if not head:
+        raise InferError(f"{results_md}: no summary table ('| system |' header)")
+    i = head[0]
+    rows = [lines[i], lines[i + 1]] + [ln for ln in lines[i + 2:]
+                                       if any(ln.startswith(f"| `{s}` |") for s in systems)]
+    return [title.lstrip("# ").strip()] + rows
+
+
+def export_model(exp_dir, out_dir, fbank_config, folds: Sequence[str], speech_system: str = "ser_finetune",
+                 text_system: str = "text", fusion_system: str = "fusion", fusion_method: str = "w1", asr_model: str = "pocketsphinx", results_md=None,
+                 trained_on: str = "", log=print) -> Path:
+    """Copy fold models of a recipe's experiment dir into a package at ``out_dir``
+    (written beside it, then renamed into place). The systems are read from
+    EXP/<speech_system>/foldK/best.pt, EXP/<text_system>/foldK/model and
+    EXP/<fusion_system>/<fusion_method>/foldK; README.md quotes their RESULTS.md rows,
+    named as the recipe reports them (speech_finetune, text_asr, fusion_w1_asr ...)."""
+    exp, out_dir = Path(exp_dir), Path(out_dir)
+    if fusion_method not in FUSION_FILES:
+        raise InferError(f"unknown fusion method {fusion_method!r} ({', '.join(FUSION_FILES)})")
+    if not folds:
+        raise InferError("no folds to export")
+    members = {"speech": [], "text": [], "fused": []}
+    with atomic_dir(out_dir) as tmp:
+        _copy(Path(fbank_config), tmp / "fbank.conf", "the fbank config")
+        classes = None
+        for k in folds:
+            sp, tx, fu = (f"speech/fold{k}/best.pt", f"text/fold{k}", f"fusion/fold{k}")
+            _copy(exp / speech_system / f"fold{k}" / "best.pt", tmp / sp, "the speech model")
+            _copy(exp / text_system / f"fold{k}" / "model", tmp / tx, "the text model")
+            (tmp / fu).mkdir(parents=True)
+            for f in FUSION_FILES[fusion_method] + ["classes.txt"]:
+                src = exp / fusion_system / fusion_method / f"fold{k}" / f
+                if f != "classes.txt" or src.is_file():
+                    _copy(src, tmp / fu / f, f"{fusion_method} fusion parameters")
+            # loading each fold checks that its models and fusion agree, before anything is published
+            rec = EmotionRecognizer(str(tmp / sp), str(tmp / "fbank.conf"), text_model=str(tmp / tx),
+                                    fusion=fusion_method, fusion_dir=str(tmp / fu), device="cpu")
+            if classes is not None and rec.classes != classes:
+                raise InferError(f"fold{k} has classes {rec.classes}, fold{folds[0]} {classes}")
+            classes = rec.classes
+            for name, path in zip(("speech", "text", "fused"), (sp, tx, fu)):
+                members[name].append(path)
+        write_classes(tmp / "classes.txt", classes)
+        asr = {"model": asr_model}
+        if asr_model != "pocketsphinx" and os.path.isdir(asr_model):
+            _copy(Path(asr_model), tmp / "asr", "the Whisper model")
+            asr = {"model": "asr", "source": os.path.abspath(asr_model)}
+        reported = [speech_system.replace("ser_", "speech_"), text_system,
+                    f"fusion_{fusion_method}{fusion_system[len('fusion'):]}"]
+        rows = results_rows(Path(results_md), reported) if results_md else []
+        manifest = {
+            "format": FORMAT, "version": VERSION, "classes": classes, "fbank_config": "fbank.conf",
+            "asr": asr,
+            "ensemble": "mean of the members' natural-log posteriors, renormalised",
+            "systems": [
+                {"name": "speech", "kind": KINDS["speech"], "inputs": ["audio"], "members": members["speech"]},
+                {"name": "text", "kind": KINDS["text"], "inputs": ["transcript"], "members": members["text"]},
+                {"name": "fused", "kind": KINDS["fused"], "inputs": ["speech", "text"],
+                 "method": fusion_method, "members": members["fused"]},
+            ],
+            "trained_on": trained_on, "exp_systems": [speech_system, text_system, f"{fusion_system}/{fusion_method}"], "source_exp": str(exp.resolve()), "folds": [f"fold{k}" for k in folds],
+            "results": rows[1:],
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        (tmp / "README.md").write_text(_readme(manifest, rows), encoding="utf-8")
+    log(f"export_model: {len(folds)} fold model(s) of {exp} -> {out_dir}")
+    return out_dir
+
+
+def _readme(m: dict, rows: List[str]) -> str:
+    n = len(m["folds"])
+    how = ("the posteriors of that fold's models" if n == 1 else
+           f"an ensemble of the {n} fold models ({', '.join(m['folds'])}; each trained without its test "
+           f"session): per system, the mean of their natural-log posteriors, renormalised")
+    out = [f"# emorec packaged model", "",
+           f"- trained on: {m['trained_on'] or 'not stated'}",
+           f"- exported from: `{m['source_exp']}`",
+           f"- classes: {' '.join(m['classes'])}",
+           f"- systems: speech ResNet on log-mel filterbanks (`fbank.conf`), BERT text model, "
+           f"late fusion ({m['systems'][2]['method']}); {how}.",
+           f"- transcripts when none is given: ASR `{m['asr']['model']}`",
+           "", "Run: `emorec-infer --model THIS_DIR some.wav` or `emorec-serve --model THIS_DIR`.", ""]
+    if rows:
+        out += [f"## Test results of the recipe ({rows[0]})", "",
+                "Leave-one-session-out UA/WA of the fold models on their own test sessions (from the "
+                "recipe's RESULTS.md); the ensemble itself has no held-out test set.", ""] + rows[1:] + [""]
+    return "\n".join(out)
+
+
+class PackagedModel:
+    """A package loaded for inference; ``score`` returns an inference.Result."""
+
+    def __init__(self, model_dir, device="cpu"):
+        self.dir = Path(model_dir)
+        mf = self.dir / "manifest.json"
+        try:
+            m = json.loads(mf.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InferError(f"{mf}: no such file ({model_dir} is not an exported model; "
+                             f"steps/export_model.sh writes one)") from None
+        except (OSError, ValueError) as e:
+            raise InferError(f"{mf}: cannot read: {e}") from None
+        if m.get("format") != FORMAT or m.get("version") != VERSION:
+            raise InferError(f"{mf}: not a {FORMAT} version {VERSION} manifest")
+        systems = {s["name"]: s for s in m["systems"]}
+        unknown = [f"{s['name']} ({s['kind']})" for s in m["systems"] if KINDS.get(s["name"]) != s["kind"]]
+        if unknown:
+            raise InferError(f"{mf}: this emorec cannot run the system(s) {', '.join(unknown)}; it knows "
+                             f"{', '.join(f'{n} ({k})' for n, k in KINDS.items())}")
+        self.manifest, self.device = m, device
+        self.classes = m["classes"]
+        missing = [n for n in KINDS if n not in systems]
+        if missing:
+            raise InferError(f"{mf}: no {', '.join(missing)} system")
+        fused = systems["fused"]
+        self.members = [
+            EmotionRecognizer(str(self.dir / sp), str(self.dir / m["fbank_config"]), text_model=str(self.dir / tx),
+                              fusion=fused["method"], fusion_dir=str(self.dir / fu), device=device)
+            for sp, tx, fu in zip(systems["speech"]["members"], systems["text"]["members"], fused["members"])]
+        if read_classes(self.dir / "classes.txt") != self.classes or \
+                any(r.classes != self.classes for r in self.members):
+            raise InferError(f"{self.dir}: the models' classes differ from classes.txt {self.classes}")
+        self.fusion_method = fused["method"]
+        self._asr = None
+
+    def describe(self) -> dict:
+        """As EmotionRecognizer.describe; a single fold's fusion keeps its own description."""
+        n = len(self.members)
+        method = self.members[0].fuser.describe() if n == 1 else f"{self.fusion_method}, {n}-fold ensemble"
+        return {"speech": {"model": str(self.dir), "members": n}, "text": {"model": str(self.dir), "members": n},
+                "fused": {"method": method, "model": str(self.dir), "members": n}}
+
+    def asr_name(self) -> str:
+        name = self.manifest["asr"]["model"]
+        return str(self.dir / name) if name == "asr" else name
+
+    def transcribe(self, wav: str) -> str:
+        from emorec import asr
+        from emorec.audio import AudioError, load_audio
+
+        if self._asr is None:
+            try:
+                self._asr = asr.load_asr(self.asr_name(), device=self.device)
+            except asr.ASRError as e:
+                raise InferError(str(e)) from None
+        try:
+            wave = load_audio(wav, target_sr=asr.SAMPLE_RATE)
+        except AudioError as e:
+            raise InferError(str(e)) from None
+        return self._asr.transcribe([wave])[0] or asr.NO_WORDS
+
+    def score(self, wav: str, transcript: Optional[str] = None) -> Result:
+        """Ensemble posteriors of WAV; its transcript from the ASR when none is given."""
+        if transcript is None:
+            transcript = self.transcribe(wav)
+        results = [r.score(wav, transcript) for r in self.members]
+        res = results[0]
+        for name in ("speech", "text", "fused"):
+            if getattr(res, name) is not None:
+                mean = np.mean([getattr(r, name) for r in results], axis=0)
+                setattr(res, name, fusion.log_softmax(mean[None, :])[0])
+        return res

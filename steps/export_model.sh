@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# steps/export_model.sh -- package a recipe's trained models into one self-contained directory.
+#
+# Usage: steps/export_model.sh [options] <exp-dir> <out-dir>
+#   e.g. steps/export_model.sh --results RESULTS.md --trained-on "IEMOCAP Exp 3" exp/exp3 exp/exp3/model
+#
+# <out-dir> gets the speech checkpoints, text model dirs and fusion parameters of the
+# folds (<exp-dir>/<speech-system>/foldK/best.pt, <exp-dir>/<text-system>/foldK/model,
+# <exp-dir>/<fusion-system>/<fusion>/foldK), the fbank config, classes.txt, the ASR choice,
+# manifest.json and a README.md with the recipe's test UA/WA (emorec/package.py documents
+# the format). Several folds are exported as an ensemble (mean of their log-posteriors).
+# Use it with: emorec-infer --model <out-dir> some.wav   or   emorec-serve --model <out-dir>
+#
+# Options:
+#   --folds "1 2 3 4 5"        folds to export (one fold: that fold's models exactly)
+#   --speech-system NAME       speech system dir under <exp-dir> (ser_finetune)
+#   --text-system NAME         text system dir under <exp-dir> (text; text_asr: trained on ASR text)
+#   --fusion-system NAME       fusion dir under <exp-dir> (fusion; fusion_asr)
+#   --fusion M                 w1 | znorm | equal_raw (w1)
+#   --fbank-config FILE        the features the speech models were trained on (conf/fbank.conf)
+#   --asr-model M              pocketsphinx, or a Whisper dir (copied in) / cached name (pocketsphinx)
+#   --results FILE             the recipe's RESULTS.md (its summary rows go into README.md)
+#   --trained-on TEXT          what the models were trained on, for README.md
+set -euo pipefail
+
+folds="1 2 3 4 5"
+speech_system=ser_finetune
+text_system=text
+fusion_system=fusion
+fusion=w1
+fbank_config=conf/fbank.conf
+asr_model=pocketsphinx
+results=
+trained_on=
+
+echo "$0 $*"
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/utils/parse_options.sh"
+
+if [ $# -ne 2 ]; then
+  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
+  exit 1
+fi
+opts=()
+[ -n "$results" ] && opts+=(--results "$results")
+python -m emorec.bin.export_model --fbank-config "$fbank_config" --folds "$folds" \
+  --speech-system "$speech_system" --text-system "$text_system" --fusion-system "$fusion_system" --fusion "$fusion" --asr-model "$asr_model" --trained-on "$trained_on" \
+  ${opts[@]+"${opts[@]}"} "$1" "$2"
+echo "$(basename "$0"): model in $2 (emorec-infer --model $2 WAV)"

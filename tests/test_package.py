@@ -1,0 +1,124 @@
+"""steps/export_model.sh + emorec-infer --model: a package exported from a recipe's fold
+models gives the posteriors of the recipe's own scoring path (compute_fbank +
+score_posteriors, the text model, the fold's fusion) for the same utterance; several
+folds form an ensemble (mean of log-posteriors); run from another directory without
+path.sh; without a transcript its ASR (pocketsphinx) transcribes the audio; m4a is read."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emorec import fusion
+from emorec.models import text
+from test_infer import SPEECH_CLASSES, T1, TEXT_CLASSES, _probs, _reference_speech, recipe  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[1]
+SUMMARY = """# IEMOCAP Exp 3 results
+
+## Summary
+
+| system | UA % (mean ± std) | WA % (mean ± std) | UA % pooled | WA % pooled | N test |
+| :--- | ---: | ---: | ---: | ---: | ---: |
+| `speech_finetune` | 67.64 ± 5.06 | 67.73 ± 4.44 | 67.80 | 67.74 | 496 |
+| `text` | 70.19 ± 3.20 | 70.10 ± 3.28 | 70.08 | 70.16 | 496 |
+| `fusion_w1` | 87.37 ± 3.46 | 87.29 ± 3.42 | 87.28 | 87.30 | 496 |
+| `speech_scratch` | 57.38 ± 9.77 | 57.85 ± 9.51 | 57.66 | 57.66 | 496 |
+"""
+
+
+def emorec_infer(args, cwd):
+    """The installed console script, run from ``cwd`` without path.sh. PYTHONPATH names this
+    checkout only because the venv's editable install may point at another checkout."""
+    script = Path(sys.executable).parent / "emorec-infer"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "emorec.bin.infer"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "PYTHONPATH": str(ROOT),
+           "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd + [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def export(rec, shell_env, out, folds):
+    r = subprocess.run([str(ROOT / "steps/export_model.sh"), "--folds", folds, "--results", "RESULTS.md",
+                        "--trained-on", "tiny test models", "exp/exp3", out], cwd=rec, env=shell_env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return rec / out
+
+
+def test_export_then_infer(recipe, shell_env, tmp_path):  # noqa: F811
+    rec = recipe
+    (rec / "RESULTS.md").write_text(SUMMARY)
+    model = export(rec, shell_env, "model one", "1")
+    m = json.loads((model / "manifest.json").read_text())
+    assert [s["name"] for s in m["systems"]] == ["speech", "text", "fused"]
+    assert m["classes"] == SPEECH_CLASSES and m["asr"] == {"model": "pocketsphinx"}
+    readme = (model / "README.md").read_text()
+    assert "tiny test models" in readme and "IEMOCAP Exp 3 results" in readme
+    assert "| `fusion_w1` | 87.37" in readme and "speech_scratch" not in readme
+
+    # moved elsewhere, run from an unrelated directory: the recipe's posteriors
+    moved = tmp_path / "moved model"
+    shutil.copytree(model, moved)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    wav = rec / "my clip.wav"
+    r = emorec_infer(["--model", moved, "--device", "cpu", "--json", "--transcript", T1, wav], cwd=elsewhere)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    p_s = _probs(res, "speech")
+    np.testing.assert_allclose(p_s, _reference_speech(rec), rtol=1e-4, atol=1e-6)
+    model_t, tok, _ = text.load_text_classifier(rec / "exp/exp3/text/fold1/model")
+    lp_t = text.predict_logposteriors(model_t, tok, [T1], 32)[0].astype(np.float64)
+    p_t = np.exp(lp_t[[TEXT_CLASSES.index(c) for c in SPEECH_CLASSES]])
+    np.testing.assert_allclose(_probs(res, "text"), p_t, rtol=1e-5, atol=1e-7)
+    s = 0.3 * np.log(p_s) + 0.7 * np.log(p_t)
+    np.testing.assert_allclose(_probs(res, "fused"), np.exp(s) / np.exp(s).sum(), rtol=1e-5, atol=1e-8)
+    assert res["transcript"] == T1 and res["fused"]["method"] == "w1=0.30"
+
+    # two folds: an ensemble, the mean of the folds' log-posteriors renormalised
+    shutil.copytree(rec / "exp/exp3/ser_finetune/fold1", rec / "exp/exp3/ser_finetune/fold2")
+    shutil.copytree(rec / "exp/exp3/text/fold1", rec / "exp/exp3/text/fold2")
+    shutil.copytree(rec / "exp/exp3/fusion/w1/fold1", rec / "exp/exp3/fusion/w1/fold2")
+    (rec / "exp/exp3/fusion/w1/fold2/w1.txt").write_text("0.80\n")
+    model2 = export(rec, shell_env, "model two", "1 2")
+    r = emorec_infer(["--model", model2, "--device", "cpu", "--json", "--transcript", T1, wav], cwd=elsewhere)
+    assert r.returncode == 0, r.stderr
+    res2 = json.loads(r.stdout)
+    np.testing.assert_allclose(_probs(res2, "speech"), p_s, rtol=1e-5)
+    np.testing.assert_allclose(_probs(res2, "text"), p_t, rtol=1e-5)
+    f1 = fusion.log_softmax((0.3 * np.log(p_s) + 0.7 * np.log(p_t))[None])[0]
+    f2 = fusion.log_softmax((0.8 * np.log(p_s) + 0.2 * np.log(p_t))[None])[0]
+    mean = (f1 + f2) / 2
+    np.testing.assert_allclose(_probs(res2, "fused"), np.exp(mean) / np.exp(mean).sum(), rtol=1e-5)
+    assert res2["fused"]["method"] == "w1, 2-fold ensemble"
+
+
+def test_package_asr_m4a_and_errors(recipe, shell_env, tmp_path):  # noqa: F811
+    rec = recipe
+    model = rec / "model one"
+    if not model.exists():
+        (rec / "RESULTS.md").write_text(SUMMARY)
+        model = export(rec, shell_env, "model one", "1")
+    raw = tmp_path / "said.wav"
+    subprocess.run(["espeak-ng", "-s", "120", "-w", str(raw), "I love this wonderful day"], check=True)
+    m4a = tmp_path / "said clip.m4a"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(raw), str(m4a)], check=True)
+    r = emorec_infer(["--model", model, "--device", "cpu", m4a], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith(str(m4a)) and lines[1].startswith("transcript: ") and len(lines[1]) > 13
+    assert lines[2].split() == ["class", "speech", "text", "fused(w1=0.30)"]
+
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF not audio")
+    r = emorec_infer(["--model", model, "--device", "cpu", bad], cwd=tmp_path)
+    assert r.returncode == 1 and str(bad) in r.stderr and "Traceback" not in r.stderr
+    r = emorec_infer(["--model", tmp_path, bad], cwd=tmp_path)
+    assert r.returncode == 1 and "manifest.json: no such file" in r.stderr
+    r = emorec_infer(["--model", model, "--fusion", "znorm", bad], cwd=tmp_path)  # not silently ignored
+    assert r.returncode == 1 and "drop --fusion" in r.stderr

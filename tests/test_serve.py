@@ -1,0 +1,132 @@
+"""emorec-serve in a real browser: Debian's chromium, headless, driven by selenium, uploads
+a spoken wav to a server started on 127.0.0.1 with a small exported model and reads the
+transcript and the probabilities from the page (they equal the package's own scoring);
+a corrupt and an oversized file get a readable message, and the server keeps serving."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_infer import recipe  # noqa: F401
+from test_package import SUMMARY, export
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(recipe, shell_env, tmp_path):  # noqa: F811
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (tools/install.sh --test)")
+    rec = recipe
+    model = rec / "model one"
+    if not model.exists():
+        (rec / "RESULTS.md").write_text(SUMMARY)
+        export(rec, shell_env, "model one", "1")
+    port = _free_port()
+    script = Path(sys.executable).parent / "emorec-serve"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "emorec.bin.serve"]
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen(cmd + ["--model", str(model), "--host", "127.0.0.1", "--port", str(port),
+                                   "--device", "cpu", "--num-threads", "1", "--max-mb", "1"],
+                            env=shell_env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(240):
+            if proc.poll() is not None:
+                raise AssertionError(f"emorec-serve exited: {(tmp_path / 'server.log').read_text()}")
+            try:
+                urllib.request.urlopen(url, timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("emorec-serve did not answer within 120 s")
+        yield url, model
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+        print((tmp_path / "server.log").read_text())  # shown when the test fails
+
+
+def _browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ["SE_OFFLINE"] = "true"  # selenium-manager must not look for drivers on the network
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        opts.add_argument(a)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+def _upload(driver, path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.ID, "file").send_keys(str(path))
+    driver.find_element(By.ID, "upload").click()
+    WebDriverWait(driver, 120).until(
+        lambda d: d.find_element(By.ID, "status").text == f"done: {Path(path).name}")
+
+
+def test_page_upload_and_errors(server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from emorec.package import PackagedModel
+
+    url, model = server
+    wav = tmp_path / "said.wav"
+    subprocess.run(["espeak-ng", "-s", "120", "-w", str(wav), "I love this wonderful day"], check=True)
+    corrupt = tmp_path / "corrupt clip.wav"
+    corrupt.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage that is not audio")
+    big = tmp_path / "big.wav"
+    big.write_bytes(b"\0" * (2 << 20))
+
+    expected = PackagedModel(model, device="cpu").score(str(wav))
+    driver = _browser()
+    try:
+        driver.get(url)
+        assert "Emotion recognition" in driver.title or "emorec" in driver.title
+        _upload(driver, wav)
+        assert driver.find_element(By.ID, "error").text == ""
+        assert driver.find_element(By.ID, "transcript").text == expected.transcript
+        for name in ("speech", "text", "fused"):
+            bars = driver.find_elements(By.CSS_SELECTOR, f'.bar[data-system="{name}"]')
+            assert [b.get_attribute("data-cls") for b in bars] == expected.classes
+            p = np.array([float(b.get_attribute("data-p")) for b in bars])
+            lp = getattr(expected, name)
+            np.testing.assert_allclose(p, np.exp(lp) / np.exp(lp).sum(), atol=2e-6)
+
+        _upload(driver, corrupt)
+        err = driver.find_element(By.ID, "error").text
+        assert "corrupt clip.wav" in err and "cannot decode audio" in err and "Traceback" not in err
+        assert driver.find_element(By.ID, "result").text == ""
+
+        _upload(driver, big)
+        assert "big.wav: larger than the 1 MB limit" in driver.find_element(By.ID, "error").text
+
+        _upload(driver, wav)  # still serving
+        assert driver.find_element(By.ID, "error").text == ""
+        assert driver.find_element(By.ID, "transcript").text == expected.transcript
+        assert len(driver.find_elements(By.CSS_SELECTOR, ".bar")) == 3 * len(expected.classes)
+        # nothing on the page comes from the network
+        assert not driver.find_elements(By.CSS_SELECTOR, "script[src], link[href], img[src]")
+    finally:
+        driver.quit()
