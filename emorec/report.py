@@ -698,7 +698,7 @@ def write_results(
         L += ["## Configs", ""]
         for c in configs:
             p = Path(c)
-            body = p.read_text(encoding="utf-8") if p.is_file() else "(missing)\n"
+            body = p.read_text(encoding="utf-8")
             L += [f"`{c}`:", "", "```yaml", body.rstrip("\n"), "```", ""]
 
     out_md.parent.mkdir(parents=True, exist_ok=True)

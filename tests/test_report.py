@@ -206,3 +206,16 @@ def test_report_label_errors(exp):
     (exp / "data/loso/fold2/test/utt2emo").write_text(f"{_utt(2, 0)} hap\n")
     with pytest.raises(ValueError, match="no label"):
         report.evaluate_system("text", exp / "exp/text", exp / "data/loso")
+
+
+def test_quoted_config_that_is_not_there_fails_naming_it(exp):
+    """A config path with spaces arrives in pieces: the report fails naming the piece
+    instead of writing RESULTS.md with '(missing)' configs."""
+    cfg = exp / "my conf.yaml"
+    cfg.write_text("train: {}\n")
+    out = exp / "cfg/RESULTS.md"
+    cmd = (f'. ./path.sh && steps/report.sh --data "{exp / "data/loso"}" --corpus "IEMOCAP, /data/x" '
+           f'--systems "text=text" --quote-configs "{cfg}" "{exp / "exp"}" "{out}"')
+    r = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and not out.exists()
+    assert f"{exp}/my: no such config" in (exp / "exp/log/report.log").read_text()

@@ -123,6 +123,10 @@ def main(argv=None) -> int:
             raise ValueError("--paper-ref needs --paper-table")
         if a.demo_design:
             ex.design, ex.design_path, ex.paper_comparable = report.read_design(a.demo_design), a.demo_design, False
+        for c in a.config or ():
+            if not Path(c).is_file():
+                raise ValueError(f"--config {c}: no such config to quote (steps/report.sh's --quote-configs is "
+                                 f"a space-separated list: a path with spaces cannot be given there)")
         res = evaluate(systems, a.data)
         abl = evaluate(_pairs(a.ablation, "--ablation"), a.data)
         ex.random_ablations = evaluate(_pairs(a.random_ablation, "--random-ablation"), a.random_data)
