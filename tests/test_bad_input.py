@@ -64,7 +64,7 @@ def test_unknown_class_set_leaves_nothing(tmp_path, shell_env):
     (tmp_path / "corpus" / "Session1").mkdir(parents=True)
     r = subprocess.run(["bash", "local/iemocap_data_prep.sh", "--exp", "4", str(tmp_path / "corpus"),
                         str(data)], cwd=ROOT, env=shell_env, capture_output=True, text=True)
-    assert r.returncode != 0 and "--exp must be 0, 1, 2 or 3, got '4'" in r.stderr
+    assert r.returncode != 0 and "--exp '4': expected one of: 0 1 2 3" in r.stderr
     assert not (tmp_path / "data").exists()
 
 
@@ -86,7 +86,7 @@ def test_recipe_rejects_unknown_exp_set_before_any_work(tmp_path, shell_env):
     before = set(os.listdir(recipe))
     r = subprocess.run(["./run.sh", "--exp-set", "4", "--demo-dir", str(tmp_path / "no demo")],
                        cwd=recipe, env=shell_env, capture_output=True, text=True, timeout=60)
-    assert r.returncode != 0 and "--exp-set must be 1, 2 or 3, got '4'" in r.stderr
+    assert r.returncode != 0 and "--exp-set '4': expected one of: 1 2 3" in r.stderr
     assert set(os.listdir(recipe)) == before and not (tmp_path / "no demo").exists()
 
 

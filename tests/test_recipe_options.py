@@ -87,7 +87,7 @@ def test_help_lists_every_option_with_its_default(recipe):
     assert "stage 4: BERT text models per fold" in r.stdout      # the header
     lines = r.stdout.splitlines()
     for opt, default in [("--stage", "0"), ("--stop-stage", "6"), ("--setup", ""), ("--ngpu", "1"),
-                         ("--exp-set", "3"), ("--ser-modes", "finetune scratch"), ("--dry-run", "false"),
+                         ("--exp-set", "3"), ("--ser-modes", "finetune probe scratch"), ("--dry-run", "false"),
                          ("--text-model", ""), ("--seed", "777")]:
         assert any(ln.split()[:1] == [opt] and ln.endswith(f"[{default}]") for ln in lines), (opt, r.stdout)
     assert "--train-cmd" not in r.stdout        # cmd.sh's exported settings are not options

@@ -98,7 +98,8 @@ if [ -z "$speaker_model" ]; then
   if [ -n "$voxceleb_root" ]; then
     voxceleb_args+=(--voxceleb-root "$voxceleb_root")
   else
-    $use_demo || usage_error "a real IEMOCAP needs a speaker model: --voxceleb-root DIR (trained by" \
+    # stages 2 on depend on the speaker model; 0-1 (data, features) do not
+    $use_demo || [ "$stop_stage" -lt 2 ] || usage_error "a real IEMOCAP needs a speaker model: --voxceleb-root DIR (trained by" \
                              "../voxceleb) or --speaker-model CKPT; the demo VoxCeleb is not used for it"
     voxceleb_args+=(--demo-dir "$PWD/$demo_dir")     # the demo VoxCeleb beside the demo IEMOCAP
   fi
@@ -128,8 +129,9 @@ if $dry_run; then
     echo "stage 3: speech systems ($ser_modes), config $ser_config, from $speaker_model, on $folds -> $exp/ser_MODE (runs: $runs)"
   fi
   if in_range 4; then
-    echo "stage 4: text models, config $text_config, $encoder, on $folds -> $exp/text"
-    echo "stage 4: SSL models, config $ssl_config, joint models, config $joint_config, encoder ${ssl_model:-of the config}$($pretrain_hubert && echo " (pre-trained per fold with $hubert_config)") -> $exp/{ssl,joint}"
+    echo "stage 4: text models, config $text_config, $encoder, on $folds -> $exp/text;" \
+      "SSL models, config $ssl_config, joint models, config $joint_config, SSL encoder" \
+      "${ssl_model:-of the config}$($pretrain_hubert && echo " (pre-trained per fold with $hubert_config)") -> $exp/{ssl,joint}"
   fi
   if in_range 5; then echo "stage 5: late fusion of $exp/ser_finetune and of $exp/ssl with $exp/text -> $exp/fusion{,_ssl}/{w1,znorm}"; fi
   if in_range 6; then echo "stage 6: report of $exp -> RESULTS.md"; fi
