@@ -30,6 +30,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from emorec.train.fold_cli import add_fold_options, fold_config
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,65 +39,29 @@ def main(argv=None) -> int:
     ap.add_argument("--config", help="YAML config (schema: emorec.train.ssl)")
     ap.add_argument("--ssl-model", help="local HuBERT/wav2vec2/WavLM dir or cached name (overrides model.encoder)")
     ap.add_argument("--text-model", help="joint: local BERT-style dir or cached name (overrides model.text_encoder)")
-    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="config override (repeatable)")
-    ap.add_argument("--classes", help="class order file; default: sorted labels of train+dev")
     ap.add_argument("--dev-set", default="dev", help="name of the dev dir in FOLD_DATA_DIR")
-    ap.add_argument("--seed", type=int, help="overrides train.seed")
-    ap.add_argument("--ngpu", type=int, default=1, help="0: CPU; 1: CUDA when visible")
-    ap.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0: train.num_threads)")
-    ap.add_argument("--show-encoder", action="store_true", help="print the selected speech encoder and exit")
-    ap.add_argument("fold_data_dir", nargs="?")
-    ap.add_argument("exp_dir", nargs="?")
+    add_fold_options(ap)
     a = ap.parse_args(argv)
 
     from emorec.train import ssl as ssl_family
-    from emorec.train.config import ConfigError, load_config
 
     prog = f"train_ssl ({a.family})"
     schema = ssl_family.JOINT_SCHEMA if a.family == "joint" else ssl_family.SCHEMA
-    try:
-        cfg = load_config(schema, a.config, a.set)
-    except ConfigError as e:
-        print(f"{prog}: ERROR: {e}", file=sys.stderr)
-        return 1
-    if a.ssl_model:
-        cfg["model"]["encoder"] = a.ssl_model
-    if a.show_encoder:
-        print(cfg["model"]["encoder"] or "")
-        return 0
-    if not (a.fold_data_dir and a.exp_dir):
-        ap.error("FOLD_DATA_DIR and EXP_DIR are required")
-    if a.text_model:
-        if a.family != "joint":
-            ap.error("--text-model is for --family joint")
-        cfg["model"]["text_encoder"] = a.text_model
-    for key, opt in (("encoder", "--ssl-model"), ("text_encoder", "--text-model")):
-        if key in cfg["model"] and not cfg["model"][key]:
-            print(f"{prog}: ERROR: {a.config or 'the config'} has model.{key} null and no {opt} was given",
-                  file=sys.stderr)
-            return 1
-    if a.seed is not None:
-        cfg["train"]["seed"] = a.seed
-    if a.num_threads > 0:
-        cfg["train"]["num_threads"] = a.num_threads
-
+    if a.text_model and a.family != "joint":
+        ap.error("--text-model is for --family joint")
+    encoders = {"encoder": (a.ssl_model, "--ssl-model")}
+    if a.family == "joint":
+        encoders["text_encoder"] = (a.text_model, "--text-model")
+    status, cfg = fold_config(prog, schema, a, ap, encoders)
+    if cfg is None:
+        return status
     fold, exp = Path(a.fold_data_dir), Path(a.exp_dir)
-    from emorec.fileio import is_done
-
-    if is_done(exp / "test.logpost.ark"):
-        print(f"{prog}: {exp}/test.logpost.ark exists (written last), skipping")
-        return 0
-
-    from transformers.utils import logging as hf_logging
 
     from emorec.data.text import load_text_set
     from emorec.data.waveform import load_wave_set
     from emorec.fileio import read_classes
     from emorec.train import loop
 
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
     try:
         dirs = {"train": fold / "train", "dev": fold / a.dev_set, "test": fold / "test"}
         sets = {s: load_wave_set(d) for s, d in dirs.items()}

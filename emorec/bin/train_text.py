@@ -25,62 +25,28 @@ import argparse
 import sys
 from pathlib import Path
 
+from emorec.train.fold_cli import add_fold_options, fold_config
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", help="YAML config (schema: emorec.train.text)")
     ap.add_argument("--text-model", help="local BERT-style dir or cached model name (overrides model.encoder)")
-    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="config override (repeatable)")
-    ap.add_argument("--classes", help="class order file; default: sorted labels of train+dev")
-    ap.add_argument("--seed", type=int, help="overrides train.seed")
-    ap.add_argument("--ngpu", type=int, default=1, help="0: CPU; 1: CUDA when visible")
-    ap.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0: train.num_threads)")
-    ap.add_argument("--show-encoder", action="store_true", help="print the selected encoder and exit")
-    ap.add_argument("fold_data_dir", nargs="?")
-    ap.add_argument("exp_dir", nargs="?")
+    add_fold_options(ap)
     a = ap.parse_args(argv)
 
-    from emorec.train.config import ConfigError, load_config
     from emorec.train import text as text_family
 
-    try:
-        cfg = load_config(text_family.SCHEMA, a.config, a.set)
-    except ConfigError as e:
-        print(f"train_text: ERROR: {e}", file=sys.stderr)
-        return 1
-    if a.text_model:
-        cfg["model"]["encoder"] = a.text_model
-    if a.show_encoder:
-        print(cfg["model"]["encoder"] or "")
-        return 0
-    if not (a.fold_data_dir and a.exp_dir):
-        ap.error("FOLD_DATA_DIR and EXP_DIR are required")
-    if not cfg["model"]["encoder"]:
-        print(f"train_text: ERROR: no text encoder: {a.config or 'the config'} has model.encoder null "
-              f"and no --text-model was given", file=sys.stderr)
-        return 1
-    if a.seed is not None:
-        cfg["train"]["seed"] = a.seed
-    if a.num_threads > 0:
-        cfg["train"]["num_threads"] = a.num_threads
-
+    status, cfg = fold_config("train_text", text_family.SCHEMA, a, ap, {"encoder": (a.text_model, "--text-model")})
+    if cfg is None:
+        return status
     fold, exp = Path(a.fold_data_dir), Path(a.exp_dir)
-    from emorec.fileio import is_done
-
-    if is_done(exp / "test.logpost.ark"):
-        print(f"train_text: {exp}/test.logpost.ark exists (written last), skipping")
-        return 0
-
-    from transformers.utils import logging as hf_logging
 
     from emorec.data.text import load_text_set
     from emorec.fileio import read_classes
     from emorec.models.text import save_text_classifier
     from emorec.train import loop
 
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
     try:
         sets = {s: load_text_set(fold / s) for s in ("train", "dev", "test")}
         classes = read_classes(a.classes) if a.classes else sorted(set(sets["train"].labels) | set(sets["dev"].labels))

@@ -1,0 +1,62 @@
+"""What the per-fold training entry points (emorec.bin.train_text, emorec.bin.train_ssl)
+share: their common options, and turning them into a config (schema-checked, the
+encoders given on the command line put in, nothing null left where a model is needed)
+or an early exit (--show-encoder, a fold already done, a config error)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+
+def add_fold_options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="config override (repeatable)")
+    ap.add_argument("--classes", help="class order file; default: sorted labels of train+dev")
+    ap.add_argument("--seed", type=int, help="overrides train.seed")
+    ap.add_argument("--ngpu", type=int, default=1, help="0: CPU; 1: CUDA when visible")
+    ap.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0: train.num_threads)")
+    ap.add_argument("--show-encoder", action="store_true", help="print the selected encoder and exit")
+    ap.add_argument("fold_data_dir", nargs="?")
+    ap.add_argument("exp_dir", nargs="?")
+
+
+def fold_config(prog: str, schema: dict, a, ap: argparse.ArgumentParser,
+                encoders: Dict[str, Tuple[Optional[str], str]]) -> Tuple[Optional[int], Optional[dict]]:
+    """``encoders`` maps a model.KEY to (the value given on the command line, its option).
+    Returns (exit status, None) to stop now, or (None, config) to train."""
+    from emorec.fileio import is_done
+    from emorec.train.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(schema, a.config, a.set)
+    except ConfigError as e:
+        print(f"{prog}: ERROR: {e}", file=sys.stderr)
+        return 1, None
+    for key, (given, _) in encoders.items():
+        if given:
+            cfg["model"][key] = given
+    if a.show_encoder:
+        print(cfg["model"]["encoder"] or "")
+        return 0, None
+    if not (a.fold_data_dir and a.exp_dir):
+        ap.error("FOLD_DATA_DIR and EXP_DIR are required")
+    for key, (_, opt) in encoders.items():
+        if not cfg["model"][key]:
+            print(f"{prog}: ERROR: no {key.replace('_', ' ')}: {a.config or 'the config'} has model.{key} "
+                  f"null and no {opt} was given", file=sys.stderr)
+            return 1, None
+    if a.seed is not None:
+        cfg["train"]["seed"] = a.seed
+    if a.num_threads > 0:
+        cfg["train"]["num_threads"] = a.num_threads
+    done = Path(a.exp_dir) / "test.logpost.ark"
+    if is_done(done):
+        print(f"{prog}: {done} exists (written last), skipping")
+        return 0, None
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    return None, cfg
