@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 from contextlib import contextmanager
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import kaldiio
 import numpy as np
@@ -28,7 +28,7 @@ import numpy as np
 from emorec.audio import AudioError, parse_wav_scp
 from emorec.fileio import atomic_write, atomic_write_text
 
-__all__ = ["ArkJob", "Entries", "Terminated", "catch_signals", "digest", "rm", "run_job"]
+__all__ = ["ArkJob", "Entries", "add_job_arguments", "open_job", "Terminated", "catch_signals", "digest", "rm", "run_job"]
 
 
 class Terminated(BaseException):
@@ -173,3 +173,30 @@ def run_job(job: ArkJob, me: str, body: Callable[[], bool]) -> int:
         return 128 + int(e.args[0])
     finally:
         job.cleanup()
+
+
+def add_job_arguments(p) -> None:
+    """The options and arguments every ark job takes (argparse)."""
+    p.add_argument("--max-fail-frac", type=float, default=0.05,
+                   help="fail (writing nothing) when more than this share of the entries fail")
+    p.add_argument("--skip-done", action="store_true",
+                   help="exit 0 at once if SCP_OUT and a matching SCP_OUT.done exist")
+    p.add_argument("wav_scp")
+    p.add_argument("ark_out")
+    p.add_argument("scp_out")
+
+
+def open_job(me: str, args, kind: str, *config: str,
+             utt2num_frames: Optional[str] = None) -> Tuple[Optional[ArkJob], int]:
+    """``(job, 0)`` for the job of ``args`` (add_job_arguments), its digest made of the
+    wav.scp, ``config``, the ark path and ``kind``; ``(None, status)`` when there is
+    nothing to do: a missing wav.scp (logged, 1), a finished job with --skip-done (0)."""
+    if not os.path.isfile(args.wav_scp):
+        print(f"ERROR: {me}: no such file {args.wav_scp}", file=sys.stderr)
+        return None, 1
+    job = ArkJob(args.ark_out, args.scp_out,
+                 digest(args.wav_scp, *config, os.path.abspath(args.ark_out), kind), utt2num_frames)
+    if args.skip_done and job.is_done():
+        print(f"LOG: {me}: {args.scp_out} is complete and up to date; skipping", file=sys.stderr)
+        return None, 0
+    return job, 0

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import List, Optional, Sequence
@@ -130,7 +129,7 @@ def _readme(m: dict, rows: List[str]) -> str:
     how = ("the posteriors of that fold's models" if n == 1 else
            f"an ensemble of the {n} fold models ({', '.join(m['folds'])}; each trained without its test "
            f"session): per system, the mean of their natural-log posteriors, renormalised")
-    out = [f"# emorec packaged model", "",
+    out = ["# emorec packaged model", "",
            f"- trained on: {m['trained_on'] or 'not stated'}",
            f"- exported from: `{m['source_exp']}`",
            f"- classes: {' '.join(m['classes'])}",

@@ -31,14 +31,13 @@ Sample-rate policy: audio at another rate is resampled to --sample-frequency
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from emorec.arkjob import ArkJob, Entries, digest, run_job
+from emorec.arkjob import Entries, add_job_arguments, open_job, run_job
 from emorec.audio import load_audio
 from emorec.features import Fbank, FbankConfig, parse_bool
 
@@ -59,24 +58,14 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-resample", type=_bool, default=None,
                    help="resample audio whose rate differs from --sample-frequency "
                         "(default true; false: such audio is an error)")
-    p.add_argument("--max-fail-frac", type=float, default=0.05,
-                   help="fail the job if more than this fraction of utterances fail (0.05)")
     p.add_argument("--write-utt2num-frames", metavar="PATH",
                    help="also write 'utt num_frames' lines to PATH")
-    p.add_argument("--skip-done", action="store_true",
-                   help="exit 0 at once if SCP_OUT and a matching SCP_OUT.done exist")
     p.add_argument("--batch-seconds", type=float, default=30.0,
                    help="audio seconds batched into one FFT/GEMM call (30)")
     p.add_argument("--num-threads", type=int, default=1,
                    help="BLAS threads (1: parallelism comes from jobs)")
-    p.add_argument("wav_scp")
-    p.add_argument("ark_out")
-    p.add_argument("scp_out")
+    add_job_arguments(p)
     return p
-
-
-def _digest(wav_scp: str, cfg: FbankConfig, ark_out: str) -> str:
-    return digest(wav_scp, cfg.to_kaldi_conf(), os.path.abspath(ark_out), "emorec-fbank-v1")
 
 
 def main(argv=None) -> int:
@@ -92,15 +81,11 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as e:
         print(f"ERROR: {me}: {e}", file=sys.stderr)
         return 1
-    if not os.path.isfile(args.wav_scp):
-        print(f"ERROR: {me}: no such file {args.wav_scp}", file=sys.stderr)
-        return 1
+    job, status = open_job(me, args, "emorec-fbank-v1", cfg.to_kaldi_conf(),
+                           utt2num_frames=args.write_utt2num_frames)
+    if job is None:
+        return status
 
-    job = ArkJob(args.ark_out, args.scp_out, _digest(args.wav_scp, cfg, args.ark_out),
-                 args.write_utt2num_frames)
-    if args.skip_done and job.is_done():
-        print(f"LOG: {me}: {args.scp_out} is complete and up to date; skipping", file=sys.stderr)
-        return 0
     fbank = Fbank(cfg)
     sr = int(cfg.sample_frequency)
     on_mismatch = "resample" if cfg.allow_resample else "error"

@@ -21,14 +21,13 @@ and skipped; the job fails (exit 1, no outputs) when more than --max-fail-frac
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
 import kaldiio
 import numpy as np
 
-from emorec.arkjob import ArkJob, Entries, digest, run_job
+from emorec.arkjob import Entries, add_job_arguments, digest, open_job, run_job
 from emorec.audio import AudioError, load_audio
 from emorec.features import num_frames
 from emorec.handcrafted import FEATURE_SETS, get_extractor
@@ -43,12 +42,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--feature-set", required=True, choices=sorted(FEATURE_SETS))
     p.add_argument("--sample-frequency", type=int, default=16000)
     p.add_argument("--vad-scp", help="per-frame 0/1 speech decisions (kaldiio vectors)")
-    p.add_argument("--max-fail-frac", type=float, default=0.05)
-    p.add_argument("--skip-done", action="store_true",
-                   help="exit 0 at once if SCP_OUT and a matching SCP_OUT.done exist")
-    p.add_argument("wav_scp")
-    p.add_argument("ark_out")
-    p.add_argument("scp_out")
+    add_job_arguments(p)
     return p
 
 
@@ -68,16 +62,11 @@ def speech_only(wave, vad, utt, vad_scp, cfg):
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     me = "compute_handcrafted"
-    if not os.path.isfile(args.wav_scp):
-        print(f"ERROR: {me}: no such file {args.wav_scp}", file=sys.stderr)
-        return 1
     vad_digest = digest(args.vad_scp) if args.vad_scp else "no VAD"
-    job = ArkJob(args.ark_out, args.scp_out,
-                 digest(args.wav_scp, args.feature_set, str(args.sample_frequency), vad_digest,
-                        os.path.abspath(args.ark_out), "emorec-utt-vectors-v1"))
-    if args.skip_done and job.is_done():
-        print(f"LOG: {me}: {args.scp_out} is complete and up to date; skipping", file=sys.stderr)
-        return 0
+    job, status = open_job(me, args, "emorec-utt-vectors-v1", args.feature_set, str(args.sample_frequency),
+                           vad_digest)
+    if job is None:
+        return status
     try:
         extractor = get_extractor(args.feature_set, args.sample_frequency)
         vad = kaldiio.load_scp(args.vad_scp) if args.vad_scp else None

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 
 import numpy as np
 
-from emorec.arkjob import ArkJob, Entries, digest, run_job
+from emorec.arkjob import Entries, add_job_arguments, open_job, run_job
 from emorec.audio import load_audio
 from emorec.vad import Vad, VadConfig
 
@@ -36,12 +35,7 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--config", help="Kaldi-style VAD option file")
-    p.add_argument("--max-fail-frac", type=float, default=0.05)
-    p.add_argument("--skip-done", action="store_true",
-                   help="exit 0 at once if SCP_OUT and a matching SCP_OUT.done exist")
-    p.add_argument("wav_scp")
-    p.add_argument("ark_out")
-    p.add_argument("scp_out")
+    add_job_arguments(p)
     args = p.parse_args(argv)
     me = "compute_vad"
     try:
@@ -50,15 +44,9 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as e:
         print(f"ERROR: {me}: {e}", file=sys.stderr)
         return 1
-    if not os.path.isfile(args.wav_scp):
-        print(f"ERROR: {me}: no such file {args.wav_scp}", file=sys.stderr)
-        return 1
-    job = ArkJob(args.ark_out, args.scp_out,
-                 digest(args.wav_scp, repr(dataclasses.asdict(cfg)),
-                        os.path.abspath(args.ark_out), "emorec-vad-v1"))
-    if args.skip_done and job.is_done():
-        print(f"LOG: {me}: {args.scp_out} is complete and up to date; skipping", file=sys.stderr)
-        return 0
+    job, status = open_job(me, args, "emorec-vad-v1", repr(dataclasses.asdict(cfg)))
+    if job is None:
+        return status
     entries = Entries(args.wav_scp)
     counts = {"frames": 0, "speech": 0}
 

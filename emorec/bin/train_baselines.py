@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     me = "train_baselines"
     # BLAS/OpenMP: one thread for the whole run (parallelism comes from the job array)
-    _blas_limits = threadpool_limits(1)
+    threadpool_limits(1)  # kept in force: the limits hold until the process ends
 
     def log(msg):
         print(f"{me}: {msg}", file=sys.stderr, flush=True)
