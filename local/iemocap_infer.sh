@@ -15,6 +15,8 @@
 # Options:
 #   --exp-set N      class set of the run (run.sh --exp-set)       [3]
 #   --fold K         which fold's models                            [1]
+#   --seed S         which training seed's run (run.sh --seeds): exp/expN/seedS
+#                    when it exists, else exp/expN                  [1]
 #   --mode M         speech system: finetune | scratch | probe      [finetune]
 #   --fusion M       w1 | znorm | none                              [w1]
 set -euo pipefail
@@ -22,6 +24,7 @@ set -euo pipefail
 
 exp_set=3
 fold=1
+seed=1
 mode=finetune
 fusion=w1
 
@@ -32,6 +35,7 @@ check_enum exp_set 1 2 3
 check_enum mode finetune scratch probe
 check_enum fusion w1 znorm none
 exp=exp/exp$exp_set
+[ -d "$exp/seed$seed" ] && exp=$exp/seed$seed
 [ -d "$exp" ] || { echo "$0: no $exp in $PWD (run from egs/iemocap after ./run.sh --exp-set $exp_set)" >&2; exit 1; }
 python -m emorec.bin.infer --speech-model "$exp/ser_$mode/fold$fold/best.pt" --fbank-config conf/fbank.conf \
   --text-model "$exp/text/fold$fold/model" --fusion "$fusion" --fusion-dir "$exp/fusion/$fusion/fold$fold" "$@"

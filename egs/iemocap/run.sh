@@ -50,7 +50,7 @@ asr_model=pocketsphinx           # with --text-source asr: pocketsphinx, or a Wh
 ssl_model=                       # local HuBERT/wav2vec2/WavLM dir or cached name; empty: the config's, and with setup demo the demo HuBERT
 demo_dir=demo
 seed=777                         # the demo corpus's seed (and voxceleb's)
-seeds=                           # training seeds ("1 2 3"): runs in exp/expN/seedS; empty: the configs' seed, in exp/expN
+seeds="1 2"                      # training seeds: runs in exp/expN/seedS (spread and significance in RESULTS.md); empty: the configs' seed, in exp/expN
 use_vad=false                    # true: statistical-model VAD (paper 003) selects the frames read (paper 000: none)
 script_disjoint=false            # true: no IEMOCAP play on both sides of a fold (README, design notes)
 
