@@ -17,19 +17,16 @@
 #          --min-duration SECONDS (1.0), --vad-config FILE (built-in VAD settings).
 # Restartable: each step is skipped when its output exists (OUT_DIR/all/counts.txt last).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 nj=4
 cmd=run.pl
 exc_to_happy=false
 min_duration=1.0
 vad_config=
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -lt 2 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+positional_args 2- "$@"
 out=$1
 shift
 for d in "$@"; do

@@ -14,17 +14,14 @@
 # Restartable: the splits are skipped when OUT_DIR/splits.done exists, a protocol's
 # augmentation when its train_aug/utt2orig exists.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 seed=0
 augment_target=0
 augment_ops="stretch pitch gain noise"
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 all=$1
 out=$2
 for f in utt2emo utt2corpus utt2spk wav.scp; do

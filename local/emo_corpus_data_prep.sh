@@ -8,17 +8,15 @@
 # Non-audio and ._* files are ignored; each dropped wav (empty, unreadable, unparseable
 # name) is named as a WARNING; more than --max-drop-frac dropped fails.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 corpus=
 include_song=false
 max_drop_frac=0.05
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ] || [ -z "$corpus" ]; then
-  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
-  exit 1
-fi
+positional_args 2 "$@"
+[ -n "$corpus" ] || usage_error "--corpus is required"
 root=$1
 data=$2
 [ -d "$root" ] || { echo "$0: no such directory: $root" >&2; exit 1; }

@@ -19,20 +19,16 @@
 # scp and matching .scp.done exist is skipped.  Bad audio is logged as "WARNING:
 # <wav.scp>:<line>: <utt>: <reason>" and skipped (Kaldi's 5% rule).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 nj=4
 cmd=run.pl
 vad_config=
 max_fail_frac=0.05
 
-echo "$0 $*"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -lt 1 ] || [ $# -gt 3 ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 1-3 "$@"
 data=$1
 logdir=${2:-$data/log}
 vaddir=${3:-$data/data}
@@ -54,7 +50,7 @@ conf_opts=()
 nutt=$(wc -l < "$data/utt2spk")
 [ "$nutt" -gt 0 ] || { echo "$me: $data/utt2spk is empty" >&2; exit 1; }
 [ "$nutt" -lt "$nj" ] && nj=$nutt
-"$root/utils/split_data.sh" --per-utt "$data" "$nj"
+"$EMOREC_ROOT/utils/split_data.sh" --per-utt "$data" "$nj"
 
 # shellcheck disable=SC2086
 if ! $cmd JOB=1:"$nj" "$logdir/compute_vad_${name}.JOB.log" \

@@ -22,6 +22,7 @@
 #   --results FILE             the recipe's RESULTS.md (its summary rows go into README.md)
 #   --trained-on TEXT          what the models were trained on, for README.md
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 folds="1 2 3 4 5"
 speech_system=ser_finetune
@@ -33,14 +34,9 @@ asr_model=pocketsphinx
 results=
 trained_on=
 
-echo "$0 $*"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 opts=()
 [ -n "$results" ] && opts+=(--results "$results")
 python -m emorec.bin.export_model --fbank-config "$fbank_config" --folds "$folds" \

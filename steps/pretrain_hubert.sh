@@ -19,19 +19,16 @@
 #   --nfolds N               folds in LOSO_DIR                            [5]
 #   --num-threads N          torch CPU threads per job                    [1]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 cmd=run.pl
 pretrain_config=conf/hubert_demo.yaml
 nfolds=5
 num_threads=1
 
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 data=$1
 dir=$2
 

@@ -29,6 +29,7 @@
 #   --dev-set NAME          name of each fold's dev dir (egs/emo7: valid) [dev]
 #   --num-threads N         torch CPU threads per job                     [1]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 cmd=run.pl
 family=ssl
@@ -40,13 +41,9 @@ nfolds=5
 dev_set=dev
 num_threads=1
 
-[ -f ./path.sh ] && . ./path.sh
-. utils/parse_options.sh
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 data=$1
 dir=$2
 

@@ -22,6 +22,7 @@
 # Jobs write <out-data-dir>/asr/text.JOB (logs in <out-data-dir>/log/transcribe.JOB.log);
 # a rerun keeps the jobs whose output is newer than their part of wav.scp.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 nj=4
 cmd=run.pl
@@ -29,14 +30,9 @@ asr_model=pocketsphinx
 batch_size=8
 max_fail_frac=0.05
 
-echo "$0 $*"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$root/utils/parse_options.sh"
+. "$EMOREC_ROOT/utils/parse_options.sh"
 
-if [ $# -ne 2 ]; then
-  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; seen = 1; next } seen || NF { exit }' "$0" >&2
-  exit 1
-fi
+positional_args 2 "$@"
 data=$1
 out=$2
 me=$(basename "$0")
@@ -53,7 +49,7 @@ python -c "import emorec.bin.transcribe" 2>/dev/null \
 nutt=$(wc -l < "$data/wav.scp")
 [ "$nutt" -gt 0 ] || { echo "$me: $data/wav.scp is empty" >&2; exit 1; }
 [ "$nutt" -lt "$nj" ] && nj=$nutt
-"$root/utils/split_data.sh" --per-utt "$data" "$nj"
+"$EMOREC_ROOT/utils/split_data.sh" --per-utt "$data" "$nj"
 sdata=$data/split${nj}utt
 
 mkdir -p "$out/asr" "$out/log"
