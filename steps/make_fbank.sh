@@ -70,23 +70,8 @@ if [ -f "$data/feats.scp" ]; then
 fi
 rm -f "$data/utt2num_frames"
 
-nutt=$(wc -l < "$data/utt2spk")
-nspk=$(awk '{print $2}' "$data/utt2spk" | sort -u | wc -l)
-if [ "$nutt" -eq 0 ]; then
-  echo "$me: $data/utt2spk is empty" >&2; exit 1
-fi
-if [ "$nutt" -lt "$nj" ]; then
-  echo "$me: only $nutt utterances; using --nj $nutt"
-  nj=$nutt
-fi
-if [ "$nspk" -lt "$nj" ]; then
-  utils_split_opts=(--per-utt)
-  sdata=$data/split${nj}utt
-else
-  utils_split_opts=()
-  sdata=$data/split${nj}
-fi
-"$EMOREC_ROOT/utils/split_data.sh" ${utils_split_opts[@]+"${utils_split_opts[@]}"} "$data" "$nj"
+. "$EMOREC_ROOT/utils/lib/split_jobs.sh"
+split_for_jobs "$data" "$nj" "$me"
 
 # $cmd is word-split on purpose ("slurm.pl --config conf/slurm.conf").
 # shellcheck disable=SC2086

@@ -63,19 +63,8 @@ vecdir=$(cd "$vecdir" && pwd)   # the scp files name the arks by absolute path
 logdir=$(cd "$logdir" && pwd)
 rm -f "$data/$feature_set.scp"
 
-nutt=$(wc -l < "$data/utt2spk")
-[ "$nutt" -gt 0 ] || { echo "$me: $data/utt2spk is empty" >&2; exit 1; }
-if [ "$nutt" -lt "$nj" ]; then
-  echo "$me: only $nutt utterances; using --nj $nutt"
-  nj=$nutt
-fi
-nspk=$(awk '{print $2}' "$data/utt2spk" | sort -u | wc -l)
-if [ "$nspk" -lt "$nj" ]; then
-  split_opts=(--per-utt); sdata=$data/split${nj}utt
-else
-  split_opts=(); sdata=$data/split${nj}
-fi
-"$EMOREC_ROOT/utils/split_data.sh" ${split_opts[@]+"${split_opts[@]}"} "$data" "$nj"
+. "$EMOREC_ROOT/utils/lib/split_jobs.sh"
+split_for_jobs "$data" "$nj" "$me"
 vad_opts=()
 [ -f "$data/vad.scp" ] && vad_opts=(--vad-scp "$sdata/JOB/vad.scp")
 
