@@ -11,10 +11,12 @@
 # Usage: ./run.sh [options]     (./run.sh --help lists every option with its default)
 #   e.g. ./run.sh --iemocap-root /corpora/IEMOCAP_full_release --voxceleb-root /corpora/VoxCeleb1
 #   stage 0: data dir (and the demo corpus when no corpus is given)
-#   stage 1: 128-dim log-mel features (+ VAD with --use-vad true), leave-one-session-out folds
+#   stage 1: 128-dim log-mel features (+ VAD with --use-vad true), leave-one-session-out folds;
+#            with text source asr, transcripts from the audio (steps/transcribe.sh) and their WER
 #   stage 2: speaker model (egs/voxceleb trains one unless --speaker-model is given)
 #   stage 3: speech emotion models per fold (transfer modes in --ser-modes)
-#   stage 4: BERT text models per fold; SSL speech (HuBERT) and joint HuBERT+BERT models per fold
+#   stage 4: BERT text models per fold and text source; SSL speech (HuBERT) and joint HuBERT+BERT
+#            models per fold
 #            (the demo HuBERT pre-trained per fold on TRAIN audio unless --ssl-model is given)
 #   stage 5: late fusion of speech and text log-posteriors
 #   stage 6: UA/WA per fold, confusion matrices, RESULTS.md; the packaged model $exp/model
@@ -45,8 +47,9 @@ text_model=                      # local BERT dir or cached name; empty: the con
 ssl_config=                      # empty: conf/ssl_$setup.yaml (paper: hubert-base-ls960, Table 7 of paper 004)
 joint_config=                    # empty: conf/joint_$setup.yaml (paper: hubert-base-ls960 + bert-base-uncased)
 hubert_config=conf/hubert_demo.yaml  # setup demo: the demo HuBERT's pre-training
-text_source=ref                  # ref | asr: asr also trains the text models and fusion on ASR transcripts
-asr_model=pocketsphinx           # with --text-source asr: pocketsphinx, or a Whisper dir / cached name
+text_source="ref asr"            # transcripts of the text, joint and fusion systems: ref (the corpus's), asr (--asr-model's:
+                                 # what exists at use time; systems named *_asr, the exported model uses them), or both
+asr_model=pocketsphinx           # text source asr: pocketsphinx, or a Whisper dir / cached name
 ssl_model=                       # local HuBERT/wav2vec2/WavLM dir or cached name; empty: the config's, and with setup demo the demo HuBERT
 demo_dir=demo
 seed=777                         # the demo corpus's seed (and voxceleb's)
@@ -59,7 +62,8 @@ positional_args 0 "$@"
 check_enum exp_set 1 2 3
 [ -n "$setup" ] || setup=$([ -n "$iemocap_root" ] && echo paper || echo demo)
 check_enum setup paper demo
-check_enum text_source ref asr
+check_list text_source ref asr
+[ -n "$text_source" ] || usage_error "--text-source is empty"
 check_list ser_modes scratch probe finetune
 [ -n "$ser_modes" ] || usage_error "--ser-modes is empty"
 
@@ -83,6 +87,9 @@ exp=exp/exp$exp_set
 if $use_vad; then data+=_vad; exp+=_vad; fi
 folds=$data/loso
 if $script_disjoint; then folds+=_script_disjoint; exp+=_script_disjoint; fi
+with_asr=false; [[ " $text_source " != *" asr "* ]] || with_asr=true
+src_folds() { if [ "$1" = ref ]; then echo "$folds"; else echo "${folds}_asr"; fi; }
+src_suffix() { [ "$1" = ref ] || echo "_$1"; }   # system names: text, text_asr, ...
 runs=${seeds:-config}            # "config": one run with the configs' seed, in $exp itself
 run_dir() { if [ "$1" = config ]; then echo "$exp"; else echo "$exp/seed$1"; fi; }
 seed_opt() { if [ "$1" != config ]; then echo "--seed $1"; fi; }
@@ -118,7 +125,7 @@ echo "$0: setup $setup; corpus $($use_demo && echo "the synthetic demo corpus (s
 if $dry_run; then
   in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
   if in_range 0; then echo "stage 0: IEMOCAP $iemocap_root (Exp $exp_set class set) -> $data/all"; fi
-  if in_range 1; then echo "stage 1: features conf/fbank.conf -> fbank/$(basename "$data")$($use_vad && echo ", VAD conf/vad.conf"); folds -> $folds"; fi
+  if in_range 1; then echo "stage 1: features conf/fbank.conf -> fbank/$(basename "$data")$($use_vad && echo ", VAD conf/vad.conf"); folds -> $folds$($with_asr && echo "; ASR $asr_model -> $data/all_asr, ${folds}_asr")"; fi
   if in_range 2 && $train_speaker_model; then
     echo "stage 2: speaker model $speaker_model, trained by ../voxceleb:"
     (cd ../voxceleb && ./run.sh --dry-run true "${voxceleb_args[@]}") | sed 's/^/    /'
@@ -129,7 +136,7 @@ if $dry_run; then
     echo "stage 3: speech systems ($ser_modes), config $ser_config, from $speaker_model, on $folds -> $exp/ser_MODE (runs: $runs)"
   fi
   if in_range 4; then
-    echo "stage 4: text models, config $text_config, $encoder, on $folds -> $exp/text;" \
+    echo "stage 4: text models ($text_source transcripts), config $text_config, $encoder, on $folds -> $exp/text;" \
       "SSL models, config $ssl_config, joint models, config $joint_config, SSL encoder" \
       "${ssl_model:-of the config}$($pretrain_hubert && echo " (pre-trained per fold with $hubert_config)") -> $exp/{ssl,joint}"
   fi
@@ -163,7 +170,7 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   done
 fi
 
-if [ $stage -le 1 ] && [ $stop_stage -ge 1 ] && [ "$text_source" = asr ]; then
+if [ $stage -le 1 ] && [ $stop_stage -ge 1 ] && $with_asr; then
   # transcripts from the audio (what exists at use time); same utterances, same folds
   steps/transcribe.sh --nj $nj --cmd "$cuda_cmd" --asr-model "$asr_model" "$data/all" "$data/all_asr"
   utils/validate_data_dir.sh "$data/all_asr"
@@ -189,8 +196,10 @@ fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   stage_banner 4
   for r in $runs; do
-    steps/train_text.sh --cmd "$cuda_cmd" --ngpu $ngpu --train-config "$text_config" --text-model "$text_model" \
-      --encoder-opts "$(seed_opt $r)" --train-opts "$(seed_opt $r)" "$folds" "$(run_dir $r)/text"
+    for src in $text_source; do
+      steps/train_text.sh --cmd "$cuda_cmd" --ngpu $ngpu --train-config "$text_config" --text-model "$text_model" \
+        --encoder-opts "$(seed_opt $r)" --train-opts "$(seed_opt $r)" "$(src_folds $src)" "$(run_dir $r)/text$(src_suffix $src)"
+    done
   done
   # Paper 004: a self-supervised speech encoder + linear classifier, and jointly with BERT.
   if $pretrain_hubert; then  # once per fold, not per seed: it stands in for a downloaded model
@@ -198,19 +207,15 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   fi
   for r in $runs; do
     e=$(run_dir $r)
-    joint_text=$text_model
-    [ -n "$joint_text" ] || [ "$setup" != demo ] || joint_text=$e/text/encoder/foldJOB
     steps/train_ssl.sh --cmd "$cuda_cmd" --train-config "$ssl_config" --ssl-model "$ssl_model" \
       --train-opts "$(seed_opt $r)" "$folds" "$e/ssl"
-    steps/train_ssl.sh --cmd "$cuda_cmd" --family joint --train-config "$joint_config" --ssl-model "$ssl_model" \
-      --text-model "$joint_text" --train-opts "$(seed_opt $r)" "$folds" "$e/joint"
-  done
-fi
-
-if [ $stage -le 4 ] && [ $stop_stage -ge 4 ] && [ "$text_source" = asr ]; then
-  for r in $runs; do
-    steps/train_text.sh --cmd "$cuda_cmd" --ngpu $ngpu --train-config "$text_config" --text-model "$text_model" \
-      --encoder-opts "$(seed_opt $r)" --train-opts "$(seed_opt $r)" "${folds}_asr" "$(run_dir $r)/text_asr"
+    for src in $text_source; do
+      sfx=$(src_suffix $src)
+      joint_text=$text_model
+      [ -n "$joint_text" ] || [ "$setup" != demo ] || joint_text=$e/text$sfx/encoder/foldJOB
+      steps/train_ssl.sh --cmd "$cuda_cmd" --family joint --train-config "$joint_config" --ssl-model "$ssl_model" \
+        --text-model "$joint_text" --train-opts "$(seed_opt $r)" "$(src_folds $src)" "$e/joint$sfx"
+    done
   done
 fi
 
@@ -218,29 +223,31 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   stage_banner 5
   for r in $runs; do
     e=$(run_dir $r)
-    steps/fuse.sh --cmd "$train_cmd" --data "$folds" "$e/ser_finetune" "$e/text" "$e/fusion"
-    steps/fuse.sh --cmd "$train_cmd" --data "$folds" "$e/ssl" "$e/text" "$e/fusion_ssl"
-  done
-fi
-
-if [ $stage -le 5 ] && [ $stop_stage -ge 5 ] && [ "$text_source" = asr ]; then
-  for r in $runs; do
-    e=$(run_dir $r)
-    steps/fuse.sh --cmd "$train_cmd" --data "${folds}_asr" "$e/ser_finetune" "$e/text_asr" "$e/fusion_asr"
+    for src in $text_source; do
+      sfx=$(src_suffix $src)
+      steps/fuse.sh --cmd "$train_cmd" --data "$(src_folds $src)" "$e/ser_finetune" "$e/text$sfx" "$e/fusion$sfx"
+      steps/fuse.sh --cmd "$train_cmd" --data "$(src_folds $src)" "$e/ssl" "$e/text$sfx" "$e/fusion_ssl$sfx"
+    done
   done
 fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   stage_banner 6
-  systems="speech_finetune=ser_finetune text=text fusion_w1=fusion/w1 fusion_znorm=fusion/znorm"
-  systems+=" speech_ssl=ssl joint=joint fusion_ssl_w1=fusion_ssl/w1 fusion_ssl_znorm=fusion_ssl/znorm"
+  systems="speech_finetune=ser_finetune"
   for mode in $ser_modes; do
     [ $mode = finetune ] || systems+=" speech_$mode=ser_$mode"
   done
+  systems+=" speech_ssl=ssl"
+  w1_inputs=
+  for src in $text_source; do
+    x=$(src_suffix $src)
+    systems+=" text$x=text$x fusion_w1$x=fusion$x/w1 fusion_znorm$x=fusion$x/znorm joint$x=joint$x"
+    systems+=" fusion_ssl_w1$x=fusion_ssl$x/w1 fusion_ssl_znorm$x=fusion_ssl$x/znorm"
+    w1_inputs+=" fusion_w1$x=ser_finetune,text$x fusion_ssl_w1$x=ssl,text$x"
+  done
   asr_note=
-  if [ "$text_source" = asr ]; then
-    systems+=" text_asr=text_asr fusion_w1_asr=fusion_asr/w1 fusion_znorm_asr=fusion_asr/znorm"
-    asr_note=" Systems *_asr: text on ASR transcripts ($asr_model), $(cat "$data/all_asr/wer.txt")."
+  if $with_asr; then
+    asr_note=" Systems *_asr: text, fusion and joint models trained and tested on ASR transcripts ($asr_model; $(cat "$data/all_asr/wer.txt"))."
   fi
   first=$(run_dir ${runs%% *})
   ablations=
@@ -261,7 +268,7 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   $script_disjoint && folds_note=" Script-disjoint folds ($folds)." || folds_note=
   steps/report.sh --cmd "$train_cmd" --command "$EMOREC_COMMAND" --data "$folds" --corpus "$corpus" --seeds "$seeds" --systems "$systems" \
     --ablations "$ablations" --random-data "$data/random5" --random-ablations "$random_ablations" \
-    --paper-table conf/paper000_table2.tsv "${design_opt[@]}" --w1-inputs "fusion_w1=ser_finetune,text fusion_ssl_w1=ssl,text" \
+    --paper-table conf/paper000_table2.tsv "${design_opt[@]}" --w1-inputs "$w1_inputs" \
     --quote-configs "$ser_config $text_config $ssl_config $joint_config $hubert_config" --title "Exp $exp_set results of egs/iemocap, setup $setup, on $( $use_demo && echo "the demo corpus" || echo "IEMOCAP ($iemocap_root)")" \
     --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model. Whether transfer helps on this corpus: the \`speech_finetune\` − \`speech_scratch\` rows of the significance table.$vad_note$folds_note$asr_note" \
     "$exp" RESULTS.md
@@ -270,7 +277,7 @@ fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   if $use_demo; then trained_on="the demo corpus (synthetic, $demo_dir; not IEMOCAP)"; else trained_on="IEMOCAP ($iemocap_root)"; fi
-  text_system=text; [ "$text_source" = asr ] && text_system=text_asr
+  text_system=text; ! $with_asr || text_system=text_asr
   steps/export_model.sh --fbank-config conf/fbank.conf --results RESULTS.md --asr-model "$asr_model" \
     --text-system $text_system --fusion-system ${text_system/text/fusion} \
     --trained-on "$trained_on, Exp $exp_set classes, folds of $folds" "$(run_dir ${runs%% *})" "$exp/model"
