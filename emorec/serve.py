@@ -6,7 +6,8 @@ A FastAPI app with two routes:
   audio file upload and a 3 s browser recording (MediaRecorder, uploaded the same way),
   then the transcript and the speech, text and fused probabilities as bar charts;
 * ``POST /api/score`` (multipart, field ``audio``): ``{"transcript", "classes",
-  "systems": {"speech"|"text"|"fused": {"posteriors": {class: p}, "argmax"}}, "warnings"}``,
+  "duration_s", "systems": {"speech"|"text"|"fused": {"posteriors": {class: p}, "argmax"}},
+  "warnings"}`` (messages name the upload, never the server's temporary file),
   or ``{"error": message}`` with status 400 (unreadable audio), 413 (over the size limit)
   or 500 (anything else; the traceback goes to the server's log, never to the page).
 
@@ -37,7 +38,8 @@ PAGE = """<!DOCTYPE html>
 body { font-family: sans-serif; max-width: 52em; margin: 2em auto; color: #222; }
 .row { margin: 0.6em 0; }
 #error { color: #a00; font-weight: bold; white-space: pre-wrap; }
-#status { color: #555; }
+#status, #duration { color: #555; }
+#warnings { color: #a60; white-space: pre-wrap; }
 .system { display: inline-block; vertical-align: top; width: 15em; margin-right: 1.5em; }
 .bar-row { display: flex; align-items: center; margin: 0.2em 0; font-size: 0.9em; }
 .bar-label { width: 4em; }
@@ -54,13 +56,16 @@ body { font-family: sans-serif; max-width: 52em; margin: 2em auto; color: #222; 
 <div class="row"><button id="record">Record 3 s</button> (microphone, then scored)</div>
 <div class="row" id="status"></div>
 <div class="row" id="error"></div>
-<div class="row">Transcript: <span id="transcript"></span></div>
+<div class="row" id="warnings"></div>
+<div class="row">Transcript: <span id="transcript"></span> <span id="duration"></span></div>
 <div class="row" id="result"></div>
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
 function show(data) {
   $("transcript").textContent = data.transcript || "";
+  $("duration").textContent = "(" + data.duration_s.toFixed(2) + " s of audio)";
+  $("warnings").textContent = (data.warnings || []).map((w) => "warning: " + w).join("\\n");
   const out = $("result");
   out.textContent = "";
   for (const name of ["speech", "text", "fused"]) {
@@ -90,7 +95,7 @@ function show(data) {
   }
 }
 async function score(blob, name) {
-  $("error").textContent = ""; $("transcript").textContent = ""; $("result").textContent = "";
+  for (const id of ["error", "warnings", "transcript", "duration", "result"]) $(id).textContent = "";
   $("status").textContent = "scoring " + name + " ...";
   const form = new FormData();
   form.append("audio", blob, name);
@@ -110,18 +115,34 @@ $("upload").addEventListener("click", () => {
   if (!f) { $("error").textContent = "choose an audio file first"; return; }
   score(f, f.name);
 });
+// the container a browser records in (Chrome: webm, Firefox: ogg, Safari: mp4) -> file extension
+function recordingName(mime) {
+  for (const [kind, ext] of [["webm", ".webm"], ["ogg", ".ogg"], ["mp4", ".m4a"], ["wav", ".wav"]]) {
+    if (mime.includes(kind)) return "recording" + ext;
+  }
+  return "recording.audio";
+}
 $("record").addEventListener("click", async () => {
+  for (const id of ["error", "warnings"]) $(id).textContent = "";
+  if (!(navigator.mediaDevices && window.MediaRecorder)) {
+    $("error").textContent = "this browser cannot record here: recording needs http://127.0.0.1, " +
+      "http://localhost or https";
+    return;
+  }
   let stream;
   try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); }
   catch (e) { $("error").textContent = "no microphone: " + e; return; }
   const rec = new MediaRecorder(stream);
   const parts = [];
-  rec.ondataavailable = (ev) => parts.push(ev.data);
+  rec.ondataavailable = (ev) => { if (ev.data.size > 0) parts.push(ev.data); };
   rec.onstop = () => {
     stream.getTracks().forEach((t) => t.stop());
+    $("record").disabled = false;
+    if (!parts.length) { $("error").textContent = "the recording is empty"; $("status").textContent = ""; return; }
     const blob = new Blob(parts, { type: rec.mimeType });
-    score(blob, "recording" + (rec.mimeType.includes("ogg") ? ".ogg" : ".webm"));
+    score(blob, recordingName(rec.mimeType));
   };
+  $("record").disabled = true;
   $("status").textContent = "recording 3 s ...";
   rec.start();
   setTimeout(() => rec.stop(), 3000);
@@ -161,7 +182,10 @@ def create_app(model, max_bytes: int, log=lambda m: print(m, file=sys.stderr, fl
                 res = model.score(path)
             except InferError as e:
                 return {"status": 400, "error": str(e).replace(repr(path), repr(name)).replace(path, name)}
-        out = {"transcript": res.transcript, "classes": res.classes, "warnings": res.warnings, "systems": {}}
+        # the temporary file's name is the server's business: messages name the upload
+        out = {"transcript": res.transcript, "duration_s": res.duration_s, "classes": res.classes,
+               "warnings": [w.replace(repr(path), repr(name)).replace(path, name) for w in res.warnings],
+               "systems": {}}
         for sys_name in ("speech", "text", "fused"):
             lp = getattr(res, sys_name)
             if lp is not None:
