@@ -2,7 +2,8 @@
 models gives the posteriors of the recipe's own scoring path (compute_fbank +
 score_posteriors, the text model, the fold's fusion) for the same utterance; several
 folds form an ensemble (mean of log-posteriors); run from another directory without
-path.sh; without a transcript its ASR (pocketsphinx) transcribes the audio; m4a is read."""
+path.sh; without a transcript its ASR (pocketsphinx) transcribes the audio; wav, flac, mp3
+and m4a are read."""
 import json
 import os
 import shutil
@@ -32,12 +33,13 @@ SUMMARY = """# IEMOCAP Exp 3 results
 
 
 def emorec_infer(args, cwd):
-    """The installed console script, run from ``cwd`` without path.sh. PYTHONPATH names this
-    checkout only because the venv's editable install may point at another checkout."""
+    """The installed console script, run from ``cwd`` without path.sh (no HF_HUB_OFFLINE
+    either: the entry point sets it). PYTHONPATH names this checkout only because the venv's
+    editable install may point at another checkout."""
     script = Path(sys.executable).parent / "emorec-infer"
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "emorec.bin.infer"]
     env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "PYTHONPATH": str(ROOT),
-           "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+           "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd + [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)
 
@@ -98,20 +100,41 @@ def test_export_then_infer(recipe, shell_env, tmp_path):  # noqa: F811
     assert res2["fused"]["method"] == "w1, 2-fold ensemble"
 
 
-def test_package_asr_m4a_and_errors(recipe, shell_env, tmp_path):  # noqa: F811
+def test_package_asr_formats_and_errors(recipe, shell_env, tmp_path):  # noqa: F811
+    """From a directory under /tmp, without path.sh: wav, flac, mp3 and m4a (made by ffmpeg,
+    which tools/install.sh installs), each transcribed by the package's ASR and scored."""
     rec = recipe
     model = rec / "model one"
     if not model.exists():
         (rec / "RESULTS.md").write_text(SUMMARY)
         model = export(rec, shell_env, "model one", "1")
-    raw = tmp_path / "said.wav"
-    subprocess.run(["espeak-ng", "-s", "120", "-w", str(raw), "I love this wonderful day"], check=True)
-    m4a = tmp_path / "said clip.m4a"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(raw), str(m4a)], check=True)
-    r = emorec_infer(["--model", model, "--device", "cpu", m4a], cwd=tmp_path)
+    said = tmp_path / "said clip.wav"
+    subprocess.run(["espeak-ng", "-s", "120", "-w", str(said), "I love this wonderful day"], check=True)
+    clips = [said]
+    for ext in ("flac", "mp3", "m4a"):
+        clips.append(said.with_suffix(f".{ext}"))
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(said), str(clips[-1])], check=True)
+    r = emorec_infer(["--model", model, "--device", "cpu", "--json"] + clips, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    res = {Path(j["wav"]).suffix: j for j in map(json.loads, r.stdout.splitlines())}
+    assert list(res) == [".wav", ".flac", ".mp3", ".m4a"]
+    wav = res[".wav"]
+    assert wav["transcript"] not in ("", "<unk>")
+    for ext, j in res.items():
+        assert j["duration_s"] == pytest.approx(wav["duration_s"], abs=0.05), ext  # decoders trim the codec's padding
+        assert j["transcript"] and set(j) >= {"speech", "text", "fused"}, ext
+        for s in ("speech", "text", "fused"):
+            assert sum(j[s]["posteriors"].values()) == pytest.approx(1, abs=1e-6)
+    # flac is lossless: the wav's transcript and posteriors exactly
+    assert res[".flac"]["transcript"] == wav["transcript"]
+    for s in ("speech", "text", "fused"):
+        assert res[".flac"][s]["posteriors"] == wav[s]["posteriors"]
+
+    # the table: the file, its transcript, the three systems
+    r = emorec_infer(["--model", model, "--device", "cpu", clips[-1]], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].startswith(str(m4a)) and lines[1].startswith("transcript: ") and len(lines[1]) > 13
+    assert lines[0].startswith(str(clips[-1])) and lines[1] == f"transcript: {res['.m4a']['transcript']}"
     assert lines[2].split() == ["class", "speech", "text", "fused(w1=0.30)"]
 
     bad = tmp_path / "bad.wav"
