@@ -11,6 +11,12 @@ A FastAPI app with two routes:
   or ``{"error": message}`` with status 400 (unreadable audio), 413 (over the size limit)
   or 500 (anything else; the traceback goes to the server's log, never to the page).
 
+The size limit (``--max-mb``) is checked three times, each where it is cheapest: the page
+refuses a larger file before sending it; the server refuses a request whose declared
+Content-Length exceeds it (plus the multipart framing) before reading its body, since
+Starlette would spool all of it to disk before the endpoint runs; the endpoint reads at
+most the limit plus one byte of the file (a chunked upload declares no length).
+
 The model is loaded once; requests are scored one at a time (one lock), each upload
 written to a temporary file with its extension (wav, flac, mp3, m4a, webm... decoded by
 emorec.audio, through ffmpeg where libsndfile cannot) and removed afterwards.
@@ -31,6 +37,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from emorec.inference import InferError
+
+MULTIPART_SLACK = 64 * 1024  # bytes of multipart framing allowed over the file size limit
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>emorec: emotion from speech and text</title>
@@ -96,6 +104,11 @@ function show(data) {
 }
 async function score(blob, name) {
   for (const id of ["error", "warnings", "transcript", "duration", "result"]) $(id).textContent = "";
+  if (blob.size > __MAX_BYTES__) {
+    $("error").textContent = name + ": larger than the __LIMIT__ limit of this server";
+    $("status").textContent = "done: " + name;
+    return;
+  }
   $("status").textContent = "scoring " + name + " ...";
   const form = new FormData();
   form.append("audio", blob, name);
@@ -169,12 +182,23 @@ def create_app(model, max_bytes: int, log=lambda m: print(m, file=sys.stderr, fl
     """The FastAPI app serving ``model`` (a package.PackagedModel)."""
     app = FastAPI(title="emorec", docs_url=None, redoc_url=None, openapi_url=None)
     lock = threading.Lock()
+    limit = f"{max_bytes / 2**20:g} MB"
     page = (PAGE.replace("__MODEL__", html.escape(str(model.dir)))
             .replace("__CLASSES__", html.escape(" ".join(model.classes)))
-            .replace("__ASR__", html.escape(model.manifest["asr"]["model"])))
+            .replace("__ASR__", html.escape(model.manifest["asr"]["model"]))
+            .replace("__MAX_BYTES__", str(max_bytes)).replace("__LIMIT__", limit))
 
     def error(status: int, msg: str):
         return JSONResponse({"error": msg}, status_code=status)
+
+    @app.middleware("http")
+    async def refuse_declared_oversize(request, call_next):
+        declared = request.headers.get("content-length", "")
+        if request.url.path == "/api/score" and declared.isdigit() and \
+                int(declared) > max_bytes + MULTIPART_SLACK:
+            return error(413, f"the upload ({int(declared) / 2**20:.1f} MB) is larger than the {limit} limit "
+                              f"of this server")
+        return await call_next(request)
 
     def score_file(path: str, name: str) -> dict:
         with lock:
@@ -201,7 +225,7 @@ def create_app(model, max_bytes: int, log=lambda m: print(m, file=sys.stderr, fl
         name = os.path.basename(audio.filename or "upload")
         data = await audio.read(max_bytes + 1)
         if len(data) > max_bytes:
-            return error(413, f"{name}: larger than the {max_bytes / 2**20:g} MB limit of this server")
+            return error(413, f"{name}: larger than the {limit} limit of this server")
         if not data:
             return error(400, f"{name}: empty file")
         fd, path = tempfile.mkstemp(prefix="emorec-upload-", suffix=_safe_suffix(name))

@@ -4,12 +4,15 @@ transcript and the probabilities from the page (they equal the package's own sco
 a corrupt and an oversized file get a readable message, and the server keeps serving.
 The "Record 3 s" button records from chromium's fake microphone, which plays a spoken wav
 (--use-file-for-fake-audio-capture), and the page shows what the server made of it."""
+import http.client
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -101,6 +104,19 @@ def _page_posteriors(driver, name):
     return [b.get_attribute("data-cls") for b in bars], np.array([float(b.get_attribute("data-p")) for b in bars])
 
 
+def _post(url, name, data):
+    """POST ``data`` as the multipart file field ``audio`` named ``name``: (status, JSON)."""
+    head = (f'--b\r\nContent-Disposition: form-data; name="audio"; filename="{name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n").encode()
+    req = urllib.request.Request(url + "api/score", data=head + data + b"\r\n--b--\r\n",
+                                 headers={"Content-Type": "multipart/form-data; boundary=b"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
 def _say(text, wav):
     subprocess.run(["espeak-ng", "-s", "120", "-w", str(wav), text], check=True)
 
@@ -138,8 +154,22 @@ def test_page_upload_and_errors(server, tmp_path):
         assert "corrupt clip.wav" in err and "cannot decode audio" in err and "Traceback" not in err
         assert driver.find_element(By.ID, "result").text == ""
 
-        _upload(driver, big)
+        _upload(driver, big)  # refused by the page itself
         assert "big.wav: larger than the 1 MB limit" in driver.find_element(By.ID, "error").text
+        # other clients: a declared size over the limit is refused before the body is sent ...
+        host, port = url.split("/")[2].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        conn.putrequest("POST", "/api/score")
+        conn.putheader("Content-Type", "multipart/form-data; boundary=b")
+        conn.putheader("Content-Length", str(3 << 20))
+        conn.endheaders()
+        resp = conn.getresponse()
+        assert resp.status == 413
+        assert json.load(resp)["error"] == "the upload (3.0 MB) is larger than the 1 MB limit of this server"
+        conn.close()
+        # ... and a file a byte over it (the request within the multipart slack) by the endpoint
+        status, body = _post(url, "near.wav", b"\0" * ((1 << 20) + 1))
+        assert status == 413 and body["error"] == "near.wav: larger than the 1 MB limit of this server"
 
         _upload(driver, wav)  # still serving
         assert driver.find_element(By.ID, "error").text == ""
