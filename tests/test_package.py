@@ -230,3 +230,42 @@ def test_export_gives_the_recipe_scores(steps_recipe, shell_env, tmp_path, metho
             lp = ref[utt][[sc.classes.index(c) for c in res["classes"]]]
             np.testing.assert_allclose(_probs(res, name), np.exp(lp), rtol=1e-4, atol=1e-6,
                                        err_msg=f"{name} {utt}")
+
+
+def test_export_with_vad_gives_the_recipe_scores(steps_recipe, shell_env, tmp_path):
+    """A recipe run with --use-vad true scores the voiced frames only (steps/compute_vad.sh,
+    then score_posteriors as steps/train_ser.sh runs it); a package exported with
+    --use-vad true gives those speech posteriors."""
+    import kaldiio
+    import soundfile
+
+    rec = steps_recipe
+    test, vad = rec / "data/loso/fold1/test", rec / "data/vad test"
+    vad.mkdir()
+    wavs = {}
+    for utt, path in (ln.split(" ", 1) for ln in (test / "wav.scp").read_text().splitlines()):
+        x, sr = soundfile.read(path, dtype="float32")
+        pad = np.zeros(sr, np.float32)  # 1 s of silence on each side
+        wavs[utt] = tmp_path / f"{utt} padded.wav"
+        soundfile.write(wavs[utt], np.concatenate([pad, x, pad]), sr)
+    (vad / "wav.scp").write_text("".join(f"{u} {p}\n" for u, p in wavs.items()))
+    for f in ("utt2spk", "spk2utt", "utt2emo", "text"):
+        shutil.copy(test / f, vad / f)
+    _run(f'steps/make_fbank.sh --nj 1 "{vad}" && steps/compute_vad.sh --nj 1 "{vad}" && '
+         f'python -m emorec.bin.score_posteriors --model exp/exp3/ser_scratch/fold1/best.pt --data "{vad}" '
+         f'--out exp/vad/test.logpost.ark', rec)
+    voiced = {u: np.asarray(v).reshape(-1) for u, v in kaldiio.load_scp(str(vad / "vad.scp")).items()}
+    assert all(0.3 < v.mean() < 0.7 for v in voiced.values())  # the padding is not speech
+
+    model = export(rec, shell_env, "model vad", "1", ("--speech-system", "ser_scratch", "--use-vad", "true"))
+    assert json.loads((model / "manifest.json").read_text())["vad_config"] == "vad.conf"
+    assert "--min-pause=500.0" in (model / "vad.conf").read_text().splitlines()
+    r = emorec_infer(["--model", model, "--device", "cpu", "--json"] + [a for u in wavs for a in
+                                                                          ("--transcript", "okay")] +
+                     list(wavs.values()), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    sc = read_scores(rec / "exp/vad/test.logpost.ark")
+    ref = dict(zip(sc.utts, sc.mat))
+    for utt, res in zip(wavs, map(json.loads, r.stdout.splitlines())):
+        lp = ref[utt][[sc.classes.index(c) for c in res["classes"]]]
+        np.testing.assert_allclose(_probs(res, "speech"), np.exp(lp), rtol=1e-4, atol=1e-6, err_msg=utt)
