@@ -175,8 +175,10 @@ def fuse_fold(speech_dir, text_dir, method_dirs: Dict[str, Path], dev_utt2emo,
             with atomic_write(d / "znorm_stats.txt") as f:
                 f.write(f"# per-class dev statistics ({'per-class' if per_class_znorm else 'global'}); "
                         f"classes: {' '.join(classes)}\n")
+                # every digit (shortest round-trip repr): a model applying this file must reproduce
+                # the fused test scores, and a near-constant system's std can be ~1e-5 of its mean
                 for name, v in params.znorm.items():
-                    f.write(name + " " + " ".join(f"{x:.6g}" for x in v) + "\n")
+                    f.write(name + " " + " ".join(repr(float(x)) for x in v) + "\n")
         elif m == "equal_raw":
             params = FusionParams(0.5)
         else:

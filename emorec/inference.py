@@ -6,7 +6,9 @@ Speech: the audio (any sample rate, mono or stereo) is read with emorec.audio (c
 averaged, resampled to the feature rate), turned into log-mel filterbanks by
 emorec.features.Fbank, normalised per segment (emorec.data.dataset.normalise) and
 scored by the model on the whole segment: the code path of compute_fbank +
-score_posteriors. Text (with a transcript): the fine-tuned BERT model. Fused (with
+score_posteriors; with VAD (a recipe run with --use-vad true: steps/compute_vad.sh), only
+the frames emorec.vad finds voiced, as feature reading selects them for the recipe's
+scores (emorec.data.dataset.select_voiced). Text (with a transcript): the fine-tuned BERT model. Fused (with
 both): the fitted late fusion of a fold (emorec.fusion.apply_fusion, as fuse_fold
 applies it), then a log-softmax. All posteriors are in the speech model's class order;
 the text model's and the fusion files' classes are mapped to it by name.
@@ -43,9 +45,11 @@ def class_map(target: Sequence[str], other: Sequence[str], what: str) -> List[in
 class SpeechScorer:
     """audio -> natural-log posteriors, the path of compute_fbank + score_posteriors."""
 
-    def __init__(self, ckpt: str, fbank_config: str, device):
+    def __init__(self, ckpt: str, fbank_config: str, device, use_vad: bool = False,
+                 vad_config: Optional[str] = None):
         from emorec.features import Fbank, FbankConfig
         from emorec.train.infer import load_model
+        from emorec.vad import Vad, VadConfig
 
         if not os.path.isfile(ckpt):
             raise InferError(f"{ckpt}: no such speech model (best.pt of steps/train_ser.sh)")
@@ -66,6 +70,12 @@ class SpeechScorer:
             raise InferError(f"{ckpt}: the model takes {in_dim}-dim features but {fbank_config} "
                              f"gives {self.cfg.dim}")
         self.fbank = Fbank(self.cfg)
+        self.vad = None
+        if use_vad or vad_config:
+            try:
+                self.vad = Vad(VadConfig.from_file(vad_config))
+            except (OSError, ValueError) as e:
+                raise InferError(f"{vad_config}: {e}") from e
 
     @property
     def sample_rate(self) -> int:
@@ -94,9 +104,17 @@ class SpeechScorer:
             raise InferError(f"{wav!r}: {wave.size / self.sample_rate * 1000:.1f} ms of audio is shorter "
                              f"than one frame ({self.cfg.frame_length:g} ms); no features")
         try:
-            return self.fbank.compute_many([wave])[0], wave.size / self.sample_rate, warnings
+            feats = self.fbank.compute_many([wave])[0]
         except TooShortError as e:
             raise InferError(f"{wav!r}: {e}") from e
+        if self.vad is not None:  # as steps/compute_vad.sh decides and feature reading selects
+            from emorec.data.dataset import select_voiced
+
+            vad_rate = int(self.vad.cfg.sample_frequency)
+            decisions = self.vad(wave if vad_rate == self.sample_rate else
+                                 mono_at_rate(data, sr, wav, target_sr=vad_rate))
+            feats = select_voiced(feats, decisions, wav)
+        return feats, wave.size / self.sample_rate, warnings
 
     def logposteriors(self, feats: np.ndarray) -> np.ndarray:
         """Whole-segment log-posteriors of raw features (normalised as for training/scoring)."""
@@ -185,8 +203,9 @@ class EmotionRecognizer:
     trained system. ``fusion`` is w1, znorm, equal_raw or none."""
 
     def __init__(self, speech_model: str, fbank_config: str, text_model: Optional[str] = None,
-                 fusion: str = "none", fusion_dir: Optional[str] = None, device="cpu"):
-        self.speech = SpeechScorer(speech_model, fbank_config, device)
+                 fusion: str = "none", fusion_dir: Optional[str] = None, device="cpu", use_vad: bool = False,
+                 vad_config: Optional[str] = None):
+        self.speech = SpeechScorer(speech_model, fbank_config, device, use_vad, vad_config)
         self.classes = self.speech.classes
         self.text = self.fuser = None
         if text_model is not None:

@@ -6,6 +6,8 @@ Layout::
     manifest.json        format, classes, feature config, ASR, systems (below)
     README.md            what it was trained on, its test UA/WA from the recipe's RESULTS.md
     fbank.conf           the feature config the speech models were trained with
+    vad.conf             when they were trained on the voiced frames (--use-vad true): every
+                         emorec.vad option (manifest "vad_config"; null: no VAD)
     classes.txt          the class order of every posterior
     speech/foldK/best.pt text/foldK/ (a text model dir)  fusion/foldK/ (w1.txt / znorm_stats.txt)
     asr/                 the Whisper model, when a Whisper directory was exported
@@ -28,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -36,6 +39,7 @@ import numpy as np
 from emorec import fusion
 from emorec.fileio import atomic_dir, read_classes, write_classes
 from emorec.inference import EmotionRecognizer, InferError, Result
+from emorec.vad import VadConfig
 
 FORMAT = "emorec-model"
 VERSION = 1
@@ -64,13 +68,16 @@ def results_rows(results_md: Path, systems: Sequence[str]) -> List[str]:
 
 
 def export_model(exp_dir, out_dir, fbank_config, folds: Sequence[str], speech_system: str = "ser_finetune",
-                 text_system: str = "text", fusion_system: str = "fusion", fusion_method: str = "w1", asr_model: str = "pocketsphinx", results_md=None,
-                 trained_on: str = "", log=print) -> Path:
+                 text_system: str = "text", fusion_system: str = "fusion", fusion_method: str = "w1",
+                 asr_model: str = "pocketsphinx", results_md=None, trained_on: str = "", use_vad: bool = False,
+                 vad_config: Optional[str] = None, log=print) -> Path:
     """Copy fold models of a recipe's experiment dir into a package at ``out_dir``
     (written beside it, then renamed into place). The systems are read from
     EXP/<speech_system>/foldK/best.pt, EXP/<text_system>/foldK/model and
     EXP/<fusion_system>/<fusion_method>/foldK; README.md quotes their RESULTS.md rows,
-    named as the recipe reports them (speech_finetune, text_asr, fusion_w1_asr ...)."""
+    named as the recipe reports them (speech_finetune, text_asr, fusion_w1_asr ...).
+    ``use_vad``/``vad_config``: the recipe's features went through steps/compute_vad.sh
+    (with that options file; None: the defaults); the package then keeps every VAD option."""
     exp, out_dir = Path(exp_dir), Path(out_dir)
     if fusion_method not in FUSION_FILES:
         raise InferError(f"unknown fusion method {fusion_method!r} ({', '.join(FUSION_FILES)})")
@@ -79,6 +86,15 @@ def export_model(exp_dir, out_dir, fbank_config, folds: Sequence[str], speech_sy
     members = {"speech": [], "text": [], "fused": []}
     with atomic_dir(out_dir) as tmp:
         _copy(Path(fbank_config), tmp / "fbank.conf", "the fbank config")
+        vad = None
+        if use_vad or vad_config:
+            vad = "vad.conf"
+            try:
+                cfg = VadConfig.from_file(vad_config)
+            except (OSError, ValueError) as e:
+                raise InferError(f"{vad_config}: {e}") from None
+            (tmp / vad).write_text("".join(f"--{k.replace('_', '-')}={v}\n" for k, v in asdict(cfg).items()),
+                                   encoding="utf-8")
         classes = None
         for k in folds:
             sp, tx, fu = (f"speech/fold{k}/best.pt", f"text/fold{k}", f"fusion/fold{k}")
@@ -91,7 +107,8 @@ def export_model(exp_dir, out_dir, fbank_config, folds: Sequence[str], speech_sy
                     _copy(src, tmp / fu / f, f"{fusion_method} fusion parameters")
             # loading each fold checks that its models and fusion agree, before anything is published
             rec = EmotionRecognizer(str(tmp / sp), str(tmp / "fbank.conf"), text_model=str(tmp / tx),
-                                    fusion=fusion_method, fusion_dir=str(tmp / fu), device="cpu")
+                                    fusion=fusion_method, fusion_dir=str(tmp / fu), device="cpu",
+                                    vad_config=str(tmp / vad) if vad else None)
             if classes is not None and rec.classes != classes:
                 raise InferError(f"fold{k} has classes {rec.classes}, fold{folds[0]} {classes}")
             classes = rec.classes
@@ -107,6 +124,7 @@ def export_model(exp_dir, out_dir, fbank_config, folds: Sequence[str], speech_sy
         rows = results_rows(Path(results_md), reported) if results_md else []
         manifest = {
             "format": FORMAT, "version": VERSION, "classes": classes, "fbank_config": "fbank.conf",
+            "vad_config": vad,
             "asr": asr,
             "ensemble": "mean of the members' natural-log posteriors, renormalised",
             "systems": [
@@ -133,7 +151,8 @@ def _readme(m: dict, rows: List[str]) -> str:
            f"- trained on: {m['trained_on'] or 'not stated'}",
            f"- exported from: `{m['source_exp']}`",
            f"- classes: {' '.join(m['classes'])}",
-           f"- systems: speech ResNet on log-mel filterbanks (`fbank.conf`), BERT text model, "
+           f"- systems: speech ResNet on log-mel filterbanks (`fbank.conf`"
+           f"{'; the voiced frames only, VAD `vad.conf`' if m['vad_config'] else ''}), BERT text model, "
            f"late fusion ({m['systems'][2]['method']}); {how}.",
            f"- transcripts when none is given: ASR `{m['asr']['model']}`",
            "", "Run: `emorec-infer --model THIS_DIR some.wav` or `emorec-serve --model THIS_DIR`.", ""]
@@ -170,9 +189,11 @@ class PackagedModel:
         if missing:
             raise InferError(f"{mf}: no {', '.join(missing)} system")
         fused = systems["fused"]
+        vad = m.get("vad_config")
         self.members = [
             EmotionRecognizer(str(self.dir / sp), str(self.dir / m["fbank_config"]), text_model=str(self.dir / tx),
-                              fusion=fused["method"], fusion_dir=str(self.dir / fu), device=device)
+                              fusion=fused["method"], fusion_dir=str(self.dir / fu), device=device,
+                              vad_config=str(self.dir / vad) if vad else None)
             for sp, tx, fu in zip(systems["speech"]["members"], systems["text"]["members"], fused["members"])]
         if read_classes(self.dir / "classes.txt") != self.classes or \
                 any(r.classes != self.classes for r in self.members):

@@ -18,6 +18,9 @@
 #   --fusion-system NAME       fusion dir under <exp-dir> (fusion; fusion_asr)
 #   --fusion M                 w1 | znorm | equal_raw (w1)
 #   --fbank-config FILE        the features the speech models were trained on (conf/fbank.conf)
+#   --use-vad BOOL             the recipe ran with --use-vad true: the package scores the voiced
+#                              frames only, as the recipe's scores did (false)
+#   --vad-config FILE          the options file steps/compute_vad.sh was given (none: its defaults)
 #   --asr-model M              pocketsphinx, or a Whisper dir (copied in) / cached name (pocketsphinx)
 #   --results FILE             the recipe's RESULTS.md (its summary rows go into README.md)
 #   --trained-on TEXT          what the models were trained on, for README.md
@@ -30,6 +33,8 @@ text_system=text
 fusion_system=fusion
 fusion=w1
 fbank_config=conf/fbank.conf
+use_vad=false
+vad_config=
 asr_model=pocketsphinx
 results=
 trained_on=
@@ -39,7 +44,8 @@ trained_on=
 positional_args 2 "$@"
 opts=()
 [ -n "$results" ] && opts+=(--results "$results")
-python -m emorec.bin.export_model --fbank-config "$fbank_config" --folds "$folds" \
+[ -n "$vad_config" ] && opts+=(--vad-config "$vad_config")
+python -m emorec.bin.export_model --fbank-config "$fbank_config" --use-vad "$use_vad" --folds "$folds" \
   --speech-system "$speech_system" --text-system "$text_system" --fusion-system "$fusion_system" --fusion "$fusion" --asr-model "$asr_model" --trained-on "$trained_on" \
   ${opts[@]+"${opts[@]}"} "$1" "$2"
 echo "$(basename "$0"): model in $2 (emorec-infer --model $2 WAV)"

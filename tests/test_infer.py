@@ -200,7 +200,6 @@ def test_infer_znorm_and_errors(recipe, capsys, monkeypatch):
     assert st["classes"] == SPEECH_CLASSES
     ls, lt = np.log(_probs(res, "speech")), np.log(_probs(res, "text"))
     s = 0.5 * (ls - st["speech_mean"]) / st["speech_std"] + 0.5 * (lt - st["text_mean"]) / st["text_std"]
-    # the stats file holds 6 significant digits; the fused scores are computed from them
     np.testing.assert_allclose(_probs(res, "fused"), np.exp(s) / np.exp(s).sum(), rtol=1e-6, atol=1e-9)
 
     # models whose classes differ

@@ -2,7 +2,8 @@
 models gives the posteriors of the recipe's own scoring path (compute_fbank +
 score_posteriors, the text model, the fold's fusion) for the same utterance; several
 folds form an ensemble (mean of log-posteriors); run from another directory without
-path.sh; without a transcript its ASR (pocketsphinx) transcribes the audio; m4a is read."""
+path.sh; without a transcript its ASR (pocketsphinx) transcribes the audio; wav, flac, mp3
+and m4a are read."""
 import json
 import os
 import shutil
@@ -12,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from emorec import fusion
+from emorec.fileio import read_scores
 from emorec.models import text
-from test_infer import SPEECH_CLASSES, T1, TEXT_CLASSES, _probs, _reference_speech, recipe  # noqa: F401
+from conftest import _path_sh_env
+from test_infer import SPEECH_CLASSES, T1, TEXT_CLASSES, TINY, _probs, _reference_speech, recipe  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = """# IEMOCAP Exp 3 results
@@ -32,18 +36,19 @@ SUMMARY = """# IEMOCAP Exp 3 results
 
 
 def emorec_infer(args, cwd):
-    """The installed console script, run from ``cwd`` without path.sh. PYTHONPATH names this
-    checkout only because the venv's editable install may point at another checkout."""
+    """The installed console script, run from ``cwd`` without path.sh (no HF_HUB_OFFLINE
+    either: the entry point sets it). PYTHONPATH names this checkout only because the venv's
+    editable install may point at another checkout."""
     script = Path(sys.executable).parent / "emorec-infer"
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "emorec.bin.infer"]
     env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "PYTHONPATH": str(ROOT),
-           "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+           "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd + [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)
 
 
-def export(rec, shell_env, out, folds):
-    r = subprocess.run([str(ROOT / "steps/export_model.sh"), "--folds", folds, "--results", "RESULTS.md",
+def export(rec, shell_env, out, folds, opts=("--results", "RESULTS.md")):
+    r = subprocess.run([str(ROOT / "steps/export_model.sh"), "--folds", folds, *opts,
                         "--trained-on", "tiny test models", "exp/exp3", out], cwd=rec, env=shell_env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -98,20 +103,41 @@ def test_export_then_infer(recipe, shell_env, tmp_path):  # noqa: F811
     assert res2["fused"]["method"] == "w1, 2-fold ensemble"
 
 
-def test_package_asr_m4a_and_errors(recipe, shell_env, tmp_path):  # noqa: F811
+def test_package_asr_formats_and_errors(recipe, shell_env, tmp_path):  # noqa: F811
+    """From a directory under /tmp, without path.sh: wav, flac, mp3 and m4a (made by ffmpeg,
+    which tools/install.sh installs), each transcribed by the package's ASR and scored."""
     rec = recipe
     model = rec / "model one"
     if not model.exists():
         (rec / "RESULTS.md").write_text(SUMMARY)
         model = export(rec, shell_env, "model one", "1")
-    raw = tmp_path / "said.wav"
-    subprocess.run(["espeak-ng", "-s", "120", "-w", str(raw), "I love this wonderful day"], check=True)
-    m4a = tmp_path / "said clip.m4a"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(raw), str(m4a)], check=True)
-    r = emorec_infer(["--model", model, "--device", "cpu", m4a], cwd=tmp_path)
+    said = tmp_path / "said clip.wav"
+    subprocess.run(["espeak-ng", "-s", "120", "-w", str(said), "I love this wonderful day"], check=True)
+    clips = [said]
+    for ext in ("flac", "mp3", "m4a"):
+        clips.append(said.with_suffix(f".{ext}"))
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(said), str(clips[-1])], check=True)
+    r = emorec_infer(["--model", model, "--device", "cpu", "--json"] + clips, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    res = {Path(j["wav"]).suffix: j for j in map(json.loads, r.stdout.splitlines())}
+    assert list(res) == [".wav", ".flac", ".mp3", ".m4a"]
+    wav = res[".wav"]
+    assert wav["transcript"] not in ("", "<unk>")
+    for ext, j in res.items():
+        assert j["duration_s"] == pytest.approx(wav["duration_s"], abs=0.05), ext  # decoders trim the codec's padding
+        assert j["transcript"] and set(j) >= {"speech", "text", "fused"}, ext
+        for s in ("speech", "text", "fused"):
+            assert sum(j[s]["posteriors"].values()) == pytest.approx(1, abs=1e-6)
+    # flac is lossless: the wav's transcript and posteriors exactly
+    assert res[".flac"]["transcript"] == wav["transcript"]
+    for s in ("speech", "text", "fused"):
+        assert res[".flac"][s]["posteriors"] == wav[s]["posteriors"]
+
+    # the table: the file, its transcript, the three systems
+    r = emorec_infer(["--model", model, "--device", "cpu", clips[-1]], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].startswith(str(m4a)) and lines[1].startswith("transcript: ") and len(lines[1]) > 13
+    assert lines[0].startswith(str(clips[-1])) and lines[1] == f"transcript: {res['.m4a']['transcript']}"
     assert lines[2].split() == ["class", "speech", "text", "fused(w1=0.30)"]
 
     bad = tmp_path / "bad.wav"
@@ -122,3 +148,124 @@ def test_package_asr_m4a_and_errors(recipe, shell_env, tmp_path):  # noqa: F811
     assert r.returncode == 1 and "manifest.json: no such file" in r.stderr
     r = emorec_infer(["--model", model, "--fusion", "znorm", bad], cwd=tmp_path)  # not silently ignored
     assert r.returncode == 1 and "drop --fusion" in r.stderr
+
+
+# one leave-one-session-out fold of spoken utterances: (speaker, espeak-ng speed, set) x sentence
+SAID = {"ang": "i hate it damn", "hap": "i love this wonderful day", "neu": "okay it is tuesday at the office",
+        "sad": "i miss you and i am sorry"}
+SPEAKERS = [("spkA", 150, "train"), ("spkB", 120, "train"), ("spkC", 135, "dev"), ("spkD", 110, "test")]
+
+
+def _run(cmd, cwd):
+    r = subprocess.run(["bash", "-c", cmd], cwd=cwd, env=_path_sh_env() | {"OMP_NUM_THREADS": "1"},
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, f"{cmd}:\n{r.stdout[-2000:]}{r.stderr[-2000:]}"
+
+
+@pytest.fixture(scope="module")
+def steps_recipe(tmp_path_factory):
+    """A one-fold recipe made by the recipe's own steps: make_fbank.sh, train_ser.sh,
+    train_text.sh, fuse.sh; its test scores are the files the recipe reports from."""
+    rec = tmp_path_factory.mktemp("steps recipe")
+    for d in ("steps", "utils"):  # as in egs/*/
+        (rec / d).symlink_to(ROOT / d)
+    (rec / "conf").mkdir()
+    shutil.copy(ROOT / "egs/iemocap/conf/fbank.conf", rec / "conf/fbank.conf")
+    (rec / "conf/ser.yaml").write_text(yaml.safe_dump(TINY))
+    (rec / "conf/text.yaml").write_text(yaml.safe_dump(
+        {"model": {"max_len": 32}, "data": {"batch_size": 8, "eval_batch_size": 16}, "optim": {"lr": 1e-3},
+         "train": {"epochs": 2, "seed": 5, "log_interval": 1}}))
+    loso = rec / "data/loso/fold1"
+    for spk, speed, part in SPEAKERS:
+        d = loso / part
+        d.mkdir(parents=True, exist_ok=True)
+        for i, (emo, words) in enumerate(sorted(SAID.items())):
+            utt = f"{spk}-{emo}{i}"
+            wav = rec / "wav" / f"{utt}.wav"
+            wav.parent.mkdir(exist_ok=True)
+            subprocess.run(["espeak-ng", "-s", str(speed), "-w", str(wav), words], check=True)
+            for f, v in (("wav.scp", wav), ("utt2spk", spk), ("text", words), ("utt2emo", emo)):
+                with open(d / f, "a") as fh:
+                    fh.write(f"{utt} {v}\n")
+    for part in ("train", "dev", "test"):
+        d = loso / part
+        spk2utt = {}
+        for utt, spk in (ln.split() for ln in (d / "utt2spk").read_text().splitlines()):
+            spk2utt.setdefault(spk, []).append(utt)
+        (d / "spk2utt").write_text("".join(f"{spk} {' '.join(u)}\n" for spk, u in spk2utt.items()))
+        _run(f'steps/make_fbank.sh --nj 1 "{d}"', rec)
+    _run('steps/train_ser.sh --nfolds 1 --ngpu 0 --mode scratch --train-config conf/ser.yaml '
+         'data/loso exp/exp3/ser_scratch', rec)
+    _run('steps/train_text.sh --nfolds 1 --ngpu 0 --train-config conf/text.yaml --encoder-opts '
+         '"--hidden-size 16 --num-layers 1 --intermediate-size 32 --mlm-epochs 0 --vocab-size 100" '
+         'data/loso exp/exp3/text', rec)
+    _run("steps/fuse.sh --data data/loso exp/exp3/ser_scratch exp/exp3/text exp/exp3/fusion", rec)
+    return rec
+
+
+@pytest.mark.parametrize("method", ["w1", "znorm"])
+def test_export_gives_the_recipe_scores(steps_recipe, shell_env, tmp_path, method):
+    """Acceptance of issue 12: export, then emorec-infer --model on a test utterance's
+    audio and reference transcript, gives the posteriors in the recipe's own score files
+    (exp/.../fold1/test.logpost.ark of the speech, text and fused systems)."""
+    rec = steps_recipe
+    model = export(rec, shell_env, f"model {method}", "1",
+                   ("--speech-system", "ser_scratch", "--fusion", method))
+    test = rec / "data/loso/fold1/test"
+    utts = [ln.split(" ", 1) for ln in (test / "wav.scp").read_text().splitlines()]
+    said = dict(ln.split(" ", 1) for ln in (test / "text").read_text().splitlines())
+    args = ["--model", model, "--device", "cpu", "--json"]
+    for utt, _ in utts:
+        args += ["--transcript", said[utt]]
+    r = emorec_infer(args + [wav for _, wav in utts], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(ln) for ln in r.stdout.splitlines()]
+    assert len(out) == len(utts) == 4
+    exp = rec / "exp/exp3"
+    for name, scores in (("speech", exp / "ser_scratch/fold1"), ("text", exp / "text/fold1"),
+                         ("fused", exp / f"fusion/{method}/fold1")):
+        sc = read_scores(scores / "test.logpost.ark")
+        ref = dict(zip(sc.utts, sc.mat))
+        for (utt, _), res in zip(utts, out):
+            lp = ref[utt][[sc.classes.index(c) for c in res["classes"]]]
+            np.testing.assert_allclose(_probs(res, name), np.exp(lp), rtol=1e-4, atol=1e-6,
+                                       err_msg=f"{name} {utt}")
+
+
+def test_export_with_vad_gives_the_recipe_scores(steps_recipe, shell_env, tmp_path):
+    """A recipe run with --use-vad true scores the voiced frames only (steps/compute_vad.sh,
+    then score_posteriors as steps/train_ser.sh runs it); a package exported with
+    --use-vad true gives those speech posteriors."""
+    import kaldiio
+    import soundfile
+
+    rec = steps_recipe
+    test, vad = rec / "data/loso/fold1/test", rec / "data/vad test"
+    vad.mkdir()
+    wavs = {}
+    for utt, path in (ln.split(" ", 1) for ln in (test / "wav.scp").read_text().splitlines()):
+        x, sr = soundfile.read(path, dtype="float32")
+        pad = np.zeros(sr, np.float32)  # 1 s of silence on each side
+        wavs[utt] = tmp_path / f"{utt} padded.wav"
+        soundfile.write(wavs[utt], np.concatenate([pad, x, pad]), sr)
+    (vad / "wav.scp").write_text("".join(f"{u} {p}\n" for u, p in wavs.items()))
+    for f in ("utt2spk", "spk2utt", "utt2emo", "text"):
+        shutil.copy(test / f, vad / f)
+    _run(f'steps/make_fbank.sh --nj 1 "{vad}" && steps/compute_vad.sh --nj 1 "{vad}" && '
+         f'python -m emorec.bin.score_posteriors --model exp/exp3/ser_scratch/fold1/best.pt --data "{vad}" '
+         f'--out exp/vad/test.logpost.ark', rec)
+    voiced = {u: np.asarray(v).reshape(-1) for u, v in kaldiio.load_scp(str(vad / "vad.scp")).items()}
+    assert all(0.3 < v.mean() < 0.7 for v in voiced.values())  # the padding is not speech
+
+    model = export(rec, shell_env, "model vad", "1", ("--speech-system", "ser_scratch", "--use-vad", "true"))
+    assert json.loads((model / "manifest.json").read_text())["vad_config"] == "vad.conf"
+    assert "--min-pause=500.0" in (model / "vad.conf").read_text().splitlines()
+    r = emorec_infer(["--model", model, "--device", "cpu", "--json"] + [a for u in wavs for a in
+                                                                          ("--transcript", "okay")] +
+                     list(wavs.values()), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    sc = read_scores(rec / "exp/vad/test.logpost.ark")
+    ref = dict(zip(sc.utts, sc.mat))
+    for utt, res in zip(wavs, map(json.loads, r.stdout.splitlines())):
+        lp = ref[utt][[sc.classes.index(c) for c in res["classes"]]]
+        np.testing.assert_allclose(_probs(res, "speech"), np.exp(lp), rtol=1e-4, atol=1e-6, err_msg=utt)

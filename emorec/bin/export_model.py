@@ -25,6 +25,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--fusion", choices=sorted(FUSION_FILES), default="w1", help="fusion method [w1]")
     p.add_argument("--asr-model", default="pocketsphinx",
                    help="pocketsphinx, a Whisper dir (copied into the package) or a cached name [pocketsphinx]")
+    p.add_argument("--use-vad", choices=("true", "false"), default="false",
+                   help="the speech models were trained on the voiced frames (recipe option --use-vad) [false]")
+    p.add_argument("--vad-config", help="the VAD options file steps/compute_vad.sh was given (default: none)")
     p.add_argument("--results", help="the recipe's RESULTS.md: its test UA/WA rows go into README.md")
     p.add_argument("--trained-on", default="", help="what the models were trained on, for README.md")
     p.add_argument("exp_dir")
@@ -38,6 +41,7 @@ def main(argv=None) -> int:
         export_model(a.exp_dir, a.out_dir, a.fbank_config, a.folds.split(), speech_system=a.speech_system,
                      text_system=a.text_system, fusion_system=a.fusion_system,
                      fusion_method=a.fusion, asr_model=a.asr_model, results_md=a.results, trained_on=a.trained_on,
+                     use_vad=a.use_vad == "true", vad_config=a.vad_config,
                      log=lambda m: print(m, file=sys.stderr))
     except (InferError, OSError) as e:
         print(f"ERROR: export_model: {e}", file=sys.stderr)

@@ -1,8 +1,8 @@
 """Emotion posteriors of one or more audio files with trained models (emorec.inference).
 
   emorec-infer --model DIR [--transcript TEXT ...] WAV [WAV ...]
-  emorec-infer --speech-model CKPT --fbank-config FILE [--text-model DIR --transcript TEXT
-               [--fusion w1|znorm|none --fusion-dir DIR]] WAV [WAV ...]
+  emorec-infer --speech-model CKPT --fbank-config FILE [--use-vad [--vad-config FILE]]
+               [--text-model DIR --transcript TEXT [--fusion w1|znorm|none --fusion-dir DIR]] WAV [WAV ...]
   (also: python -m emorec.bin.infer ...)
 
 With --model DIR (an exported model, steps/export_model.sh; emorec/package.py): its
@@ -17,6 +17,7 @@ models of fold K:
   --fbank-config  conf/fbank.conf
   --text-model    EXP/text/foldK/model/
   --fusion-dir    EXP/fusion/METHOD/foldK   (w1.txt for --fusion w1, znorm_stats.txt for znorm)
+  --use-vad       when the recipe ran with --use-vad true (the voiced frames only, as it scored)
 
 Speech posteriors always; text posteriors with a transcript and --text-model; fused ones
 with both, unless --fusion none. Transcripts: --transcript TEXT or --transcript-file FILE
@@ -92,6 +93,9 @@ def get_parser() -> argparse.ArgumentParser:
                         "transcribes each WAV when no transcript is given")
     p.add_argument("--speech-model", help="speech checkpoint (best.pt of steps/train_ser.sh)")
     p.add_argument("--fbank-config", help="the feature config the speech model was trained with")
+    p.add_argument("--use-vad", action="store_true",
+                   help="score the voiced frames only (emorec.vad), as a recipe run with --use-vad true does")
+    p.add_argument("--vad-config", help="VAD options file (steps/compute_vad.sh --vad-config); implies --use-vad")
     p.add_argument("--text-model", help="text model dir (model/ of steps/train_text.sh); needs transcripts")
     p.add_argument("--fusion", choices=("w1", "znorm", "none"),
                    help="fusion method [w1] (with --model: the package's own)")
@@ -149,7 +153,8 @@ def run(a) -> int:
     if a.model:
         from emorec.package import PackagedModel
 
-        given = [o for o in ("speech_model", "fbank_config", "text_model", "fusion", "fusion_dir") if getattr(a, o)]
+        given = [o for o in ("speech_model", "fbank_config", "use_vad", "vad_config", "text_model", "fusion",
+                             "fusion_dir") if getattr(a, o)]
         if given:
             raise InferError(f"--model DIR holds every model; drop --{given[0].replace('_', '-')}")
         return score_all(a, PackagedModel(a.model, device=pick_device(a.device)), transcripts)
@@ -162,7 +167,8 @@ def run(a) -> int:
         raise InferError(f"--fusion {a.fusion} needs --fusion-dir DIR (or give --fusion none)")
     rec = EmotionRecognizer(a.speech_model, a.fbank_config,
                             text_model=a.text_model if transcripts is not None else None,
-                            fusion=a.fusion, fusion_dir=a.fusion_dir, device=pick_device(a.device))
+                            fusion=a.fusion, fusion_dir=a.fusion_dir, device=pick_device(a.device),
+                            use_vad=a.use_vad, vad_config=a.vad_config)
     return score_all(a, rec, transcripts)
 
 
