@@ -19,6 +19,8 @@
 #                    when it exists, else exp/expN                  [1]
 #   --mode M         speech system: finetune | scratch | probe      [finetune]
 #   --fusion M       w1 | znorm | none                              [w1]
+#   --use-vad BOOL   the run used --use-vad true: exp/expN_vad, the voiced frames
+#                    only (conf/vad.conf)                           [false]
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
@@ -27,6 +29,7 @@ fold=1
 seed=1
 mode=finetune
 fusion=w1
+use_vad=false
 
 . "$EMOREC_ROOT/utils/parse_options.sh"
 # (no positional_args: the arguments after the WAVs' options go to emorec-infer as they are)
@@ -34,8 +37,12 @@ fusion=w1
 check_enum exp_set 1 2 3
 check_enum mode finetune scratch probe
 check_enum fusion w1 znorm none
+check_enum use_vad true false
 exp=exp/exp$exp_set
+vad_opts=()
+if $use_vad; then exp+=_vad; vad_opts=(--vad-config conf/vad.conf); fi
 [ -d "$exp/seed$seed" ] && exp=$exp/seed$seed
 [ -d "$exp" ] || { echo "$0: no $exp in $PWD (run from egs/iemocap after ./run.sh --exp-set $exp_set)" >&2; exit 1; }
 python -m emorec.bin.infer --speech-model "$exp/ser_$mode/fold$fold/best.pt" --fbank-config conf/fbank.conf \
-  --text-model "$exp/text/fold$fold/model" --fusion "$fusion" --fusion-dir "$exp/fusion/$fusion/fold$fold" "$@"
+  --text-model "$exp/text/fold$fold/model" --fusion "$fusion" --fusion-dir "$exp/fusion/$fusion/fold$fold" \
+  ${vad_opts[@]+"${vad_opts[@]}"} "$@"

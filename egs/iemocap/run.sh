@@ -55,11 +55,15 @@ demo_dir=demo
 seed=777                         # the demo corpus's seed (and voxceleb's)
 seeds="1 2"                      # training seeds: runs in exp/expN/seedS (spread and significance in RESULTS.md); empty: the configs' seed, in exp/expN
 use_vad=false                    # true: statistical-model VAD (paper 003) selects the frames read (paper 000: none)
+vad_config=conf/vad.conf         # with --use-vad true: the VAD's options
 script_disjoint=false            # true: no IEMOCAP play on both sides of a fold (README, design notes)
 
 . utils/parse_options.sh
 positional_args 0 "$@"
 check_enum exp_set 1 2 3
+check_enum use_vad true false
+check_enum script_disjoint true false
+check_enum dry_run true false
 [ -n "$setup" ] || setup=$([ -n "$iemocap_root" ] && echo paper || echo demo)
 check_enum setup paper demo
 check_list text_source ref asr
@@ -125,7 +129,7 @@ echo "$0: setup $setup; corpus $($use_demo && echo "the synthetic demo corpus (s
 if $dry_run; then
   in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
   if in_range 0; then echo "stage 0: IEMOCAP $iemocap_root (Exp $exp_set class set) -> $data/all"; fi
-  if in_range 1; then echo "stage 1: features conf/fbank.conf -> fbank/$(basename "$data")$($use_vad && echo ", VAD conf/vad.conf"); folds -> $folds$($with_asr && echo "; ASR $asr_model -> $data/all_asr, ${folds}_asr")"; fi
+  if in_range 1; then echo "stage 1: features conf/fbank.conf -> fbank/$(basename "$data")$($use_vad && echo ", VAD $vad_config"); folds -> $folds$($with_asr && echo "; ASR $asr_model -> $data/all_asr, ${folds}_asr")"; fi
   if in_range 2 && $train_speaker_model; then
     echo "stage 2: speaker model $speaker_model, trained by ../voxceleb:"
     (cd ../voxceleb && ./run.sh --dry-run true "${voxceleb_args[@]}") | sed 's/^/    /'
@@ -140,7 +144,7 @@ if $dry_run; then
       "SSL models, config $ssl_config, joint models, config $joint_config, SSL encoder" \
       "${ssl_model:-of the config}$($pretrain_hubert && echo " (pre-trained per fold with $hubert_config)") -> $exp/{ssl,joint}"
   fi
-  if in_range 5; then echo "stage 5: late fusion of $exp/ser_finetune and of $exp/ssl with $exp/text -> $exp/fusion{,_ssl}/{w1,znorm}"; fi
+  if in_range 5; then echo "stage 5: late fusion of $exp/ser_finetune and of $exp/ssl with the text models ($text_source transcripts) -> $exp/fusion{,_ssl}{,_asr}/{w1,znorm}"; fi
   if in_range 6; then echo "stage 6: report of $exp -> RESULTS.md"; fi
   if in_range 7; then echo "stage 7: ablation (paper 003), config $ser_config -> $exp/ablation"; fi
   exit 0
@@ -160,7 +164,7 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   steps/make_fbank.sh --nj $nj --cmd "$train_cmd" --fbank-config conf/fbank.conf \
     "$data/all" "exp/make_fbank/$(basename "$data")" "fbank/$(basename "$data")"
   if $use_vad; then  # vad.scp in the data dir: feature reading keeps the voiced frames
-    steps/compute_vad.sh --nj $nj --cmd "$train_cmd" "$data/all" "exp/make_vad/$(basename "$data")" \
+    steps/compute_vad.sh --nj $nj --cmd "$train_cmd" --vad-config "$vad_config" "$data/all" "exp/make_vad/$(basename "$data")" \
       "vad/$(basename "$data")"
   fi
   utils/validate_data_dir.sh "$data/all"
@@ -278,7 +282,7 @@ fi
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   if $use_demo; then trained_on="the demo corpus (synthetic, $demo_dir; not IEMOCAP)"; else trained_on="IEMOCAP ($iemocap_root)"; fi
   text_system=text; ! $with_asr || text_system=text_asr
-  steps/export_model.sh --fbank-config conf/fbank.conf --results RESULTS.md --asr-model "$asr_model" \
+  steps/export_model.sh --fbank-config conf/fbank.conf --use-vad $use_vad --vad-config "$vad_config" --results RESULTS.md --asr-model "$asr_model" \
     --text-system $text_system --fusion-system ${text_system/text/fusion} \
     --trained-on "$trained_on, Exp $exp_set classes, folds of $folds" "$(run_dir ${runs%% *})" "$exp/model"
 fi
