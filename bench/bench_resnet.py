@@ -1,7 +1,7 @@
 """Speaker ResNet34 training step and memory against a WeSpeaker-style ResNet34, side by side.
 
 Usage: python bench/bench_resnet.py [--repeats 5] [--steps 1] [--batch 32] [--frames 200]
-                                    [--threads 1] [--models emorec,wespeaker] [--extract]
+                                    [--threads 1] [--models emorec,wespeaker]
 
 Paper shape (egs/voxceleb/conf/train_paper.yaml): ResNet34 [3, 4, 6, 3], 32 channels,
 128 mels, statistics pooling, 512-d embedding, batch 32 x 200 frames, SGD (momentum
@@ -21,8 +21,7 @@ peak resident memory of the process (ru_maxrss; it includes torch's own ~0.3 GiB
 same for both, so the memory ratio slightly understates the activation ratio; the
 growth over the RSS before the first step is printed too).
 Goals (issue 13): step time <= 1.0x WeSpeaker's, peak memory <= 1.1x.
---extract adds embedding extraction at batch sizes 1..32 (eval, no grad) to show where
-throughput stops growing (steps/extract_embeddings.sh's --max-frames default).
+Embedding extraction across batch sizes: bench/bench_extract.py.
 With CUDA: paper-shape training throughput (2-s crops per second, bf16 autocast).
 Writes bench/results/bench_resnet.txt too.
 """
@@ -158,34 +157,6 @@ def run_child(name, a):
     return run
 
 
-def extraction(rep, a):
-    import torch
-
-    from benchlib import interleaved
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    model = build("emorec", 128).eval()
-    frames = 400
-    rep.print(f"\nembedding extraction, eval, {frames}-frame utterances, no padding "
-              f"(utterances per CPU second; median of {a.repeats})")
-    sizes = (1, 2, 4, 8, 16, 32)
-    xs = {b: torch.randn(b, frames, 128) for b in sizes}
-
-    def one(b):
-        def run():
-            with torch.no_grad():
-                t0 = time.process_time()
-                model.extract(xs[b], torch.full((b,), frames))
-                return (time.process_time() - t0) / b
-        return run
-    res = interleaved({b: one(b) for b in sizes}, a.repeats)
-    best = min(sizes, key=lambda b: statistics.median(res[b]))
-    for b in sizes:
-        rep.print(f"  batch {b:2d} ({b * frames:5d} frames): "
-                  f"{1 / statistics.median(res[b]):6.2f} utts / CPU s")
-    rep.print(f"  fastest: batch {best} ({best * frames} frames)")
-
-
 def cuda_throughput(rep, a, models):
     import torch
     import torch.nn.functional as F
@@ -228,7 +199,6 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
-    ap.add_argument("--extract", action="store_true")
     ap.add_argument("--models", default="emorec,wespeaker",
                     help=f"comma-separated, from {','.join(MODELS)}; emorec and wespeaker always run")
     ap.add_argument("--child", choices=MODELS, help=argparse.SUPPRESS)
@@ -266,8 +236,6 @@ def main():
     verdict(rep, f"training step time <= {GOAL_TIME:g}x WeSpeaker's ResNet34 (PReLU kept)",
             f"{t_ratio:.2f}x", t_ratio <= GOAL_TIME)
     verdict(rep, f"peak memory <= {GOAL_MEM:g}x WeSpeaker's", f"{m_ratio:.2f}x", m_ratio <= GOAL_MEM)
-    if a.extract:
-        extraction(rep, a)
     cuda_throughput(rep, a, models)
     rep.close()
 

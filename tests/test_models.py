@@ -68,6 +68,11 @@ def test_unpadded_batch_with_lengths_equals_no_lengths():
     x = torch.randn(3, 17, 40)
     with torch.no_grad():
         assert torch.equal(m(x, torch.tensor([17, 17, 17])), m(x))
+        # extraction: the same embeddings, and the same as the masked path gives them
+        unpadded = m.extract(x, torch.tensor([17, 17, 17]))
+        assert torch.equal(unpadded, m.extract(x))
+        masked = m.extract(torch.cat([x, torch.zeros(1, 17, 40)]), torch.tensor([17, 17, 17, 5]))
+        torch.testing.assert_close(masked[:3], unpadded, rtol=1e-5, atol=1e-6)
         # one padded item: the masked path, equal to the items alone
         torch.testing.assert_close(m(x, torch.tensor([17, 9, 17]))[1], m(x[1:2, :9])[0],
                                    rtol=1e-4, atol=1e-5)
