@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from .pooling import make_pooling
 
@@ -62,6 +63,7 @@ class _PReLUFromOutput(torch.autograd.Function):
         return y
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g):
         y, weight = ctx.saved_tensors
         a = weight.to(y.dtype).view([1, -1] + [1] * (y.dim() - 2))
