@@ -8,7 +8,7 @@ does not depend on them) in eval mode, no grad, ``model.extract(x, lengths)`` as
 ``emorec.train.infer.run_model`` calls it, --threads torch threads (1:
 steps/extract_embeddings.sh's --num-threads default), utterances of --frames frames
 (400: 4 s).  Batch sizes 1..32 and the shipped one, min(max_batch, max_frames //
-frames) with the defaults of steps/extract_embeddings.sh, in interleaved rounds
+frames) with the defaults of steps/extract_embeddings.sh on CPU, in interleaved rounds
 (median and min of the CPU seconds per utterance, after one warm-up round).  The
 recommended --max-frames is the smallest batch within 5% of the best throughput, in
 padded frames (larger batches cost memory and padding for nothing).
@@ -35,10 +35,12 @@ STEP = os.path.join(ROOT, "steps", "extract_embeddings.sh")
 
 
 def shipped_defaults() -> dict:
-    """max_frames and max_batch as steps/extract_embeddings.sh sets them."""
+    """max_frames and max_batch as steps/extract_embeddings.sh runs them on CPU."""
+    from emorec.bin.extract_embeddings import MAX_FRAMES
     with open(STEP, encoding="utf-8") as f:
-        found = dict(re.findall(r"^(max_frames|max_batch)=(\d+)", f.read(), re.M))
-    return {k: int(v) for k, v in found.items()}
+        found = {k: int(v) for k, v in re.findall(r"^(max_frames|max_batch)=(\d+)", f.read(), re.M)}
+    found["max_frames"] = found["max_frames"] or MAX_FRAMES["cpu"]  # 0: by device
+    return found
 
 
 def main():

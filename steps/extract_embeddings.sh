@@ -9,9 +9,10 @@
 #   --cmd CMD       job runner (run.pl)
 #   --device DEV    auto | cpu | cuda (default auto: CUDA when available)
 #   --num-threads T torch threads per job (default 1)
-#   --max-frames F  padded frames per batch of similar-length utterances (default 20000)
+#   --max-frames F  padded frames per batch of similar-length utterances (default 0: by
+#                   device, emorec/bin/extract_embeddings.py MAX_FRAMES: CPU 400, i.e. one
+#                   utterance at a time, the fastest in bench/bench_extract.py; CUDA 20000)
 #   --max-batch B   utterances per batch at most (default 32)
-#                   (defaults from bench/bench_extract.py: see README, Performance)
 #
 # Writes <out-dir>/xvector.JOB.{ark,scp}, then <out-dir>/xvector.scp (all jobs, sorted;
 # written last through a .tmp name) and <out-dir>/log/extract.JOB.log.
@@ -24,7 +25,7 @@ nj=4
 cmd=run.pl
 device=auto
 num_threads=1
-max_frames=20000
+max_frames=0
 max_batch=32
 
 . "$EMOREC_ROOT/utils/parse_options.sh"
