@@ -1,7 +1,7 @@
 """Speaker ResNet34 training step and memory against a WeSpeaker-style ResNet34, side by side.
 
-Usage: python bench/bench_resnet.py [--repeats 5] [--steps 2] [--batch 32] [--frames 200]
-                                    [--threads 0] [--extract]
+Usage: python bench/bench_resnet.py [--repeats 5] [--steps 1] [--batch 32] [--frames 200]
+                                    [--threads 1] [--models emorec,wespeaker]
 
 Paper shape (egs/voxceleb/conf/train_paper.yaml): ResNet34 [3, 4, 6, 3], 32 channels,
 128 mels, statistics pooling, 512-d embedding, batch 32 x 200 frames, SGD (momentum
@@ -9,7 +9,9 @@ Paper shape (egs/voxceleb/conf/train_paper.yaml): ResNet34 [3, 4, 6, 3], 32 chan
 WeSpeaker's ResNet34 as its paper and documentation describe it (ReLU BasicBlocks,
 32 base channels, temporal statistics pooling (TSTP), one affine embedding layer),
 written here at the same shape: same depth, widths, input, pooling dimension,
-embedding size and a plain linear classifier -- no code copied.
+embedding size and a plain linear classifier -- no code copied.  ``emorec-nn-prelu``
+(in --models) is emorec's model with torch's ``nn.PReLU`` in place of its output-saving
+PReLU: the same numbers, the cost before that change.
 
 Each round runs every model in a fresh process (one warm-up step, then --steps timed
 steps), in rotating order, --repeats rounds: median and min of the step's CPU time
@@ -19,8 +21,7 @@ peak resident memory of the process (ru_maxrss; it includes torch's own ~0.3 GiB
 same for both, so the memory ratio slightly understates the activation ratio; the
 growth over the RSS before the first step is printed too).
 Goals (issue 13): step time <= 1.0x WeSpeaker's, peak memory <= 1.1x.
---extract adds embedding extraction at batch sizes 1..32 (eval, no grad) to show where
-throughput stops growing (steps/extract_embeddings.sh's --max-frames default).
+Embedding extraction across batch sizes: bench/bench_extract.py.
 With CUDA: paper-shape training throughput (2-s crops per second, bf16 autocast).
 Writes bench/results/bench_resnet.txt too.
 """
@@ -41,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 GOAL_TIME, GOAL_MEM = 1.0, 1.1
 SPEAKERS = 1211
-MODELS = ("emorec", "wespeaker")
+MODELS = ("emorec", "wespeaker", "emorec-nn-prelu")
 
 
 def wespeaker_resnet34(num_classes, in_dim=128, channels=32, emb_dim=512):
@@ -99,8 +100,15 @@ def build(name, in_dim):
     from emorec.models import build_model
     from emorec.train import speech
     from emorec.train.config import load_config
+    from emorec.models.resnet import PReLU
+    from torch import nn
     cfg = load_config(speech.SCHEMA, os.path.join(ROOT, "egs", "voxceleb", "conf", "train_paper.yaml"))
-    return build_model(dict(num_classes=SPEAKERS, in_dim=in_dim, **cfg["model"]))
+    model = build_model(dict(num_classes=SPEAKERS, in_dim=in_dim, **cfg["model"]))
+    if name == "emorec-nn-prelu":
+        for m in model.modules():
+            if isinstance(m, PReLU):
+                m.__class__ = nn.PReLU
+    return model
 
 
 def rss_gib():
@@ -149,35 +157,7 @@ def run_child(name, a):
     return run
 
 
-def extraction(rep, a):
-    import torch
-
-    from benchlib import interleaved
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    model = build("emorec", 128).eval()
-    frames = 400
-    rep.print(f"\nembedding extraction, eval, {frames}-frame utterances, no padding "
-              f"(utterances per CPU second; median of {a.repeats})")
-    sizes = (1, 2, 4, 8, 16, 32)
-    xs = {b: torch.randn(b, frames, 128) for b in sizes}
-
-    def one(b):
-        def run():
-            with torch.no_grad():
-                t0 = time.process_time()
-                model.extract(xs[b], torch.full((b,), frames))
-                return (time.process_time() - t0) / b
-        return run
-    res = interleaved({b: one(b) for b in sizes}, a.repeats)
-    best = min(sizes, key=lambda b: statistics.median(res[b]))
-    for b in sizes:
-        rep.print(f"  batch {b:2d} ({b * frames:5d} frames): "
-                  f"{1 / statistics.median(res[b]):6.2f} utts / CPU s")
-    rep.print(f"  fastest: batch {best} ({best * frames} frames)")
-
-
-def cuda_throughput(rep, a):
+def cuda_throughput(rep, a, models):
     import torch
     import torch.nn.functional as F
 
@@ -188,7 +168,7 @@ def cuda_throughput(rep, a):
     dev = torch.device("cuda")
     rep.print(f"\nCUDA ({torch.cuda.get_device_name(dev)}), bf16 autocast, batch {a.batch} "
               f"x 200 frames (2-s crops), SGD; crops per second, median of {a.repeats} x 20 steps")
-    for name in MODELS:
+    for name in models:
         torch.manual_seed(0)
         model = build(name, 128).to(dev).train()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
@@ -215,41 +195,48 @@ def cuda_throughput(rep, a):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=1, help="timed steps per process (after 1 warm-up)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
-    ap.add_argument("--extract", action="store_true")
+    ap.add_argument("--models", default="emorec,wespeaker",
+                    help=f"comma-separated, from {','.join(MODELS)}; emorec and wespeaker always run")
     ap.add_argument("--child", choices=MODELS, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
         return child(a)
+    models = ["emorec", "wespeaker"] + [m for m in a.models.split(",") if m not in ("emorec", "wespeaker")]
+    if set(models) - set(MODELS):
+        ap.error(f"--models: unknown {sorted(set(models) - set(MODELS))}")
 
     from benchlib import Report, interleaved, stats, verdict
     rep = Report("bench_resnet")
     rep.print(f"ResNet34, 32 channels, 128 mels, 512-d, batch {a.batch} x {a.frames} frames, SGD, "
               f"{SPEAKERS} classes, CPU, torch threads {a.threads or 'default'}; "
               f"{a.repeats} interleaved rounds x {a.steps} steps")
-    runs = interleaved({n: run_child(n, a) for n in MODELS}, a.repeats, warmup=False)
-    step = {n: [statistics.median(r["times"]) for r in runs[n]] for n in MODELS}
-    wall = {n: [statistics.median(r["walls"]) for r in runs[n]] for n in MODELS}
-    peak = {n: [r["peak"] for r in runs[n]] for n in MODELS}
-    growth = {n: [r["peak"] - r["rss_before"] for r in runs[n]] for n in MODELS}
-    for n in MODELS:
-        rep.print(f"  {n:10s} step CPU s {stats(step[n])};  wall s {stats(wall[n])}")
-        rep.print(f"  {'':10s} peak RSS GiB {stats(peak[n])};  growth in the steps GiB "
+    runs = interleaved({n: run_child(n, a) for n in models}, a.repeats, warmup=False)
+    step = {n: [statistics.median(r["times"]) for r in runs[n]] for n in models}
+    wall = {n: [statistics.median(r["walls"]) for r in runs[n]] for n in models}
+    peak = {n: [r["peak"] for r in runs[n]] for n in models}
+    growth = {n: [r["peak"] - r["rss_before"] for r in runs[n]] for n in models}
+    for n in models:
+        rep.print(f"  {n:15s} step CPU s {stats(step[n])};  wall s {stats(wall[n])}")
+        rep.print(f"  {'':15s} peak RSS GiB {stats(peak[n])};  growth in the steps GiB "
                   f"{stats(growth[n])}")
-    t_ratio = statistics.median(step["emorec"]) / statistics.median(step["wespeaker"])
-    m_ratio = statistics.median(peak["emorec"]) / statistics.median(peak["wespeaker"])
-    g_ratio = statistics.median(growth["emorec"]) / statistics.median(growth["wespeaker"])
-    rep.print(f"  emorec / wespeaker: step CPU time {t_ratio:.2f}x, peak RSS {m_ratio:.2f}x, "
-              f"growth {g_ratio:.2f}x")
+
+    def ratios(n, ref):
+        med = statistics.median
+        t, m = med(step[n]) / med(step[ref]), med(peak[n]) / med(peak[ref])
+        rep.print(f"  {n} / {ref}: step CPU time {t:.2f}x (min/min {min(step[n]) / min(step[ref]):.2f}x), "
+                  f"peak RSS {m:.2f}x, growth {med(growth[n]) / med(growth[ref]):.2f}x")
+        return t, m
+    for n in models[2:]:
+        ratios("emorec", n)
+    t_ratio, m_ratio = ratios("emorec", "wespeaker")
     verdict(rep, f"training step time <= {GOAL_TIME:g}x WeSpeaker's ResNet34 (PReLU kept)",
             f"{t_ratio:.2f}x", t_ratio <= GOAL_TIME)
     verdict(rep, f"peak memory <= {GOAL_MEM:g}x WeSpeaker's", f"{m_ratio:.2f}x", m_ratio <= GOAL_MEM)
-    if a.extract:
-        extraction(rep, a)
-    cuda_throughput(rep, a)
+    cuda_throughput(rep, a, models)
     rep.close()
 
 

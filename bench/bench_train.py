@@ -3,7 +3,7 @@ chunks/s, the time the step waits for its batch, and the loader workers' CPU use
 the demo and paper configs, on this machine.
 
   python bench/bench_train.py [--configs demo,paper] [--demo-steps 0] [--paper-steps 0]
-                              [--num-workers N] [--threads T]
+                              [--num-workers N] [--threads T] [--loader-delay S]
 
 Synthetic 128-dim features (tests/synthetic_data.py) in a temp dir,
 the real DataLoader / ChunkBatchSampler / SpecAugment path of emorec.train, SGD steps
@@ -11,15 +11,20 @@ the real DataLoader / ChunkBatchSampler / SpecAugment path of emorec.train, SGD 
 workers x prefetch_factor batches, which hide a slow loader for that many steps; the
 waiting is therefore reported over all steps and over the steady state, the steps after
 that many (0 steps: 3x the prefetch depth + 1, so the steady state is 2/3 of the run).
-Workers' CPU: user+system seconds of the worker processes (reaped after the run), per
-batch and as a share of the workers' wall time.
+Workers' CPU: measured in each worker (its CPU seconds since its previous batch, sent
+with the batch: reading, augmenting, collating, and its start-up in its first batch),
+summed over the batches the steps consumed; per batch and as a share of the workers'
+wall time (on a loaded machine a worker gets a fraction of a core, so "busy" stays low;
+compare worker CPU s/batch with main CPU s/step instead).  A loader slower than the
+step shows as steady-state waiting.
+--loader-delay S adds S CPU seconds per batch in the workers: a deliberately slow loader,
+to check that the bench shows one (steady-state waiting, FAIL).
 Goal (issue 13): in the steady state the step waits <= 5% of its time for data.
-Writes bench/results/bench_train.txt too."""
+Writes bench/results/bench_train.txt (with --loader-delay: bench_train_loader_delay.txt) too."""
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -44,12 +49,24 @@ GOAL_WAIT = 0.05
 PREFETCH = 4
 
 
-def children_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
+class TimedCollate:
+    """collate_chunks that also returns the CPU seconds its loader worker spent since
+    its previous batch (a forked worker's CPU clock starts at 0): the batch's cost."""
+
+    def __init__(self, delay: float = 0.0):
+        self.last, self.delay = 0.0, delay
+
+    def __call__(self, items):
+        x, y = collate_chunks(items)
+        end = time.process_time() + self.delay
+        while time.process_time() < end:  # --loader-delay: a slow loader, on purpose
+            pass
+        now = time.process_time()
+        cpu, self.last = now - self.last, now
+        return x, y, cpu
 
 
-def bench(cfg, data, steps, device, num_workers):
+def bench(cfg, data, steps, device, num_workers, delay=0.0):
     reader = FeatureReader(os.path.join(data, "feats.scp"))
     utt2lab, classes = load_labels(os.path.join(data, "utt2spk"))
     keys = sorted(utt2lab)
@@ -59,7 +76,8 @@ def bench(cfg, data, steps, device, num_workers):
                                 seed=0, copies=cfg["augment"].get("copies", 0), augment=pol.active)
     ds = ChunkDataset(reader, keys, [utt2lab[k] for k in keys], pol)
     loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=num_workers,
-                                         collate_fn=collate_chunks, pin_memory=device.type == "cuda",
+                                         collate_fn=TimedCollate(delay) if num_workers else collate_chunks,
+                                         pin_memory=device.type == "cuda",
                                          prefetch_factor=PREFETCH if num_workers else None)
     depth = num_workers * PREFETCH
     steps = steps or 3 * depth + 1
@@ -69,17 +87,20 @@ def bench(cfg, data, steps, device, num_workers):
     scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
     waits, computes = [], []
     chunks = frames = 0
-    cpu0, main0 = children_cpu(), time.process_time()
+    worker_cpu = 0.0
+    main0 = time.process_time()
     it = iter(loader)
     t_start = time.perf_counter()
     for step in range(steps + 1):
         t0 = time.perf_counter()
         try:
-            x, y = next(it)
+            batch = next(it)
         except StopIteration:            # next epoch (worker start-up counts as waiting)
             sampler.set_epoch(sampler.epoch + 1)
             it = iter(loader)
-            x, y = next(it)
+            batch = next(it)
+        x, y = batch[:2]
+        worker_cpu += batch[2] if num_workers else 0.0
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         t1 = time.perf_counter()
         with autocast_ctx(device, amp):
@@ -99,8 +120,7 @@ def bench(cfg, data, steps, device, num_workers):
             frames += x.shape[0] * x.shape[1]
     wall = time.perf_counter() - t_start
     main_cpu = time.process_time() - main0
-    del it                               # shuts the workers down and reaps them
-    worker_cpu = children_cpu() - cpu0
+    del it                               # shuts the workers down
     total = sum(waits) + sum(computes)
     steady = slice(min(depth, len(waits) - 1), None)
     return {"params": count_parameters(model), "steps": steps, "chunks/s": chunks / total,
@@ -120,12 +140,14 @@ def main():
     p.add_argument("--num-workers", type=int, default=None, help="default: the config's")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--loader-delay", type=float, default=0.0,
+                   help="CPU seconds added per batch in the workers (a slow loader, on purpose)")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device)
     conf = os.path.join(ROOT, "egs", "voxceleb", "conf")
-    rep = Report("bench_train")
+    rep = Report("bench_train_loader_delay" if a.loader_delay else "bench_train")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data")
@@ -138,11 +160,12 @@ def main():
             nw = cfg["data"]["num_workers"] if a.num_workers is None else a.num_workers
             nw = min(nw, os.cpu_count() or 1)
             print(f"running {name} ({nw} workers, {device})...", file=sys.stderr)
-            r = bench(cfg, data, steps, device, nw)
+            r = bench(cfg, data, steps, device, nw, a.loader_delay)
             r["workers"] = nw
             rows.append((name, r))
     rep.print(f"device {device}, torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}; "
-              f"synthetic features, egs/voxceleb/conf/train_{{demo,paper}}.yaml")
+              f"synthetic features, egs/voxceleb/conf/train_{{demo,paper}}.yaml"
+              + (f"; loader slowed on purpose by {a.loader_delay:g} CPU s per batch" if a.loader_delay else ""))
     keys = ["workers", "depth", "steps", "s/step", "chunks/s", "wait", "steady wait", "max wait s",
             "worker CPU s/batch", "worker busy", "main CPU s/step"]
     for name, r in rows:

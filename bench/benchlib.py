@@ -15,6 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # the bench scripts import emorec from this checkout
 RESULTS = os.path.join(ROOT, "bench", "results")
 FBANK_CONF = os.path.join(ROOT, "egs", "voxceleb", "conf", "fbank.conf")
+LOADED = 0.75  # load average per CPU above which a report says the machine was loaded
 
 
 class Report:
@@ -23,8 +24,9 @@ class Report:
     def __init__(self, name: str):
         self.path = os.path.join(RESULTS, name + ".txt")
         self.lines: list[str] = []
+        self.load_start = os.getloadavg()[0]
         self.print(f"# {name}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-                   f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
+                   f"{os.cpu_count()} CPUs, load average {self.load_start:.2f} at start")
         self.print("# command: python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]))
 
     def print(self, line: str = ""):
@@ -32,8 +34,14 @@ class Report:
         self.lines.append(line)
 
     def close(self):
-        self.print(f"# load average {os.getloadavg()[0]:.2f} at the end (> 0.5 per CPU: "
-                   f"other work disturbed the figures; re-run on an idle machine)")
+        load = max(self.load_start, os.getloadavg()[0])
+        busy = load > LOADED * (os.cpu_count() or 1)
+        self.print(f"# load average {os.getloadavg()[0]:.2f} at the end: the machine was "
+                   + (f"LOADED (load average above {LOADED * (os.cpu_count() or 1):g}): other "
+                      f"work disturbed the absolute figures; the interleaved ratios less so; "
+                      f"re-run on an idle machine before quoting the times"
+                      if busy else "idle enough (load average at most "
+                      f"{LOADED * (os.cpu_count() or 1):g})"))
         os.makedirs(RESULTS, exist_ok=True)
         with open(self.path + ".tmp", "w") as f:
             f.write("\n".join(self.lines) + "\n")

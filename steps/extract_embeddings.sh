@@ -9,7 +9,10 @@
 #   --cmd CMD       job runner (run.pl)
 #   --device DEV    auto | cpu | cuda (default auto: CUDA when available)
 #   --num-threads T torch threads per job (default 1)
-#   --max-frames F  padded frames per batch of similar-length utterances (default 20000)
+#   --max-frames F  padded frames per batch of similar-length utterances (default 0: by
+#                   device, emorec/bin/extract_embeddings.py MAX_FRAMES: CPU 400, i.e. one
+#                   utterance at a time, the fastest in bench/bench_extract.py; CUDA 20000)
+#   --max-batch B   utterances per batch at most (default 32)
 #
 # Writes <out-dir>/xvector.JOB.{ark,scp}, then <out-dir>/xvector.scp (all jobs, sorted;
 # written last through a .tmp name) and <out-dir>/log/extract.JOB.log.
@@ -22,7 +25,8 @@ nj=4
 cmd=run.pl
 device=auto
 num_threads=1
-max_frames=20000
+max_frames=0
+max_batch=32
 
 . "$EMOREC_ROOT/utils/parse_options.sh"
 
@@ -52,6 +56,7 @@ $cmd --num-threads "$num_threads" JOB=1:"$nj" "$out/log/extract.JOB.log" \
   python -m emorec.bin.extract_embeddings --model "$model" --data "$sdata/JOB" \
     --out-ark "$out_abs/xvector.JOB.ark" --out-scp "$out_abs/xvector.JOB.scp" --skip-existing \
     --device "$device" --num-threads "$num_threads" --max-frames "$max_frames" \
+    --max-batch "$max_batch" \
   || { echo "$me: extraction failed, see $out/log/extract.*.log" >&2; exit 1; }
 for j in $(seq "$nj"); do
   [ -f "$out/xvector.$j.scp" ] || { echo "$me: job $j wrote no $out/xvector.$j.scp" >&2; exit 1; }

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from emorec.models import AvgPooling, ResNetClassifier, StatsPooling, count_parameters
-from emorec.models.resnet import PReLU
+from emorec.models.resnet import PReLU, _PReLUFromOutput
 from emorec.train import checkpoint
 from emorec.train.infer import load_model
 
@@ -68,19 +68,29 @@ def test_unpadded_batch_with_lengths_equals_no_lengths():
     x = torch.randn(3, 17, 40)
     with torch.no_grad():
         assert torch.equal(m(x, torch.tensor([17, 17, 17])), m(x))
+        # extraction: the same embeddings, and the same as the masked path gives them
+        unpadded = m.extract(x, torch.tensor([17, 17, 17]))
+        assert torch.equal(unpadded, m.extract(x))
+        masked = m.extract(torch.cat([x, torch.zeros(1, 17, 40)]), torch.tensor([17, 17, 17, 5]))
+        torch.testing.assert_close(masked[:3], unpadded, rtol=1e-5, atol=1e-6)
         # one padded item: the masked path, equal to the items alone
         torch.testing.assert_close(m(x, torch.tensor([17, 9, 17]))[1], m(x[1:2, :9])[0],
                                    rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("shape", [(4, 6, 5, 7), (5, 6)])
-def test_prelu_from_output_equals_nn_prelu(shape):
+@pytest.mark.parametrize("shape,slice_elems", [((4, 6, 5, 7), 1 << 18), ((4, 6, 5, 7), 400),
+                                                ((5, 6), 1 << 18), ((5, 6), 13)])
+def test_prelu_from_output_equals_nn_prelu(shape, slice_elems, monkeypatch):
+    # the backward runs over slices of the batch: one slice, and several (1 or 2 items each)
+    monkeypatch.setattr(_PReLUFromOutput, "SLICE", slice_elems)
     torch.manual_seed(0)
     ref, ours = torch.nn.PReLU(6), PReLU(6)
     ref.weight.data.uniform_(0.05, 0.5)
     ours.load_state_dict(ref.state_dict())
     ours.from_output = True
     x = torch.randn(*shape) * 3
+    x[x.abs() < 0.5] = 0.0  # exact zeros: the input gradient there is a g, as torch's
+    x.view(-1)[::7] = -0.0
     g = torch.randn(*shape)
     out = {}
     for name, mod in (("ref", ref), ("ours", ours)):
@@ -88,27 +98,31 @@ def test_prelu_from_output_equals_nn_prelu(shape):
         y = mod(xi)
         y.backward(g)
         out[name] = (y.detach(), xi.grad, mod.weight.grad)
+    assert (x == 0).any()
     torch.testing.assert_close(out["ours"][0], out["ref"][0], rtol=0, atol=0)
     torch.testing.assert_close(out["ours"][1], out["ref"][1], rtol=0, atol=0)
     torch.testing.assert_close(out["ours"][2], out["ref"][2], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("negative_slope", [False, True])
-def test_training_gradients_equal_nn_prelu_model(negative_slope):
+@pytest.mark.parametrize("stem_slope", [None, 0.0, -0.1])
+def test_training_gradients_equal_nn_prelu_model(stem_slope):
     torch.manual_seed(0)
     ours = ResNetClassifier(5, in_dim=16, blocks=[1, 1, 1, 1], channels=4, emb_dim=8).train()
-    if negative_slope:  # PReLU cannot recover its input from its output: native path
-        ours.trunk.stem[2].weight.data[0] = -0.1
+    if stem_slope is not None:  # PReLU cannot recover its input from its output: torch's path
+        ours.trunk.stem[2].weight.data[0] = stem_slope
     ref = ResNetClassifier(5, in_dim=16, blocks=[1, 1, 1, 1], channels=4, emb_dim=8).train()
     ref.load_state_dict(ours.state_dict())
     for mod in ref.modules():
         if isinstance(mod, PReLU):
             mod.__class__ = torch.nn.PReLU
     x, y = torch.randn(6, 23, 16), torch.randint(0, 5, (6,))
-    for model in (ours, ref):
-        torch.nn.functional.cross_entropy(model(x), y).backward()
+    logits = {}
+    for name, model in (("ours", ours), ("ref", ref)):
+        logits[name] = model(x)
+        torch.nn.functional.cross_entropy(logits[name], y).backward()
+    torch.testing.assert_close(logits["ours"], logits["ref"], rtol=0, atol=0)
     prelus = [mod for mod in ours.modules() if isinstance(mod, PReLU)]
-    assert all(mod.from_output != negative_slope for mod in prelus)
+    assert all(mod.from_output == (stem_slope is None) for mod in prelus)
     for (name, p), q in zip(ours.named_parameters(), ref.parameters()):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6, msg=name)
 
