@@ -114,6 +114,9 @@ report() {  # RESULTS.md: the baselines (stage 3), then with the Table 8 section
     --demo $use_demo --paper-table conf/paper004_table6.tsv --command "$EMOREC_COMMAND" "$@" \
     exp/baselines RESULTS.md
 }
+replace_if_changed() {  # NEW OLD: NEW replaces OLD unless their contents are the same
+  if cmp -s "$1" "$2"; then rm -f "$1"; else mv "$1" "$2"; fi
+}
 # protocols of stages 3-5: the splits of stage 2 (loco: one per corpus)
 protocols() {
   local p="strat spk" d
@@ -217,8 +220,10 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   for c in cremad ravdess savee tess iemocap; do
     [ -f "data/$c/text" ] && texts+=("data/$c/text")
   done
+  # (rewritten only when changed: the text folds, and the demo BERT built from them, are
+  # remade when their transcripts are newer)
   cat "${texts[@]}" | utils/filter_scp.pl "$data/all/utt2spk" | LC_ALL=C sort > "$data/text.ref.tmp"
-  mv "$data/text.ref.tmp" "$data/text.ref"
+  replace_if_changed "$data/text.ref.tmp" "$data/text.ref"
   # Folds: the K-th protocol is foldK of every view. Those whose test part has reference
   # transcripts come first, so the text views (utterances with a transcript; a protocol
   # without any, leave-one-out of a corpus without transcripts, has none) number theirs
@@ -235,7 +240,8 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   nf=$(echo $protocols | wc -w)
   # Paper 004, Table 8: HuBERT + linear classifier; BERT on the transcripts; both jointly.
   local/emo7_folds.sh --train-name $ssl_train "$data" "$protocols" "$folds/speech"
-  echo $classes | tr ' ' '\n' > "$folds/classes.txt"   # posterior order (a held-out corpus may own a class)
+  echo $classes | tr ' ' '\n' > "$folds/classes.txt.tmp"   # posterior order (a held-out corpus may own a class)
+  replace_if_changed "$folds/classes.txt.tmp" "$folds/classes.txt"
   if $pretrain_hubert; then  # the stand-in for a downloaded HuBERT, per protocol on its TRAIN audio
     steps/pretrain_hubert.sh --cmd "$cuda_cmd" --nfolds $nf --pretrain-config "$hubert_config" \
       "$folds/speech" exp/hubert_demo
@@ -245,7 +251,9 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   for src in $text_source; do
     sfx=${src/ref/}; sfx=${sfx:+_$sfx}     # ref: exp/{text,joint}; asr: exp/{text,joint}_asr
     if [ $src = asr ]; then
-      steps/transcribe.sh --nj $nj --cmd "$cuda_cmd" --asr-model "$asr_model" "$data/all" "$data/all_asr"
+      if [ ! -s "$data/all_asr/text" ] || [ "$data/all/wav.scp" -nt "$data/all_asr/text" ]; then
+        steps/transcribe.sh --nj $nj --cmd "$cuda_cmd" --asr-model "$asr_model" "$data/all" "$data/all_asr"
+      fi
       python -m emorec.bin.compute_wer "$data/text.ref" "$data/all_asr/text" > "$data/all_asr/wer.txt.tmp"
       mv "$data/all_asr/wer.txt.tmp" "$data/all_asr/wer.txt"
       echo "$0: ASR ($asr_model) against the reference transcripts: $(cat "$data/all_asr/wer.txt")"
