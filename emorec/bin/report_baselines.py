@@ -264,7 +264,8 @@ def main(argv=None) -> int:
                            else report.evaluate_system(name, sdir, data / p))
                     results[p][(fs, clf)] = (res, valid_ua(sdir, folds))
         paper = report.read_paper_table(a.paper_table)
-        L = [f"# {a.title}", "", f"- date: {datetime.datetime.now():%Y-%m-%d %H:%M}",
+        title = a.title + ("; HuBERT, BERT and HuBERT+BERT (Table 8)" if systems else "")
+        L = [f"# {title}", "", f"- date: {datetime.datetime.now():%Y-%m-%d %H:%M}",
              f"- git: {report._git_rev(Path(report.__file__).resolve().parents[1])}",
              f"- command: `{command}`"]
         L.append(f"- corpus: {a.corpus}")
