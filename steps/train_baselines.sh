@@ -21,7 +21,9 @@
 #   --splits "LIST"          split names below <splits-root>                  (required)
 #   --vector-dirs "LIST"     data dirs holding <set>.scp                      (required)
 #   --split-vector-dirs "LIST"  dirs below each split holding <set>.scp, e.g. the
-#                            augmented copies of its training part           ()
+#                            augmented copies of its training part; not read for a split
+#                            whose <train-name> holds no copies (utt2orig maps each
+#                            utterance to itself): that split trains on its train part ()
 #   --classifiers "LIST"     subset of the config's classifiers               (all of them)
 #   --baseline-config FILE   YAML of params and validation grids              (conf/baselines.yaml)
 #   --train-name NAME        training part of each split, e.g. train_aug      (train)
@@ -69,11 +71,7 @@ for fs in $feature_sets; do
                                   "--feature-set $fs $d)" >&2; exit 1; }
     vec_opts+=(--vectors "$d/$fs.scp")
   done
-  for d in $split_vector_dirs; do
-    for s in $splits; do
-      [ -f "$splits_root/$s/$d/$fs.scp" ] \
-        || { echo "$me: no such file $splits_root/$s/$d/$fs.scp" >&2; exit 1; }
-    done
+  for d in $split_vector_dirs; do   # checked per split by the job (not read where no copies exist)
     vec_opts+=(--split-vectors "$d/$fs.scp")
   done
   mkdir -p "$exp/$fs/log"

@@ -2,6 +2,7 @@
 score format, and the steps/train_baselines.sh job array."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -230,3 +231,37 @@ def test_report_names_the_corpus_and_labels_the_paper_column(tmp_path):
     assert "| a | 80 | 24 | 24 |" in md
     assert report_baselines.main(["--corpus", "real: /data/CREMA-D ...", "--demo", "false"] + common) == 0
     assert "Not comparable" not in out.read_text()
+
+
+def test_a_split_whose_train_aug_needs_no_copies_trains_on_train(tmp_path, shell_env, emorec_root):
+    """Issue 10: a protocol whose training part is balanced already gets a train_aug without
+    augmented copies (utt2orig maps each utterance to itself) and no augmented/ vectors; the
+    step trains that split on its train part, and the other splits on their train_aug."""
+    root = tmp_path / "data"
+    vectors = {}
+    for split in ("strat", "spk"):
+        make_split(root, split, vectors)
+    (root / "all").mkdir()
+    kaldiio.save_ark(str(root / "all" / "handcrafted.ark"), vectors, scp=str(root / "all" / "handcrafted.scp"))
+    add_augmented(root / "strat", "handcrafted", seed=0)
+    shutil.copytree(root / "spk" / "train", root / "spk" / "train_aug")
+    utts = [line.split()[0] for line in (root / "spk/train/utt2emo").read_text().splitlines()]
+    (root / "spk/train_aug/utt2orig").write_text("".join(f"{u} {u}\n" for u in utts))
+    exp = tmp_path / "exp"
+    cmd = ["bash", str(emorec_root / "steps/train_baselines.sh"), "--classifiers", "logreg",
+           "--splits", "strat spk", "--vector-dirs", "all", "--feature-sets", "handcrafted",
+           "--split-vector-dirs", "augmented", "--train-name", "train_aug",
+           "--baseline-config", str(CONFIG), str(root), str(exp)]
+    r = subprocess.run(cmd, env=shell_env, capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for split in ("strat", "spk"):
+        assert (exp / "handcrafted/logreg" / split / "test.logpost.ark").is_file()
+    strat_log, spk_log = ((exp / "handcrafted/log" / f"train_baselines.{k}.log").read_text() for k in (1, 2))
+    assert "train 160 (train_aug)" in strat_log
+    assert "holds no augmented copies" in spk_log and "train 80 (train)" in spk_log
+    # a split WITH copies still needs their vectors: the missing scp is named
+    (root / "strat/augmented/handcrafted.scp").unlink()
+    shutil.rmtree(exp)
+    r = subprocess.run(cmd, env=shell_env, capture_output=True, text=True, cwd=root)
+    assert r.returncode != 0
+    assert "augmented/handcrafted.scp: no such vector scp" in r.stderr

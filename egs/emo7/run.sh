@@ -16,15 +16,29 @@
 #   stage 3: baselines of paper 004 (Table 6): 94 hand-crafted features and 88 eGeMAPS
 #            functionals per utterance (steps/make_handcrafted.sh), 8 classifiers selected
 #            on each split's valid part (steps/train_baselines.sh), RESULTS.md
+#   stage 4: paper 004's Table 8 systems per protocol (strat, spk, loco/<corpus>: the K-th
+#            protocol is data/emo7/folds/*/foldK, train = train_aug, dev = valid, test):
+#            HuBERT + linear classifier (steps/train_ssl.sh), BERT on the transcripts and
+#            joint HuBERT+BERT per --text-source (ref: the corpora's transcripts; asr: those
+#            of steps/transcribe.sh); with --setup demo and no --ssl-model the demo HuBERT is
+#            pre-trained per protocol on its TRAIN audio only (steps/pretrain_hubert.sh), and
+#            without --text-model the demo BERT built from its TRAIN text (steps/train_text.sh)
+#   stage 5: RESULTS.md again, with the Table 8 section (and the ASR's WER)
 # Either all five corpus paths are given, or none (demo).  --include-song true keeps
 # RAVDESS's song files; --exc-to-happy true maps IEMOCAP's exc to happy.
+# --setup paper (the default with corpus paths) uses conf/{ssl,joint,text}_paper.yaml
+# (Table 7; facebook/hubert-base-ls960, bert-base-uncased from a local dir or the local
+# Hugging Face cache: a missing one fails before stage 0, naming it); --setup demo the
+# small demo configs. --dry-run true prints what stages 4-5 would use and stops.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/utils/lib/script_init.sh"
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./cmd.sh
 
 stage=0
-stop_stage=3
+stop_stage=5
+setup=                   # paper | demo; empty: paper with corpus paths, else demo
+dry_run=false            # true: print the configs and models of stages 4-5, run nothing
 nj=4                     # parallel VAD jobs
 crema_d=                 # CREMA-D root (AudioWAV/ inside); empty: demo
 ravdess=                 # RAVDESS root (Actor_NN/ inside)
@@ -41,10 +55,23 @@ demo_dir=demo
 demo_size=small
 seed=0
 classes="angry calm disgust fearful happy sad surprised"   # posterior order of every system
+ssl_config=              # empty: conf/ssl_$setup.yaml (paper: hubert-base-ls960, Table 7)
+joint_config=            # empty: conf/joint_$setup.yaml (paper: hubert-base-ls960 + bert-base-uncased)
+text_config=             # empty: conf/text_$setup.yaml (the BERT text model; demo: builds the demo BERT)
+hubert_config=conf/hubert_demo.yaml  # setup demo without --ssl-model: the demo HuBERT's pre-training
+ssl_model=               # local HuBERT/wav2vec2/WavLM dir or cached name; empty: the config's, and with setup demo the demo HuBERT
+text_model=              # local BERT dir or cached name; empty: the config's, and with setup demo the demo BERT
+ssl_train=train_aug      # training part of stage 4's systems (train_aug: class-balanced; or train)
+text_source=ref          # transcripts of the text and joint models: "ref", "asr" or "ref asr"
+asr_model=pocketsphinx   # with asr in --text-source: pocketsphinx, or a Whisper dir / cached name
+ngpu=1                   # GPUs per text training job (0: CPU)
 
 . utils/parse_options.sh
 positional_args 0 "$@"
 check_enum demo_size small tiny
+check_list text_source ref asr
+[ -n "$text_source" ] || usage_error "--text-source is empty (ref, asr or \"ref asr\")"
+check_enum ssl_train train_aug train
 
 given=0
 for c in "$crema_d" "$ravdess" "$savee" "$tess" "$iemocap"; do
@@ -62,6 +89,63 @@ else
   exit 1
 fi
 data=data/emo7
+[ -n "$setup" ] || setup=$($use_demo && echo demo || echo paper)
+check_enum setup paper demo
+[ -n "$ssl_config" ] || ssl_config=conf/ssl_$setup.yaml
+[ -n "$joint_config" ] || joint_config=conf/joint_$setup.yaml
+[ -n "$text_config" ] || text_config=conf/text_$setup.yaml
+for f in "$ssl_config" "$joint_config" "$text_config" "$hubert_config"; do
+  [ -r "$f" ] || usage_error "cannot read config $f (in $PWD)"
+done
+folds=$data/folds
+pretrain_hubert=false
+if [ -z "$ssl_model" ] && [ "$setup" = demo ]; then
+  pretrain_hubert=true
+  ssl_model=exp/hubert_demo/foldJOB/model
+fi
+if $use_demo; then
+  corpus="DEMO corpora (synthetic, $demo_dir/{CREMA-D,RAVDESS,SAVEE,TESS,IEMOCAP_full_release}); not the real corpora"
+else
+  corpus="real: CREMA-D $crema_d, RAVDESS $ravdess, SAVEE $savee, TESS $tess, IEMOCAP $iemocap"
+fi
+report() {  # RESULTS.md: the baselines (stage 3), then with the Table 8 section (stage 5: "$@")
+  python -m emorec.bin.report_baselines --data "$data" --protocols "strat spk loco" \
+    --feature-sets "$baseline_features" --all-dir "$data/all" --corpus "$corpus" \
+    --demo $use_demo --paper-table conf/paper004_table6.tsv --command "$EMOREC_COMMAND" "$@" \
+    exp/baselines RESULTS.md
+}
+replace_if_changed() {  # NEW OLD: NEW replaces OLD unless their contents are the same
+  if cmp -s "$1" "$2"; then rm -f "$1"; else mv "$1" "$2"; fi
+}
+# protocols of stages 3-5: the splits of stage 2 (loco: one per corpus)
+protocols() {
+  local p="strat spk" d
+  for d in "$data"/loco/*/; do
+    [ -d "$d" ] && p+=" loco/$(basename "$d")"
+  done
+  echo "$p"
+}
+demo_bert=false         # the joint model's BERT: the demo BERT of steps/train_text.sh per protocol
+[ -n "$text_model" ] || [ "$setup" != demo ] || demo_bert=true
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  # the encoders are looked up now: a missing one fails before any stage runs, naming it
+  text_encoder=$(steps/train_text.sh --dry-run true --train-config "$text_config" --text-model "$text_model" \
+    "$folds/text_ref" exp/text)
+  if ! $pretrain_hubert; then
+    python -m emorec.bin.train_ssl --config "$ssl_config" ${ssl_model:+--ssl-model "$ssl_model"} --check-encoders
+    $demo_bert || python -m emorec.bin.train_ssl --family joint --config "$joint_config" \
+      ${ssl_model:+--ssl-model "$ssl_model"} ${text_model:+--text-model "$text_model"} --check-encoders
+  fi
+fi
+if $dry_run; then
+  echo "$0: setup $setup; corpora $($use_demo && echo "demo ($demo_dir)" || echo "real"); stages $stage to $stop_stage"
+  echo "stage 4: SSL models, config $ssl_config, encoder ${ssl_model:-of the config}$($pretrain_hubert &&
+    echo " (pre-trained per protocol with $hubert_config)") -> exp/ssl; text models, config $text_config," \
+    "$text_encoder -> exp/text; joint models, config $joint_config -> exp/joint (text: $text_source$(
+    [[ $text_source == *asr* ]] && echo ", asr $asr_model"))"
+  echo "stage 5: RESULTS.md"
+  exit 0
+fi
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   stage_banner 0
@@ -93,10 +177,7 @@ fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   stage_banner 3
-  protocols="strat spk"
-  for d in "$data"/loco/*/; do
-    protocols+=" loco/$(basename "$d")"
-  done
+  protocols=$(protocols)
   # One vector per utterance, computed once: the merged dir, then per protocol the
   # augmented copies of its training part (their ids repeat across protocols, their audio
   # does not, so each protocol's copies have their own scp).
@@ -106,6 +187,11 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   done
   for p in $protocols; do
     aug=$data/$p/augmented
+    if ! awk '$1 != $2 { copies = 1; exit } END { exit !copies }' "$data/$p/train_aug/utt2orig"; then
+      echo "$0: $data/$p/train_aug holds no augmented copies (its classes are balanced already):" \
+           "no augmented vectors; its baselines train on $data/$p/train"
+      continue
+    fi
     if [ ! -f "$aug/utt2spk" ]; then
       awk '$1 != $2 { print $1 }' "$data/$p/train_aug/utt2orig" > "$data/$p/augmented.list"
       utils/subset_data_dir.sh --utt-list "$data/$p/augmented.list" "$data/$p/train_aug" "$aug.tmp"
@@ -124,12 +210,90 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
     --splits "$protocols" --vector-dirs "$data/all" --split-vector-dirs augmented \
     --train-name train_aug --classes "$classes" --baseline-config conf/baselines.yaml \
     --seed $seed "$data" exp/baselines
-  if $use_demo; then
-    corpus="DEMO corpora (synthetic, $demo_dir/{CREMA-D,RAVDESS,SAVEE,TESS,IEMOCAP_full_release}); not the real corpora"
-  else
-    corpus="real: CREMA-D $crema_d, RAVDESS $ravdess, SAVEE $savee, TESS $tess, IEMOCAP $iemocap"
+  report
+fi
+
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  stage_banner 4
+  # reference transcripts of the merged utterances (SAVEE has none)
+  texts=()
+  for c in cremad ravdess savee tess iemocap; do
+    [ -f "data/$c/text" ] && texts+=("data/$c/text")
+  done
+  # (rewritten only when changed: the text folds, and the demo BERT built from them, are
+  # remade when their transcripts are newer)
+  cat "${texts[@]}" | utils/filter_scp.pl "$data/all/utt2spk" | LC_ALL=C sort > "$data/text.ref.tmp"
+  replace_if_changed "$data/text.ref.tmp" "$data/text.ref"
+  # Folds: the K-th protocol is foldK of every view. Those whose test part has reference
+  # transcripts come first, so the text views (utterances with a transcript; a protocol
+  # without any, leave-one-out of a corpus without transcripts, has none) number theirs
+  # as the speech view does, and per-fold encoders (foldJOB) match.
+  with_text= without_text=
+  for p in $(protocols); do
+    if [ -n "$(utils/filter_scp.pl "$data/$p/test/utt2spk" "$data/text.ref" | head -n 1)" ]; then
+      with_text+=" $p"
+    else
+      without_text+=" $p"
+    fi
+  done
+  protocols="${with_text# }$without_text"
+  nf=$(echo $protocols | wc -w)
+  # Paper 004, Table 8: HuBERT + linear classifier; BERT on the transcripts; both jointly.
+  local/emo7_folds.sh --train-name $ssl_train "$data" "$protocols" "$folds/speech"
+  echo $classes | tr ' ' '\n' > "$folds/classes.txt.tmp"   # posterior order (a held-out corpus may own a class)
+  replace_if_changed "$folds/classes.txt.tmp" "$folds/classes.txt"
+  if $pretrain_hubert; then  # the stand-in for a downloaded HuBERT, per protocol on its TRAIN audio
+    steps/pretrain_hubert.sh --cmd "$cuda_cmd" --nfolds $nf --pretrain-config "$hubert_config" \
+      "$folds/speech" exp/hubert_demo
   fi
-  python -m emorec.bin.report_baselines --data "$data" --protocols "strat spk loco" \
-    --feature-sets "$baseline_features" --all-dir "$data/all" --corpus "$corpus" \
-    --demo $use_demo --paper-table conf/paper004_table6.tsv --command "$EMOREC_COMMAND" exp/baselines RESULTS.md
+  steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $nf --train-config "$ssl_config" --ssl-model "$ssl_model" \
+    --train-opts "--classes $folds/classes.txt" "$folds/speech" exp/ssl
+  for src in $text_source; do
+    sfx=${src/ref/}; sfx=${sfx:+_$sfx}     # ref: exp/{text,joint}; asr: exp/{text,joint}_asr
+    if [ $src = asr ]; then
+      if [ ! -s "$data/all_asr/text" ] || [ "$data/all/wav.scp" -nt "$data/all_asr/text" ]; then
+        steps/transcribe.sh --nj $nj --cmd "$cuda_cmd" --asr-model "$asr_model" "$data/all" "$data/all_asr"
+      fi
+      python -m emorec.bin.compute_wer "$data/text.ref" "$data/all_asr/text" > "$data/all_asr/wer.txt.tmp"
+      mv "$data/all_asr/wer.txt.tmp" "$data/all_asr/wer.txt"
+      echo "$0: ASR ($asr_model) against the reference transcripts: $(cat "$data/all_asr/wer.txt")"
+      transcripts=$data/all_asr/text text_protocols=$protocols
+    else
+      transcripts=$data/text.ref text_protocols=${with_text# }
+    fi
+    # utterances without a transcript are left out of the text and joint systems' parts
+    local/emo7_folds.sh --train-name $ssl_train --text "$transcripts" "$data" "$text_protocols" "$folds/text_$src"
+    cat "$folds/text_$src/text_coverage.txt"
+    ntf=$(echo $text_protocols | wc -w)
+    steps/train_text.sh --cmd "$cuda_cmd" --nfolds $ntf --ngpu $ngpu --train-config "$text_config" \
+      --text-model "$text_model" --train-opts "--classes $folds/classes.txt" "$folds/text_$src" exp/text$sfx
+    joint_text=$text_model
+    $demo_bert && joint_text=exp/text$sfx/encoder/foldJOB
+    steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $ntf --family joint --train-config "$joint_config" \
+      --ssl-model "$ssl_model" --text-model "$joint_text" \
+      --train-opts "--classes $folds/classes.txt" "$folds/text_$src" exp/joint$sfx
+  done
+fi
+
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  stage_banner 5
+  systems="hubert=exp/ssl:$folds/speech"
+  notes=("setup $setup: $ssl_config, $joint_config, $text_config; speech encoder $(
+    $pretrain_hubert && echo "the demo HuBERT, pre-trained per protocol on its $ssl_train audio ($hubert_config)" ||
+    echo "${ssl_model:-of $ssl_config}")."
+    "Training part: \`$ssl_train\`$([ $ssl_train = train_aug ] && echo " (class-balanced: train plus augmented copies of train; the SSL step reads their audio)"); the epoch is selected on the protocol's valid part by UA; the test part is scored once.")
+  for src in $text_source; do
+    sfx=${src/ref/}; sfx=${sfx:+_$sfx}
+    systems+=" text$sfx=exp/text$sfx:$folds/text_$src joint$sfx=exp/joint$sfx:$folds/text_$src"
+    if [ $src = ref ]; then
+      notes+=("\`text\`, \`joint\`: reference transcripts; utterances without one (SAVEE's) are left out of their train, valid and test parts ($folds/text_ref/text_coverage.txt), so their test sets are smaller than \`hubert\`'s (sizes below); text encoder: $(
+        $demo_bert && echo "the demo BERT built per protocol from its training transcripts" || echo "${text_model:-of $text_config}").")
+    else
+      notes+=("\`text_asr\`, \`joint_asr\`: ASR transcripts ($asr_model) of every utterance, $(cat "$data/all_asr/wer.txt") against the reference transcripts (utterances without an ASR output are left out: $folds/text_asr/text_coverage.txt).")
+    fi
+  done
+  notes+=("Rows are WA / UA in % on each protocol's TEST part. Demo numbers are not comparable with the paper's (separate table below).")
+  note_opts=()
+  for n in "${notes[@]}"; do note_opts+=(--note "$n"); done
+  report --ssl-systems "$systems" --table8 conf/paper004_table8.tsv "${note_opts[@]}"
 fi

@@ -11,6 +11,13 @@ validation UA that chose its hyper-parameters; the best system per protocol is t
 with the highest validation UA (never chosen on test), and its confusion matrix is drawn.
 Paper 004's Table 6 (its stratified split of the real corpora) stands beside the
 --paper-protocol table; with --demo true it is labelled as not comparable.
+
+--ssl-systems "NAME=SCORE_DIR:FOLDS_DIR ..." adds the Table 8 section (paper 004's HuBERT,
+BERT and HuBERT+BERT systems, egs/emo7 stage 4): SCORE_DIR/foldK/test.logpost.ark scored
+against FOLDS_DIR/foldK/test/utt2emo, the protocol of foldK named by FOLDS_DIR/folds.txt;
+WA and UA per protocol (leave one corpus out: per held-out corpus and mean ± std) beside
+the best baseline of each protocol by validation UA; paper 004's Table 8 (--table8) in a
+table of its own.
 """
 from __future__ import annotations
 
@@ -98,6 +105,103 @@ def counts_section(data: Path, protocols: List[str], all_dir: Optional[Path]) ->
     return L
 
 
+def _fold_protocols(folds_dir: Path) -> Dict[str, str]:
+    from emorec.fileio import read_kv
+
+    return read_kv(folds_dir / "folds.txt")
+
+
+def table8_section(systems: List[Tuple[str, Path, Path]], best: Dict[str, Tuple[object, float]],
+                   protocols: List[str], folds_of: Dict[str, Optional[List[str]]], table8,
+                   demo: bool, notes: List[str]) -> List[str]:
+    """Markdown of paper 004's Table 8 systems over the protocols (see the module doc)."""
+    import json
+
+    from emorec import report
+
+    cols = []                      # (protocol, fold name or None) in report order
+    for p in protocols:
+        cols += [(p, None)] if folds_of[p] is None else [(p, f) for f in folds_of[p]]
+    res: Dict[str, Dict[Tuple[str, Optional[str]], Tuple[object, float]]] = {}
+    for name, score_dir, folds_dir in systems:
+        res[name] = {}
+        for fold, proto in _fold_protocols(folds_dir).items():
+            p, _, sub = proto.partition("/")
+            key = (p, sub or None)
+            if p not in protocols:
+                continue
+            fr, _ = report.evaluate_fold(score_dir / fold, folds_dir / fold / "test" / "utt2emo", proto)
+            hist = json.loads((score_dir / fold / "train_history.json").read_text(encoding="utf-8"))
+            res[name][key] = (fr, float(hist["best_dev_ua"]))
+        if not res[name]:
+            raise FileNotFoundError(f"{score_dir}: no scores of the protocols {protocols} ({folds_dir}/folds.txt)")
+    def cell(name, key) -> str:   # "–": no test utterance of that protocol has a transcript
+        if key not in res[name]:
+            return "–"
+        fr = res[name][key][0]
+        return f"{report._pct(fr.wa)} / {report._pct(fr.ua)}"
+
+    def folded(name, p) -> str:
+        frs = [res[name][(p, f)][0] for f in folds_of[p] if (p, f) in res[name]]
+        if not frs:
+            return "–"
+        wa, ua = np.array([f.wa for f in frs]), np.array([f.ua for f in frs])
+        sd = (lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0)
+        of = f" ({len(frs)} of {len(folds_of[p])})" if len(frs) < len(folds_of[p]) else ""
+        return f"{report._pm(wa.mean(), sd(wa))} / {report._pm(ua.mean(), sd(ua))}{of}"
+
+    L = ["## Paper 004, Table 8 systems: HuBERT, BERT and HuBERT+BERT (stage 4)", ""]
+    L += [f"- {n}" for n in notes] + [""]
+    header = ["system"] + [f"{p} WA / UA" + (" (mean ± std)" if folds_of[p] else "") for p in protocols]
+    rows = []
+    for name, _, _ in systems:
+        row = [f"`{name}`"]
+        for p in protocols:
+            row.append(cell(name, (p, None)) if folds_of[p] is None else folded(name, p))
+        rows.append(row)
+    base_row, base_names = ["best baseline (by valid UA)"], []
+    for p in protocols:
+        b, _ = best[p]
+        if folds_of[p] is None:
+            base_row.append(f"{report._pct(b.wa_mean)} / {report._pct(b.ua_mean)}")
+        else:
+            base_row.append(f"{report._pm(b.wa_mean, b.wa_std)} / {report._pm(b.ua_mean, b.ua_std)}")
+        base_names.append(f"{p}: `{b.name}`")
+    rows.append(base_row)
+    L += [report.md_table(header, rows), "",
+          "\"–\": no test utterance of that protocol has a transcript; \"(k of n)\": the mean is over the "
+          "k held-out corpora that have one. Chance: a constant prediction has UA 1 / (classes in the test "
+          "part), 14.29% with all seven.", "",
+          "Best baselines (chosen on each protocol's valid part): " + "; ".join(base_names) + ".", ""]
+    for p in protocols:
+        if folds_of[p] is None:
+            continue
+        header = ["system"] + [f"{f} WA / UA" for f in folds_of[p]]
+        rows = [[f"`{name}`"] + [cell(name, (p, f)) for f in folds_of[p]] for name, _, _ in systems]
+        b, _ = best[p]
+        rows.append([f"best baseline `{b.name}`"] + [f"{report._pct(b.runs[0].fold(f).wa)} / "
+                                                     f"{report._pct(b.runs[0].fold(f).ua)}" for f in folds_of[p]])
+        L += [f"Per held-out corpus ({p}; test = that corpus):", "", report.md_table(header, rows), ""]
+    header = ["system"] + [f"{p}/{f}" if f else p for p, f in cols]
+    rows = [[f"`{name}`"] + [f"{res[name][c][0].n} ({report._pct(res[name][c][1])})" if c in res[name] else "–"
+                             for c in cols] for name, _, _ in systems]
+    L += ["Test utterances (and the validation UA that selected the epoch), per protocol:", "",
+          report.md_table(header, rows), ""]
+    L += ["### Paper 004, Table 8 (real corpora, its stratified split)", ""]
+    if demo:
+        L += ["**Not comparable with the numbers above**: those are on the synthetic demo corpora, with "
+              "a demo HuBERT and BERT built offline from each protocol's training data; these are the "
+              "paper's, on the real corpora, with hubert-base-ls960 and bert-base-uncased on Whisper "
+              "transcripts.", ""]
+    else:
+        L += ["The paper's split, seeds and transcripts (Whisper) are not ours: compare with the "
+              "`strat` column above only as a reference point.", ""]
+    L += [f"Source: {table8.source}.", "",
+          report.md_table(["system (paper)", "WA", "UA"],
+                          [[r.label, f"{r.wa:.2f}", f"{r.ua:.2f}"] for r in table8.rows.values()]), ""]
+    return L
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m emorec.bin.report_baselines",
                                  description=__doc__.split("\n\n")[0],
@@ -119,6 +223,12 @@ def main(argv=None) -> int:
                                        "7 classes (egs/emo7)")
     ap.add_argument("--plots-dir", help="[OUT_MD's dir/plots]")
     ap.add_argument("--command", default=None)
+    ap.add_argument("--ssl-systems", default="",
+                    help='Table 8 section: "NAME=SCORE_DIR:FOLDS_DIR ..." (see above) []')
+    ap.add_argument("--table8", help="paper 004's Table 8 (emorec.report.read_paper_table); "
+                                     "required with --ssl-systems")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a line of the Table 8 section's notes (repeatable)")
     ap.add_argument("exp_dir")
     ap.add_argument("out_md")
     a = ap.parse_args(argv)
@@ -131,6 +241,15 @@ def main(argv=None) -> int:
     feats, clfs, protocols = a.feature_sets.split(), a.classifiers.split(), a.protocols.split()
     command = a.command if a.command is not None else "python -m emorec.bin.report_baselines " + " ".join(
         shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
+    systems = []
+    for item in a.ssl_systems.split():
+        name, _, dirs = item.partition("=")
+        score_dir, _, folds_dir = dirs.partition(":")
+        if not (name and score_dir and folds_dir):
+            ap.error(f"--ssl-systems: expected NAME=SCORE_DIR:FOLDS_DIR, got {item!r}")
+        systems.append((name, Path(score_dir), Path(folds_dir)))
+    if systems and not a.table8:
+        ap.error("--ssl-systems needs --table8")
     try:
         results: Dict[str, Dict[Tuple[str, str], Tuple[object, float]]] = {}
         folds_of = {}
@@ -145,7 +264,8 @@ def main(argv=None) -> int:
                            else report.evaluate_system(name, sdir, data / p))
                     results[p][(fs, clf)] = (res, valid_ua(sdir, folds))
         paper = report.read_paper_table(a.paper_table)
-        L = [f"# {a.title}", "", f"- date: {datetime.datetime.now():%Y-%m-%d %H:%M}",
+        title = a.title + ("; HuBERT, BERT and HuBERT+BERT (Table 8)" if systems else "")
+        L = [f"# {title}", "", f"- date: {datetime.datetime.now():%Y-%m-%d %H:%M}",
              f"- git: {report._git_rev(Path(report.__file__).resolve().parents[1])}",
              f"- command: `{command}`"]
         L.append(f"- corpus: {a.corpus}")
@@ -213,7 +333,10 @@ def main(argv=None) -> int:
                 per_fold = [[f.fold, report._pct(f.wa), report._pct(f.ua), f.n] for f in res.folds]
                 L += ["", report.md_table(["test fold", "WA", "UA", "N"], per_fold)]
             L.append("")
-        L += ["## Confusion matrices of the best systems (test; rows = true class)", ""]
+        if systems:
+            L += table8_section(systems, best, protocols, folds_of, report.read_paper_table(a.table8),
+                                a.demo, a.note)
+        L += ["## Confusion matrices of the best baselines (test; rows = true class)", ""]
         for p in protocols:
             res, _ = best[p]
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{p}_{res.name}")

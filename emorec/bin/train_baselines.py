@@ -7,7 +7,9 @@ Usage: python -m emorec.bin.train_baselines [options] SPLITS_ROOT SPLIT EXP_DIR
 Reads SPLITS_ROOT/SPLIT/{TRAIN,valid,test} (Kaldi data dirs with utt2emo; TRAIN is
 --train-name, e.g. the class-balanced augmented copy of train) and the utterance vectors
 named by --vectors and --split-vectors (kaldiio scp files, e.g. DATA/all/handcrafted.scp
-and SPLIT/augmented/handcrafted.scp; an utterance in two of them is an error); for each classifier
+and SPLIT/augmented/handcrafted.scp; an utterance in two of them is an error; a TRAIN whose
+utt2orig maps every utterance to itself holds no augmented copies: SPLIT/train is trained on
+and no --split-vectors are read); for each classifier
 of --classifiers, selects its hyper-parameters on valid (emorec.baselines) and writes
   EXP_DIR/CLF/SPLIT/valid.logpost.ark, test.logpost.ark, classes.txt  (score format of
       emorec.fusion: natural-log posteriors, text ark)
@@ -77,6 +79,15 @@ def load_vectors(scps: Sequence[str]) -> Dict[str, object]:
     return table
 
 
+def holds_no_copies(train_dir: Path) -> bool:
+    """True for a training part with a utt2orig (emorec.bin.augment_balance) that maps every
+    utterance to itself: a class-balanced set that needed no augmented copy."""
+    from emorec.fileio import read_kv
+
+    orig = train_dir / "utt2orig"
+    return orig.is_file() and all(k == v for k, v in read_kv(orig).items())
+
+
 def load_part(data_dir: Path, vectors, classes: Sequence[str], log) -> Tuple[List[str], np.ndarray, np.ndarray]:
     """(utts, X [N, D] float64, y [N]) of a data dir; utterances without a vector are named
     and dropped (error above 5%)."""
@@ -127,7 +138,12 @@ def main(argv=None) -> int:
 
     split_dir = Path(args.splits_root) / args.split
     parts = {"train": split_dir / args.train_name, "valid": split_dir / "valid", "test": split_dir / "test"}
+    split_vectors = [split_dir / v for v in args.split_vectors]
     try:
+        if holds_no_copies(parts["train"]):
+            log(f"{parts['train']} holds no augmented copies (utt2orig maps every utterance to itself): "
+                f"training on {split_dir / 'train'}; no split vectors read")
+            parts["train"], split_vectors = split_dir / "train", []
         with open(args.config, encoding="utf-8") as f:
             config = yaml.safe_load(f) or {}
         names = args.classifiers.split() if args.classifiers else list(config)
@@ -145,7 +161,7 @@ def main(argv=None) -> int:
                 with open(d / "utt2emo", encoding="utf-8") as f:
                     labels.update(line.split()[1] for line in f if line.strip())
             classes = sorted(labels)
-        vectors = load_vectors(args.vectors + [split_dir / v for v in args.split_vectors])
+        vectors = load_vectors(args.vectors + split_vectors)
         data = {k: load_part(d, vectors, classes, log) for k, d in parts.items()}
     except (OSError, ValueError, yaml.YAMLError) as e:
         log(f"ERROR: {e}")

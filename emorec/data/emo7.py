@@ -152,3 +152,19 @@ def check_disjoint(parts: Mapping[str, Sequence[str]], key: Mapping[str, str]) -
             v = key[u]
             if owner.setdefault(v, p) != p:
                 raise ValueError(f"'{v}' is in both {owner[v]} and {p} (e.g. {u})")
+
+
+def transcripts_of(utts: Iterable[str], transcripts: Mapping[str, str],
+                   utt2orig: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """The transcript of each utterance that has one: its own, else (an augmented copy,
+    ``utt2orig``) its original's, since a copy says the same words. Utterances without a
+    non-empty transcript (a corpus without transcripts, an utterance the ASR left empty)
+    are absent from the result."""
+    out = {}
+    for u in utts:
+        t = transcripts.get(u)
+        if t is None and utt2orig is not None:
+            t = transcripts.get(utt2orig.get(u, u))
+        if t and t.strip():
+            out[u] = t.strip()
+    return out

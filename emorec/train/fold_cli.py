@@ -18,8 +18,34 @@ def add_fold_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--ngpu", type=int, default=1, help="0: CPU; 1: CUDA when visible")
     ap.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0: train.num_threads)")
     ap.add_argument("--show-encoder", action="store_true", help="print the selected encoder and exit")
+    ap.add_argument("--check-encoders", action="store_true",
+                    help="check that every encoder the config and options name loads offline (its "
+                         "config: a local dir or the Hugging Face cache), print them and exit; "
+                         "one that does not fails naming it")
     ap.add_argument("fold_data_dir", nargs="?")
     ap.add_argument("exp_dir", nargs="?")
+
+
+def check_encoders(prog: str, cfg: dict, config_path: Optional[str],
+                   encoders: Dict[str, Tuple[Optional[str], str]]) -> int:
+    """0 when every encoder named in cfg's model section has a config offline (a local
+    directory or the Hugging Face cache), else 1 after naming the first that does not."""
+    from huggingface_hub import constants
+    from transformers import AutoConfig
+
+    for key, (given, opt) in encoders.items():
+        name = cfg["model"][key]
+        origin = opt if given else f"model.{key} of {config_path or 'the config'}"
+        try:
+            AutoConfig.from_pretrained(name, local_files_only=True, trust_remote_code=False)
+        except (OSError, ValueError):
+            print(f"{prog}: ERROR: {key.replace('_', ' ')} {name!r} ({origin}) not found: no local "
+                  f"directory {name!r} with a config.json, and not in the Hugging Face cache "
+                  f"{constants.HF_HUB_CACHE}. Runs are offline (HF_HUB_OFFLINE=1): download it where "
+                  f"there is network (huggingface-cli download {name}) or pass {opt} DIR.", file=sys.stderr)
+            return 1
+        print(f"{key} {name}")
+    return 0
 
 
 def fold_config(prog: str, schema: dict, a, ap: argparse.ArgumentParser,
@@ -40,13 +66,15 @@ def fold_config(prog: str, schema: dict, a, ap: argparse.ArgumentParser,
     if a.show_encoder:
         print(cfg["model"]["encoder"] or "")
         return 0, None
-    if not (a.fold_data_dir and a.exp_dir):
+    if not a.check_encoders and not (a.fold_data_dir and a.exp_dir):
         ap.error("FOLD_DATA_DIR and EXP_DIR are required")
     for key, (_, opt) in encoders.items():
         if not cfg["model"][key]:
             print(f"{prog}: ERROR: no {key.replace('_', ' ')}: {a.config or 'the config'} has model.{key} "
                   f"null and no {opt} was given", file=sys.stderr)
             return 1, None
+    if a.check_encoders:
+        return check_encoders(prog, cfg, a.config, encoders), None
     if a.seed is not None:
         cfg["train"]["seed"] = a.seed
     if a.num_threads > 0:
