@@ -3,7 +3,7 @@
 #  e.g.: steps/train_ssl.sh --cmd "$cuda_cmd" --train-config conf/ssl_paper.yaml \
 #          --ssl-model facebook/hubert-base-ls960 data/exp3/loso exp/ssl
 #        steps/train_ssl.sh --cmd "$cuda_cmd" --family joint --train-config conf/joint_demo.yaml \
-#          --ssl-model exp/hubert_demo/foldJOB/model --text-model exp/text/encoder/foldJOB data/exp3/loso exp/joint
+#          --ssl-model exp/hubert_demo/foldJOB/model --text-model exp/bert_demo/foldJOB data/exp3/loso exp/joint
 #
 # Fine-tunes a self-supervised speech encoder (HuBERT, wav2vec 2.0, WavLM; paper 004
 # III.D) on every fold of LOSO_DIR (fold1 ... foldN, each with train/dev/test holding

@@ -16,8 +16,8 @@
 # one that is in neither fails before any job starts, naming both places. Only when
 # neither names one (conf/text_demo.yaml), a small BERT and its WordPiece tokenizer are
 # built per fold from that fold's TRAIN transcripts only (emorec.bin.make_text_encoder,
-# with a short masked-LM pre-training) into EXP_DIR/encoder/foldK: the offline
-# stand-in for a pretrained BERT.
+# with a short masked-LM pre-training) into EXP_DIR/encoder/foldK (--encoder-dir): the
+# offline stand-in for a pretrained BERT; one already built there is reused.
 #
 # Options:
 #   --cmd CMD               job runner (run.pl, slurm.pl ...)             [run.pl]
@@ -25,6 +25,8 @@
 #   --text-model M          local dir or cached model name; empty: the config's model.encoder,
 #                           and when that is null a small BERT built per fold from TRAIN text []
 #   --encoder-opts "OPTS"   options of emorec.bin.make_text_encoder       []
+#   --encoder-dir DIR       where the small BERT is built per fold (e.g. shared by the
+#                           runs of several seeds, as a downloaded BERT is)  [EXP_DIR/encoder]
 #   --train-opts "OPTS"     more emorec.bin.train_text options, e.g. "--seed 2" []
 #   --nfolds N              folds in LOSO_DIR                             [5]
 #   --num-threads N         torch CPU threads per job                     [1]
@@ -38,6 +40,7 @@ cmd=run.pl
 train_config=conf/text_demo.yaml
 text_model=
 encoder_opts=
+encoder_dir=
 train_opts=
 nfolds=5
 num_threads=1
@@ -49,6 +52,7 @@ dry_run=false
 positional_args 2 "$@"
 data=$1
 dir=$2
+[ -n "$encoder_dir" ] || encoder_dir=$dir/encoder
 
 [ -r "$train_config" ] || { echo "$0: cannot read $train_config" >&2; exit 1; }
 origin=--text-model
@@ -71,7 +75,7 @@ if [ -n "$text_model" ]; then
   fi
   description="encoder $text_model ($where)"
 else
-  description="encoder built per fold from the fold's train transcripts -> $dir/encoder/foldK"
+  description="encoder built per fold from the fold's train transcripts -> $encoder_dir/foldK"
 fi
 if $dry_run; then
   echo "$description"
@@ -92,8 +96,8 @@ if [ -z "$text_model" ]; then
   # shellcheck disable=SC2086  # encoder_opts is a list of options
   $cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/make_encoder.JOB.log" \
     python -m emorec.bin.make_text_encoder --skip-done --num-threads "$num_threads" $encoder_opts \
-      "$data/foldJOB/train/text" "$dir/encoder/foldJOB"
-  text_model=$dir/encoder/foldJOB
+      "$data/foldJOB/train/text" "$encoder_dir/foldJOB"
+  text_model=$encoder_dir/foldJOB
 fi
 
 # shellcheck disable=SC2086  # train_opts is a list of options

@@ -74,5 +74,9 @@ if ! "$venv/bin/python" -c 'import torchaudio' >/dev/null 2>&1; then
   "$venv/bin/python" -c 'import torchaudio.compliance.kaldi, torchaudio.functional'
 fi
 "${pip[@]}" install --no-deps -e "$root"
+# librosa compiles its numba kernels into its own __pycache__ on first use; parallel feature
+# jobs compiling at once can leave a corrupt cache there (segfaults later): compile them now
+"$venv/bin/python" -c 'import numpy as np; from emorec.handcrafted import get_extractor
+get_extractor("handcrafted")(np.random.default_rng(0).standard_normal(16000).astype(np.float32))'
 echo "$want" > "$stamp"
 echo "$0: environment ready in $venv"

@@ -122,7 +122,7 @@ fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   # the text encoder is looked up now: a missing one fails before any stage runs
   encoder=$(steps/train_text.sh --dry-run true --train-config "$text_config" --text-model "$text_model" \
-    "$folds" "$exp/text")
+    --encoder-dir "$exp/bert_demo" "$folds" "$exp/text")
 fi
 echo "$0: setup $setup; corpus $($use_demo && echo "the synthetic demo corpus (seed $seed) in $demo_dir" ||
   echo "$iemocap_root"); stages $stage to $stop_stage"
@@ -201,8 +201,10 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   stage_banner 4
   for r in $runs; do
     for src in $text_source; do
+      # the demo BERT is built once per fold and text source, shared by the seeds (as a downloaded one is)
       steps/train_text.sh --cmd "$cuda_cmd" --ngpu $ngpu --train-config "$text_config" --text-model "$text_model" \
-        --encoder-opts "$(seed_opt $r)" --train-opts "$(seed_opt $r)" "$(src_folds $src)" "$(run_dir $r)/text$(src_suffix $src)"
+        --encoder-dir "$exp/bert_demo$(src_suffix $src)" --train-opts "$(seed_opt $r)" \
+        "$(src_folds $src)" "$(run_dir $r)/text$(src_suffix $src)"
     done
   done
   # Paper 004: a self-supervised speech encoder + linear classifier, and jointly with BERT.
@@ -216,7 +218,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
     for src in $text_source; do
       sfx=$(src_suffix $src)
       joint_text=$text_model
-      [ -n "$joint_text" ] || [ "$setup" != demo ] || joint_text=$e/text$sfx/encoder/foldJOB
+      [ -n "$joint_text" ] || [ "$setup" != demo ] || joint_text=$exp/bert_demo$sfx/foldJOB
       steps/train_ssl.sh --cmd "$cuda_cmd" --family joint --train-config "$joint_config" --ssl-model "$ssl_model" \
         --text-model "$joint_text" --train-opts "$(seed_opt $r)" "$(src_folds $src)" "$e/joint$sfx"
     done
@@ -282,7 +284,8 @@ fi
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   if $use_demo; then trained_on="the demo corpus (synthetic, $demo_dir; not IEMOCAP)"; else trained_on="IEMOCAP ($iemocap_root)"; fi
   text_system=text; ! $with_asr || text_system=text_asr
-  steps/export_model.sh --fbank-config conf/fbank.conf --use-vad $use_vad --vad-config "$vad_config" --results RESULTS.md --asr-model "$asr_model" \
+  vad_opts=(); ! $use_vad || vad_opts=(--use-vad true --vad-config "$vad_config")
+  steps/export_model.sh --fbank-config conf/fbank.conf ${vad_opts[@]+"${vad_opts[@]}"} --results RESULTS.md --asr-model "$asr_model" \
     --text-system $text_system --fusion-system ${text_system/text/fusion} \
     --trained-on "$trained_on, Exp $exp_set classes, folds of $folds" "$(run_dir ${runs%% *})" "$exp/model"
 fi
