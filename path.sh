@@ -19,5 +19,11 @@ export PYTHONIOENCODING=UTF-8
 export HF_HUB_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 export HF_DATASETS_OFFLINE=1
+# glibc malloc: keep and reuse the heap instead of handing freed memory back to the kernel
+# and page-faulting it in again at every training step (bench/bench_malloc.py); a value
+# already in the environment wins.
+export MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-1073741824}
+export MALLOC_TOP_PAD_=${MALLOC_TOP_PAD_:-268435456}
+export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-33554432}
 # utils/lib/script_init.sh sources this file only where it is not in effect yet
 export EMOREC_PATH_SH=$EMOREC_ROOT
