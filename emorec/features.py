@@ -15,8 +15,8 @@ the log, ``snip_edges`` -- and differs from Kaldi in deliberate ways:
   numbers equal Kaldi's on 16-bit files (Kaldi reads raw int16 values).
 * ``dither`` defaults to 0 (deterministic features); Kaldi's default is 1.
 * Frames are cut with a strided view (gather with reflection for
-  ``snip_edges=false``); the frames of several utterances go through ``scipy.fft``
-  together, in chunks of ``Fbank.chunk_frames`` (``Fbank.compute_many``); the mel
+  ``snip_edges=false``); the frames of several utterances go through scipy's pocketfft
+  (``rfft_rows``) together, in chunks of ``Fbank.chunk_frames`` (``Fbank.compute_many``); the mel
   product is done in blocks of neighbouring triangles (``band_blocks``), skipping the
   zeros of the dense matrix.  The computation is numpy only, so a feature job does
   not import torch (see ``mel_banks`` for the one place torch's rounding matters).
@@ -42,7 +42,6 @@ from dataclasses import dataclass, fields
 from typing import List, Optional, Sequence
 
 import numpy as np
-import scipy.fft
 
 __all__ = ["FbankConfig", "Fbank", "TooShortError", "cmvn", "mel_banks", "read_kaldi_conf"]
 
@@ -130,7 +129,10 @@ class FbankConfig:
         """Read a Kaldi ``--name=value`` config (``#`` comments); unknown names are errors."""
         kw = read_kaldi_conf(path, cls)
         kw.update(overrides)
-        return cls(**kw).validate()
+        try:
+            return cls(**kw).validate()
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
 
     def to_kaldi_conf(self) -> str:
         lines = []
@@ -293,6 +295,39 @@ def band_blocks(banks: np.ndarray, channels_per_block: int):
     return blocks
 
 
+def rfft_rows():
+    """Real FFT over the rows of a 2-D array, ``f(a) -> complex (rows, n // 2 + 1)``:
+    ``scipy.fft.rfft(a, axis=1)``, bit for bit, by the extension that computes it
+    (pocketfft's ``r2c``), loaded from its file alone when scipy keeps it where every
+    scipy since 1.4 does.  ``import scipy.fft`` costs ~0.25 CPU s (its array-API layer
+    parses ~135 docstrings at import), a sixth of a 1000-utterance feature job
+    (bench/bench_fbank.py); the extension alone, ~1 ms.  Elsewhere: ``scipy.fft``."""
+    import importlib.machinery
+    import importlib.util
+
+    name = "scipy.fft._pocketfft.pypocketfft"
+    mod = sys.modules.get(name)
+    if mod is None:
+        spec = importlib.util.find_spec("scipy")
+        roots = (spec.submodule_search_locations or []) if spec else []
+        for root in roots:
+            base = os.path.join(root, "fft", "_pocketfft", "pypocketfft")
+            path = next((base + sfx for sfx in importlib.machinery.EXTENSION_SUFFIXES
+                         if os.path.isfile(base + sfx)), None)
+            if path:
+                loader = importlib.machinery.ExtensionFileLoader(name, path)
+                mod = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
+                loader.exec_module(mod)
+                sys.modules[name] = mod  # a later `import scipy.fft` reuses it
+                break
+    if mod is not None and hasattr(mod, "r2c"):
+        r2c = mod.r2c
+        return lambda a: r2c(a, (1,), True, 0, None, 1)  # axes, forward, no norm, out, threads
+    import scipy.fft
+
+    return lambda a: scipy.fft.rfft(a, axis=1)
+
+
 def num_frames(num_samples: int, cfg: FbankConfig) -> int:
     """Kaldi's NumFrames."""
     w, s = cfg.window_size, cfg.window_shift
@@ -304,8 +339,8 @@ def num_frames(num_samples: int, cfg: FbankConfig) -> int:
 class Fbank:
     """Callable log-mel extractor; ``Fbank(cfg)(wave) -> (frames, dim)`` numpy array.
 
-    numpy and ``scipy.fft`` (whose rfft runs several rows at once in SIMD lanes: 2-4x
-    numpy.fft's per frame at FFT 1024, for ~0.2 CPU s of import), BLAS blocks for the
+    numpy and scipy's pocketfft (``rfft_rows``: its rfft runs several rows at once in
+    SIMD lanes, 2-4x numpy.fft's per frame at FFT 1024), BLAS blocks for the
     mel product; a feature job does not import torch."""
 
     # frames per rfft/GEMM call; 128-512 measured alike, 64 ~15% slower, 4096 much slower
@@ -328,6 +363,7 @@ class Fbank:
         self.blocks = [(b0 - self.lo, b1 - self.lo, c0, c1, w)
                        for b0, b1, c0, c1, w in band_blocks(banks, self.channels_per_block)]
         self._raw = np.empty((0, 0), self.dtype)
+        self._rfft = rfft_rows()
 
     def num_frames(self, num_samples: int) -> int:
         return num_frames(num_samples, self.cfg)
@@ -393,7 +429,7 @@ class Fbank:
         v *= self.window
         if cfg.use_energy and not cfg.raw_energy:
             energy = np.square(v).sum(1)
-        spec = scipy.fft.rfft(buf, axis=1)[:, self.lo:self.hi]
+        spec = self._rfft(buf)[:, self.lo:self.hi]
         np.square(spec.real, out=power)
         power += np.square(spec.imag, out=tmp)
         if not cfg.use_power:

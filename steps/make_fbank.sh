@@ -57,11 +57,6 @@ mkdir -p "$logdir" "$fbankdir"
 fbankdir=$(cd "$fbankdir" && pwd)   # the scp files name the arks by absolute path
 logdir=$(cd "$logdir" && pwd)
 fbank_config=$(cd "$(dirname "$fbank_config")" && pwd)/$(basename "$fbank_config")
-# Checks the config once and computes its mel banks into the cache
-# (emorec.features.mel_banks), so the jobs need not import torch.
-python -c 'import sys; from emorec.features import FbankConfig, mel_banks
-mel_banks(FbankConfig.from_file(sys.argv[1]))' "$fbank_config" \
-  || { echo "$me: bad $fbank_config, or emorec cannot be imported (source path.sh first)" >&2; exit 1; }
 
 if [ -f "$data/feats.scp" ]; then
   mkdir -p "$data/.backup"
@@ -81,8 +76,10 @@ if ! $cmd JOB=1:"$nj" "$logdir/make_fbank_${name}.JOB.log" \
       --write-utt2num-frames "$fbankdir/utt2num_frames_${name}.JOB" \
       "$sdata/JOB/wav.scp" "$fbankdir/raw_fbank_${name}.JOB.ark" \
       "$fbankdir/raw_fbank_${name}.JOB.scp"; then
+  # A bad config fails every job (no check up front: it would be time each job waits,
+  # bench/bench_make_fbank_nj.py); its ERROR line, or a Python exception, says why.
   echo "$me: feature extraction failed; see $logdir/make_fbank_${name}.*.log" >&2
-  grep -h "^ERROR" "$logdir/make_fbank_${name}".*.log >&2 || true
+  grep -h -m 1 -E "^ERROR|^[A-Za-z.]*Error: " "$logdir/make_fbank_${name}".*.log | sort -u >&2 || true
   exit 1
 fi
 

@@ -131,6 +131,23 @@ def test_more_than_5_percent_bad_fails(tmp_path, shell_env):
     assert not list((data / "data").glob("*.tmp"))
 
 
+@pytest.mark.parametrize("conf_text,problem", [
+    ("--num-mel-bins=128\n--fft-size=100\n", "fft_size 100 is smaller than the window"),
+    ("--num-mel-bin=128\n", ":1: unknown option --num-mel-bin"),
+])
+def test_bad_config_fails_naming_file_and_problem(tmp_path, shell_env, conf_text, problem):
+    """No check up front: the jobs fail, and make_fbank.sh prints why, naming the file."""
+    data = tmp_path / "d"
+    make_data(data, n_utt=4, n_spk=2)
+    conf = tmp_path / "my fbank.conf"
+    conf.write_text(conf_text)
+    r = subprocess.run(["bash", str(MAKE_FBANK), "--nj", "2", "--fbank-config", str(conf), str(data)],
+                       env=shell_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0
+    assert f"ERROR: compute_fbank: {conf}" in r.stderr and problem in r.stderr
+    assert not (data / "feats.scp").exists() and not list((data / "data").glob("*.scp"))
+
+
 def _session_pids(sid: int):
     pids = []
     for p in Path("/proc").iterdir():

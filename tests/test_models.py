@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from emorec.models import AvgPooling, ResNetClassifier, StatsPooling, count_parameters
-from emorec.models.resnet import PReLU, _PReLUFromOutput
+from emorec.models.resnet import BasicBlock, PReLU, _PReLUFromOutput
 from emorec.train import checkpoint
 from emorec.train.infer import load_model
 
@@ -125,6 +126,31 @@ def test_training_gradients_equal_nn_prelu_model(stem_slope):
     assert all(mod.from_output == (stem_slope is None) for mod in prelus)
     for (name, p), q in zip(ours.named_parameters(), ref.parameters()):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("cin,cout,stride", [(4, 4, 1), (4, 8, 2)])
+def test_block_in_place_residual_sum_matches_out_of_place(cin, cout, stride):
+    """BasicBlock adds the shortcut into batch norm's output in place; values and
+    gradients are those of the plain out-of-place block."""
+    torch.manual_seed(0)
+    block = BasicBlock(cin, cout, stride).train()
+    block.act1.from_output = block.act2.from_output = True  # as in training (slopes > 0)
+
+    def plain(x):
+        out = F.prelu(block.bn1(block.conv1(x)), block.act1.weight)
+        sc = x if block.shortcut is None else block.shortcut(x)
+        return F.prelu(block.bn2(block.conv2(out)) + sc, block.act2.weight)
+
+    x = torch.randn(3, cin, 10, 12)
+    results = []
+    for fn in (lambda x: block(x)[0], plain):
+        xi = x.clone().requires_grad_(True)
+        block.zero_grad()
+        y = fn(xi)
+        y.square().sum().backward()
+        results.append([y.detach(), xi.grad] + [p.grad.clone() for p in block.parameters()])
+    for ours, ref in zip(*results):
+        torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-6)
 
 
 def test_resnet34_shapes_and_parameter_count():

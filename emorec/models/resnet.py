@@ -18,7 +18,9 @@ has no padding and skips the masks (5-25% of an extraction step).
 Speed and memory (bench/bench_resnet.py): the PReLUs keep their output rather than
 their input for backward (``PReLU``), so an activation costs no memory of its own, as
 a ReLU's; their backward runs over cache-sized slices of the batch and allocates only
-the input gradient, as ReLU's does, in about ReLU's time.  (The trunk
+the input gradient, as ReLU's does, in about ReLU's time; the residual sum is added
+into batch norm's output in place (one activation-sized tensor, and its page faults,
+fewer per block).  (The trunk
 stays in the default NCHW layout: channels-last was ~7% faster on CPU but corrupted
 the heap in the backward of the 8-channel demo ResNet with torch 2.13's oneDNN.)
 
@@ -70,7 +72,9 @@ class _PReLUFromOutput(torch.autograd.Function):
         dims = [0] + list(range(2, y.dim()))
         gx = torch.empty_like(y)
         gw = torch.zeros(weight.shape, dtype=torch.float32, device=y.device)
-        rows = max(1, _PReLUFromOutput.SLICE // max(1, y[0].numel()))
+        # slices on CPU only: a GPU gains nothing from them but kernel launches
+        rows = (max(1, _PReLUFromOutput.SLICE // max(1, y[0].numel())) if y.device.type == "cpu"
+                else y.shape[0])
         for s in range(0, y.shape[0], rows):
             gs, ys = g[s:s + rows], y[s:s + rows]
             g_pos = torch.ops.aten.threshold_backward(gs, ys, 0)  # g where y > 0, else 0
@@ -124,7 +128,9 @@ class BasicBlock(nn.Module):
         lengths = _down(lengths, self.stride)
         out = self.bn2(self.conv2(_mask(out, lengths)))
         sc = x if self.shortcut is None else self.shortcut(x)
-        return _mask(self.act2(out + sc), lengths), lengths
+        # in place: batch norm keeps its input, not its output, for backward (autograd
+        # would refuse otherwise), so the sum needs no new activation-sized tensor
+        return _mask(self.act2(out.add_(sc)), lengths), lengths
 
 
 class ResNetTrunk(nn.Module):
