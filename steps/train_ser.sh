@@ -69,9 +69,9 @@ $cmd JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
     --dev-data "$data/foldJOB/dev" --exp-dir "$dir/foldJOB" --transfer "$mode" "${init[@]}" \
     --ngpu "$ngpu" --resume --skip-done ${extra[@]+"${extra[@]}"}
 
-for s in dev test; do
-  $cmd JOB=1:"$nfolds" "$dir/log/score_$s.JOB.log" \
-    python -m emorec.bin.score_posteriors --skip-done --model "$dir/foldJOB/best.pt" \
-      --data "$data/foldJOB/$s" --out "$dir/foldJOB/$s.logpost.ark"
-done
+# dev and test in one process per fold: one start-up and one model load
+$cmd JOB=1:"$nfolds" "$dir/log/score.JOB.log" \
+  python -m emorec.bin.score_posteriors --skip-done --model "$dir/foldJOB/best.pt" \
+    --data "$data/foldJOB/dev" --out "$dir/foldJOB/dev.logpost.ark" \
+    --data "$data/foldJOB/test" --out "$dir/foldJOB/test.logpost.ark"
 echo "$0: $mode models of $data in $dir/fold{1..$nfolds}"

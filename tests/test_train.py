@@ -162,6 +162,9 @@ def test_transfer_probe_finetune_and_posteriors(setup, shell_env):
     os.utime(probe / "best.pt", ns=(before + 10**9, before + 10**9))
     r = subprocess.run(score, env=shell_env, check=True, capture_output=True, text=True, timeout=120)
     assert "skipping" not in r.stderr and out.stat().st_mtime_ns > before
+    r = subprocess.run(score + ["--data", str(data)], env=shell_env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "2 --data but 1 --out" in r.stderr
 
 
 def test_average_model(setup, shell_env):

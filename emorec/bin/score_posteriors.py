@@ -1,10 +1,12 @@
 """Per-utterance natural-log softmax posteriors of a classifier checkpoint.
 
   python -m emorec.bin.score_posteriors --model EXP/best.pt --data DIR --out OUT/posteriors.ark
+      [--data DIR2 --out OUT2/posteriors.ark ...]
 Writes OUT/posteriors.ark, a kaldiio text ark (``utt  [ v1 v2 ... ]``), and classes.txt
-beside it (the class names in output order, from the checkpoint). With --skip-done, does
-nothing when OUT/posteriors.ark (written last) is done by the toolkit's restart rule
-(emorec.fileio.is_done: it exists and is not older than --model)."""
+beside it (the class names in output order, from the checkpoint). Several --data/--out
+pairs share one process and one model load (steps/train_ser.sh scores dev and test so).
+With --skip-done, a pair is skipped when its OUT (written last) is done by the toolkit's
+restart rule (emorec.fileio.is_done: it exists and is not older than --model)."""
 from __future__ import annotations
 
 import argparse
@@ -15,8 +17,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m emorec.bin.score_posteriors", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True, help="text ark of log-posteriors")
+    p.add_argument("--data", required=True, action="append", help="data dir (repeatable)")
+    p.add_argument("--out", required=True, action="append",
+                   help="text ark of log-posteriors, one per --data, in the same order")
     p.add_argument("--classes-out", default=None, help="default: classes.txt beside --out")
     p.add_argument("--utt-list", default=None)
     p.add_argument("--skip-done", action="store_true",
@@ -26,28 +29,36 @@ def main(argv=None):
     p.add_argument("--max-batch", type=int, default=32)
     p.add_argument("--num-threads", type=int, default=0)
     a = p.parse_args(argv)
+    if len(a.data) != len(a.out):
+        p.error(f"{len(a.data)} --data but {len(a.out)} --out: give them in pairs")
     from emorec.fileio import is_done, write_classes, write_scores
 
-    try:
-        if a.skip_done and is_done(a.out, a.model):
-            print(f"score_posteriors: {a.out} is up to date with {a.model}, skipping", file=sys.stderr)
-            return 0
-    except FileNotFoundError as e:
-        sys.exit(f"score_posteriors: ERROR: {e}")
+    todo = []
+    for data, out in zip(a.data, a.out):
+        try:
+            if a.skip_done and is_done(out, a.model):
+                print(f"score_posteriors: {out} is up to date with {a.model}, skipping", file=sys.stderr)
+                continue
+        except FileNotFoundError as e:
+            sys.exit(f"score_posteriors: ERROR: {e}")
+        todo.append((data, out))
+    if not todo:
+        return 0
 
     import numpy as np
 
     from emorec.train.infer import data_keys, load_for_scoring, run_model
     model, meta, device = load_for_scoring(a.model, a.device, a.num_threads)
-    keys = data_keys(a.data, a.utt_list)
-    out = {k: v.numpy() for k, v, _ in run_model(model, a.data, "log_posteriors", keys, device=device,
-                                                 max_frames=a.max_frames, max_batch=a.max_batch)}
     if a.classes_out:
         write_classes(a.classes_out, meta["classes"])
-    keys = sorted(out)
-    write_scores(a.out, keys, np.stack([out[k] for k in keys]), meta["classes"])
-    print(f"score_posteriors: {len(out)} utterances x {len(meta['classes'])} classes -> {a.out}",
-          file=sys.stderr)
+    for data, out_ark in todo:
+        keys = data_keys(data, a.utt_list)
+        out = {k: v.numpy() for k, v, _ in run_model(model, data, "log_posteriors", keys, device=device,
+                                                     max_frames=a.max_frames, max_batch=a.max_batch)}
+        keys = sorted(out)
+        write_scores(out_ark, keys, np.stack([out[k] for k in keys]), meta["classes"])
+        print(f"score_posteriors: {len(out)} utterances x {len(meta['classes'])} classes -> {out_ark}",
+              file=sys.stderr)
     return 0
 
 
