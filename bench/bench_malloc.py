@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,7 +74,7 @@ def main():
               f"{a.repeats} interleaved rounds; path.sh: " + " ".join(f"{k}={v}" for k, v in tuned.items()))
     for name, v in res.items():
         rep.print(f"  {name:16s} CPU s (user+sys) {stats(v)}")
-    med = {n: sorted(v)[len(v) // 2] for n, v in res.items()}
+    med = {n: statistics.median(v) for n, v in res.items()}  # the median stats() prints
     ratio = med["path.sh setting"] / med["glibc defaults"]
     verdict(rep, "path.sh's malloc setting saves CPU in training (ratio < 1)", f"{ratio:.2f}x", ratio < 1.0)
     rep.close()
