@@ -46,6 +46,8 @@ from typing import Tuple
 import numpy as np
 import soundfile
 
+from emorec.fileio import open_text
+
 __all__ = ["AudioError", "audio_problem", "load_audio", "mono_at_rate", "read_audio",
            "resample", "is_pipe", "parse_wav_scp"]
 
@@ -212,7 +214,7 @@ def parse_wav_scp(path: str):
     line with surrounding whitespace removed (so it may contain spaces, as in Kaldi).
     ``error`` is None or a reason string for a malformed line.
     """
-    with open(path, encoding="utf-8") as f:
+    with open_text(path) as f:
         for lineno, line in enumerate(f, 1):
             line = line.strip()
             if not line:
