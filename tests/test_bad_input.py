@@ -275,8 +275,9 @@ def test_fbank_job_names_non_utf8_wav_scp_line(tmp_path, shell_env):
     r = subprocess.run([sys.executable, "-m", "emorec.bin.compute_fbank", str(d / "wav.scp"),
                         str(tmp_path / "f.ark"), str(tmp_path / "f.scp")],
                        env=shell_env, capture_output=True, text=True, timeout=120)
+    at = len(f"s1-u1 {d}/s1-u1")
     assert r.returncode == 1 and r.stderr.strip().splitlines() == [
-        f"compute_fbank: ERROR: {d}/wav.scp:2: bytes that are not UTF-8 (b'\\xe9' at byte {len(f"s1-u1 {d}/s1-u1")} of the line)"]
+        f"compute_fbank: ERROR: {d}/wav.scp:2: bytes that are not UTF-8 (b'\\xe9' at byte {at} of the line)"]
     assert not list(tmp_path.glob("f.*"))
 
 
