@@ -130,7 +130,10 @@ class ArkJob:
 
     def cleanup(self) -> None:
         if self._fark is not None and not self._fark.closed:
-            self._fark.close()
+            try:
+                self._fark.close()
+            except OSError:  # its buffer cannot be flushed (disk full): the file goes anyway
+                pass
         rm(*self.tmps)
 
 
