@@ -19,7 +19,7 @@
 #            models per fold
 #            (the demo HuBERT pre-trained per fold on TRAIN audio unless --ssl-model is given)
 #   stage 5: late fusion of speech and text log-posteriors
-#   stage 6: UA/WA per fold, confusion matrices, RESULTS.md; the packaged model $exp/model
+#   stage 6: UA/WA per fold, confusion matrices, RESULTS.md; the packaged model exp/expN/model
 #            (steps/export_model.sh: the 5 fold models as an ensemble; emorec-infer --model)
 #   stage 7: ablation of paper 003 (transfer, augmentation, pooling) under leave-one-session-out
 #            and paper 003's 5-fold random 80/20 protocol; not run by default
