@@ -295,3 +295,19 @@ def test_classes_txt_and_text_encoder_input_not_utf8_named(tmp_path, shell_env):
                        env=shell_env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 1 and "surrogates" not in r.stderr
     assert f"make_text_encoder: ERROR: {text}:2: bytes that are not UTF-8" in r.stderr
+
+
+def test_train_ser_prints_the_failed_jobs_error_line(tmp_path, shell_env):
+    for s in ("train", "dev", "test"):
+        d = tmp_path / "folds" / "fold1" / s
+        d.mkdir(parents=True)
+        (d / "feats.scp").write_text("s1-u0 /nonexistent.ark:5\n")
+        (d / "utt2emo").write_text("s1-u0 ang\n")
+    conf = tmp_path / "ser.yaml"
+    conf.write_text("train:\n  epochz: 1\n")
+    r = subprocess.run(["bash", "steps/train_ser.sh", "--nfolds", "1", "--ngpu", "0", "--mode", "scratch",
+                        "--train-config", str(conf), str(tmp_path / "folds"), str(tmp_path / "exp")],
+                       cwd=ROOT, env=shell_env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 1
+    assert f"train_ser.sh: train failed; see {tmp_path}/exp/log/train.*.log" in r.stderr
+    assert f"train: ERROR: {conf}" in r.stderr and "epochz" in r.stderr
