@@ -179,6 +179,19 @@ def resample(x: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
     return taf.resample(torch.from_numpy(x), sr, target_sr).numpy().astype(np.float32)
 
 
+LFS_POINTER = ("a git-lfs pointer file, not audio: the corpus was cloned without git-lfs "
+               "(fetch the audio with 'git lfs install && git lfs pull' in the clone)")
+
+
+def is_lfs_pointer(path: str) -> bool:
+    """A git-lfs pointer (``version https://git-lfs...``, ~130 bytes) in place of a file."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(24) == b"version https://git-lfs."
+    except OSError:
+        return False
+
+
 def audio_problem(rx: str, full: bool = False):
     """``(reason or None, sample_rate or None)`` for one rxfilename: plain files are
     checked from their header (exists, non-empty, decodable, at least one sample), pipes
@@ -196,6 +209,8 @@ def audio_problem(rx: str, full: bool = False):
         try:
             info = soundfile.info(rx)
         except Exception as e:
+            if is_lfs_pointer(rx):
+                return f"{rx!r}: {LFS_POINTER}", None
             return f"{rx!r}: cannot decode audio (corrupt or unsupported format): " \
                    f"{str(e).strip() or type(e).__name__}", None
         if info.frames <= 0:
