@@ -178,14 +178,13 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if bool(a.utt2emo) != bool(a.classes):
         ap.error("--utt2emo and --classes go together")
-    bad = 0
-    for path in a.utf8:
-        bad += report(check_file(check_utf8, path), path)
-    if a.utt2emo:
+    not_utf8 = {path for path in a.utf8 if report(check_file(check_utf8, path), path)}
+    bad = len(not_utf8)
+    if a.utt2emo and a.utt2emo not in not_utf8:
         bad += report(check_file(check_labels, a.utt2emo, a.classes.split()), a.utt2emo)
-    if a.feats:
+    if a.feats and a.feats not in not_utf8:
         bad += report(check_feats(a.feats, a.utt2num_frames, a.full_feats), a.feats)
-    if a.wav_scp:
+    if a.wav_scp and a.wav_scp not in not_utf8:
         bad += report(check_wav(a.wav_scp, a.audio, a.decode_pipes), a.wav_scp)
     return 1 if bad else 0
 
