@@ -30,8 +30,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./cmd.sh
 
-stage=0
-stop_stage=6
+stage=0                          # first stage to run (the stages are listed above)
+stop_stage=6                     # last stage to run (7: the ablation)
 setup=                           # paper | demo; empty: paper with --iemocap-root, else demo
 dry_run=false                    # true: print what each stage would use, run nothing
 ngpu=1                           # GPUs per training job (0: CPU)
