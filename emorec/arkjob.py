@@ -26,7 +26,7 @@ import kaldiio
 import numpy as np
 
 from emorec.audio import AudioError, parse_wav_scp
-from emorec.fileio import atomic_write, atomic_write_text
+from emorec.fileio import atomic_write, atomic_write_text, with_path
 
 __all__ = ["ArkJob", "Entries", "add_job_arguments", "open_job", "Terminated", "catch_signals", "digest", "rm", "run_job"]
 
@@ -90,7 +90,10 @@ class ArkJob:
 
     def add(self, utt: str, array: np.ndarray) -> None:
         sink = io.StringIO()  # kaldiio's scp line, naming ARK.tmp
-        kaldiio.save_ark(self._fark, {utt: array}, scp=sink)
+        try:
+            kaldiio.save_ark(self._fark, {utt: array}, scp=sink)
+        except OSError as e:  # disk full: a write() names no file
+            raise with_path(e, self.ark + ".tmp") from None
         prefix = f"{utt} {self.ark}.tmp:"
         line = sink.getvalue()
         assert line.startswith(prefix), line
@@ -111,9 +114,12 @@ class ArkJob:
         return True
 
     def commit(self) -> None:
-        self._fark.flush()
-        os.fsync(self._fark.fileno())
-        self._fark.close()
+        try:
+            self._fark.flush()
+            os.fsync(self._fark.fileno())
+            self._fark.close()
+        except OSError as e:
+            raise with_path(e, self.ark + ".tmp") from None
         os.replace(self.ark + ".tmp", self.ark)  # the scp lines already name this path
         if self.u2nf:
             with atomic_write(self.u2nf, fsync=True) as f:
@@ -124,7 +130,10 @@ class ArkJob:
 
     def cleanup(self) -> None:
         if self._fark is not None and not self._fark.closed:
-            self._fark.close()
+            try:
+                self._fark.close()
+            except OSError:  # its buffer cannot be flushed (disk full): the file goes anyway
+                pass
         rm(*self.tmps)
 
 

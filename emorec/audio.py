@@ -46,6 +46,8 @@ from typing import Tuple
 import numpy as np
 import soundfile
 
+from emorec.fileio import open_text
+
 __all__ = ["AudioError", "audio_problem", "load_audio", "mono_at_rate", "read_audio",
            "resample", "is_pipe", "parse_wav_scp"]
 
@@ -177,6 +179,19 @@ def resample(x: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
     return taf.resample(torch.from_numpy(x), sr, target_sr).numpy().astype(np.float32)
 
 
+LFS_POINTER = ("a git-lfs pointer file, not audio: the corpus was cloned without git-lfs "
+               "(fetch the audio with 'git lfs install && git lfs pull' in the clone)")
+
+
+def is_lfs_pointer(path: str) -> bool:
+    """A git-lfs pointer (``version https://git-lfs...``, ~130 bytes) in place of a file."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(24) == b"version https://git-lfs."
+    except OSError:
+        return False
+
+
 def audio_problem(rx: str, full: bool = False):
     """``(reason or None, sample_rate or None)`` for one rxfilename: plain files are
     checked from their header (exists, non-empty, decodable, at least one sample), pipes
@@ -194,6 +209,8 @@ def audio_problem(rx: str, full: bool = False):
         try:
             info = soundfile.info(rx)
         except Exception as e:
+            if is_lfs_pointer(rx):
+                return f"{rx!r}: {LFS_POINTER}", None
             return f"{rx!r}: cannot decode audio (corrupt or unsupported format): " \
                    f"{str(e).strip() or type(e).__name__}", None
         if info.frames <= 0:
@@ -212,7 +229,7 @@ def parse_wav_scp(path: str):
     line with surrounding whitespace removed (so it may contain spaces, as in Kaldi).
     ``error`` is None or a reason string for a malformed line.
     """
-    with open(path, encoding="utf-8") as f:
+    with open_text(path) as f:
         for lineno, line in enumerate(f, 1):
             line = line.strip()
             if not line:

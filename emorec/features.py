@@ -43,6 +43,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from emorec.fileio import open_text
+
 __all__ = ["FbankConfig", "Fbank", "TooShortError", "cmvn", "mel_banks", "read_kaldi_conf"]
 
 EPSILON = float(np.finfo(np.float32).eps)  # Kaldi's floor before log, 1.19e-07
@@ -171,7 +173,7 @@ def read_kaldi_conf(path: str, cls=FbankConfig) -> dict:
     types = {f.name: f.type for f in fields(cls)}
     defaults = {f.name: f.default for f in fields(cls)}
     out = {}
-    with open(path, encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for lineno, raw in enumerate(fh, 1):
             line = raw.split("#", 1)[0].strip()
             if not line:

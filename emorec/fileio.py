@@ -1,12 +1,16 @@
 """The toolkit's file formats, and the one way every output file is written.
 
+- Text inputs (lists, labels, configs, class lists) are read as strict UTF-8 through
+  :func:`open_text` / :func:`read_text`: a byte that is not UTF-8 is an error naming
+  ``file:line``.
 - Kaldi lists (``KEY VALUE...`` a line: wav.scp, utt2spk, text, utt2emo, feats.scp, ...):
   :func:`read_kv` / :func:`write_kv`. One rule for every reader: an empty line is an
   error naming ``file:line`` (Kaldi's validate_data_dir.sh rejects them too), as is a
   duplicate key or a key without a value (unless the list allows empty values, as
   ``text`` does). Written lists are sorted by key in byte order (``LC_ALL=C``).
 - Labels: :func:`class_index` maps label names to class indices once for every
-  model family, scorer and report.
+  model family, scorer and report; :func:`check_labels` checks a label list against
+  a recipe's class set, naming ``file:line``.
 - Class scores: per-utterance natural-log posteriors as a kaldiio *text* ark
   (``utt  [ v1 v2 ... ]``) with ``classes.txt`` beside it (one class name a line):
   :func:`read_scores` / :func:`write_scores`.
@@ -52,12 +56,22 @@ def atomic_write(path, mode: str = "w", encoding: str | None = "utf-8", fsync: b
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.remove(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):
+            raise with_path(e, path) from None
         raise
+
+
+def with_path(e: OSError, path) -> OSError:
+    """``e`` naming ``path`` when it names no file: a write() or flush() to an open file
+    that fails (disk full, quota) raises an OSError without a file name."""
+    if e.filename is not None or e.errno is None:
+        return e
+    return OSError(e.errno, e.strerror or str(e), os.fspath(path))
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -124,14 +138,33 @@ def fold_sort_key(name: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
+@contextmanager
+def open_text(path):
+    """Open a text input (a Kaldi list, label file, config, class list) as strict UTF-8.
+    A byte that is not UTF-8 raises DataDirError naming ``path:line`` (left to the
+    decoder, it would surface later as a surrogate, a tokenizer error or a wrong class)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            yield f
+    except UnicodeDecodeError:
+        check_utf8(path)
+        raise
+
+
+def read_text(path) -> str:
+    """The whole text of ``path`` (strict UTF-8, see open_text)."""
+    with open_text(path) as f:
+        return f.read()
+
+
 def read_kv(path, allow_empty_value: bool = False) -> Dict[str, str]:
     """Read a Kaldi list into ``{key: rest-of-line}`` (insertion = file order).
 
-    Raises DataDirError naming ``path:line`` on an empty line, a duplicate key or
-    (unless ``allow_empty_value``) a key without a value.
+    Raises DataDirError naming ``path:line`` on bytes that are not UTF-8, an empty
+    line, a duplicate key or (unless ``allow_empty_value``) a key without a value.
     """
     out: Dict[str, str] = {}
-    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+    with open_text(path) as f:
         for n, line in enumerate(f, 1):
             parts = line.strip().split(None, 1)
             if not parts:
@@ -147,9 +180,7 @@ def read_kv(path, allow_empty_value: bool = False) -> Dict[str, str]:
 
 
 def check_utf8(path) -> None:
-    """Raise DataDirError naming ``path:line`` at the first line that is not UTF-8
-    (read_kv keeps such bytes as surrogates, which tokenizers and writers reject later
-    without naming the file)."""
+    """Raise DataDirError naming ``path:line`` at the first line that is not UTF-8."""
     with open(path, "rb") as f:
         for n, line in enumerate(f, 1):
             try:
@@ -198,6 +229,18 @@ def class_index(labels: Sequence[str], classes: Sequence[str], where: str = "") 
     return np.array([idx[lab] for lab in labels], dtype=np.int64)
 
 
+def check_labels(path, classes: Sequence[str]) -> None:
+    """A label list (utt2emo) holds only names of ``classes``, the recipe's class set:
+    an unknown label is an error naming ``path:line`` (it would become a class)."""
+    known = set(classes)
+    with open_text(path) as f:
+        for n, line in enumerate(f, 1):
+            parts = line.split()
+            if len(parts) >= 2 and parts[1] not in known:
+                raise DataDirError(f"{path}:{n}: label '{parts[1]}' of '{parts[0]}' is not one "
+                                   f"of the classes {' '.join(classes)}")
+
+
 def read_labels(path, utts: Sequence[str], classes: Sequence[str]) -> np.ndarray:
     """Class indices of ``utts`` from a label list (utt2emo); every utt must have one."""
     lab = read_kv(path)
@@ -218,7 +261,7 @@ class Scores:
 
 
 def read_classes(path) -> List[str]:
-    with open(path, encoding="utf-8") as f:
+    with open_text(path) as f:
         classes = [ln.strip() for ln in f if ln.strip()]
     if not classes:
         raise ValueError(f"{path}: no classes")

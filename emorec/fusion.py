@@ -26,8 +26,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from emorec import metrics
-from emorec.fileio import (Scores, atomic_write, atomic_write_text, read_classes, read_labels, read_scores,
-                           write_scores)
+from emorec.fileio import (Scores, atomic_write, atomic_write_text, open_text, read_classes, read_labels,
+                           read_scores, write_scores)
 
 W1_GRID = np.round(np.arange(0, 101) / 100.0, 2)
 STD_FLOOR = 1e-6
@@ -198,7 +198,7 @@ def fuse_fold(speech_dir, text_dir, method_dirs: Dict[str, Path], dev_utt2emo,
 def read_w1(path) -> float:
     """The speech weight written by fuse_fold (``w1.txt``: one number in [0, 1])."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open_text(path) as f:
             toks = f.read().split()
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such fusion weight file (w1.txt of steps/fuse.sh)") from None
@@ -224,7 +224,7 @@ def read_znorm_stats(path) -> dict:
 
     -> {"classes": [...] or None, "speech_mean": array, ...} (float64 arrays of C values)."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open_text(path) as f:
             lines = f.read().splitlines()
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such z-norm statistics file (znorm_stats.txt of steps/fuse.sh)") from None

@@ -35,7 +35,7 @@ import numpy as np
 
 from emorec import fusion, metrics
 from emorec.data.folds import utt_play
-from emorec.fileio import atomic_write_text, fold_sort_key, read_kv, read_scores
+from emorec.fileio import atomic_write_text, fold_sort_key, open_text, read_kv, read_scores
 
 MAX_MISSING_FRAC = 0.05
 ALPHA = 0.05
@@ -71,7 +71,7 @@ def read_paper_table(path) -> PaperTable:
 
     Blank lines and other ``#`` lines are comments.  Errors name the file and line."""
     source, rows = "", {}
-    with open(path, encoding="utf-8") as f:
+    with open_text(path) as f:
         for n, line in enumerate(f, 1):
             s = line.rstrip("\n")
             if s.startswith("# source:"):

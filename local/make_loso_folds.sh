@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Usage: local/make_loso_folds.sh [--protocol loso|random5] [--script-disjoint false|true] <DATA_DIR> <OUT_DIR>
-#  e.g.: local/make_loso_folds.sh data/iemocap data/iemocap_folds
+# Usage: local/make_loso_folds.sh [--protocol loso|random5] [--script-disjoint false|true]
+#                                 [--classes "C1 C2 ..."] <DATA_DIR> <OUT_DIR>
+#  e.g.: local/make_loso_folds.sh --classes "ang hap neu sad" data/iemocap data/iemocap_folds
 #
 # Cross-validation folds (emorec.data.folds): OUT_DIR/fold{1..5}/{train,dev,test} are
 # full Kaldi data dirs (every list of DATA_DIR filtered, spk2utt regenerated) and
@@ -14,11 +15,14 @@
 # --protocol random5: paper 003's ablation protocol, 5 stratified random 80/20 folds
 #   (by md5 of the utterance id); dev = every 10th training utterance per emotion;
 #   speakers are shared between train, dev and test.
+# --classes: the recipe's class set; a label of DATA_DIR/utt2emo outside it fails,
+#   naming its line (it would silently become a class)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 protocol=loso
 script_disjoint=false
+classes=
 . "$EMOREC_ROOT/utils/parse_options.sh"
 
 positional_args 2 "$@"
@@ -30,4 +34,4 @@ for f in utt2spk utt2emo; do
 done
 mkdir -p "$out"
 python -m emorec.bin.make_loso_folds --protocol "$protocol" --script-disjoint "$script_disjoint" \
-  "$data" "$out"
+  --classes "$classes" "$data" "$out"

@@ -79,7 +79,7 @@ if ! $cmd JOB=1:"$nj" "$logdir/make_fbank_${name}.JOB.log" \
   # A bad config fails every job (no check up front: it would be time each job waits,
   # bench/bench_make_fbank_nj.py); its ERROR line, or a Python exception, says why.
   echo "$me: feature extraction failed; see $logdir/make_fbank_${name}.*.log" >&2
-  grep -h -m 1 -E "^ERROR|^[A-Za-z.]*Error: " "$logdir/make_fbank_${name}".*.log | sort -u >&2 || true
+  job_errors "$logdir/make_fbank_${name}".*.log
   exit 1
 fi
 

@@ -64,14 +64,15 @@ mkdir -p "$dir/log"
 
 # shellcheck disable=SC2206  # train_opts is a list of options
 extra=($train_opts)
+failed() { echo "$0: $1 failed; see $dir/log/$1.*.log" >&2; job_errors "$dir/log/$1".*.log; exit 1; }
 $cmd JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
   python -m emorec.bin.train --config "$train_config" --data "$data/foldJOB/train" --labels "$data/foldJOB/train/utt2emo" \
     --dev-data "$data/foldJOB/dev" --exp-dir "$dir/foldJOB" --transfer "$mode" "${init[@]}" \
-    --ngpu "$ngpu" --resume --skip-done ${extra[@]+"${extra[@]}"}
+    --ngpu "$ngpu" --resume --skip-done ${extra[@]+"${extra[@]}"} || failed train
 
 # dev and test in one process per fold: one start-up and one model load
 $cmd JOB=1:"$nfolds" "$dir/log/score.JOB.log" \
   python -m emorec.bin.score_posteriors --skip-done --model "$dir/foldJOB/best.pt" \
     --data "$data/foldJOB/dev" --out "$dir/foldJOB/dev.logpost.ark" \
-    --data "$data/foldJOB/test" --out "$dir/foldJOB/test.logpost.ark"
+    --data "$data/foldJOB/test" --out "$dir/foldJOB/test.logpost.ark" || failed score
 echo "$0: $mode models of $data in $dir/fold{1..$nfolds}"

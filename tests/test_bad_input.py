@@ -217,3 +217,97 @@ def test_truncated_wav_read_short_with_a_warning(tmp_path, caplog):
     assert len(caplog.records) == 1
     msg = caplog.records[0].getMessage()
     assert repr(str(path)) in msg and "truncated" in msg and "6000 samples" in msg
+
+
+def _wav_dir(root: Path, labels=("ang", "hap")) -> Path:
+    """A 2-utterance data dir (wav.scp utt2spk spk2utt utt2emo) with real audio."""
+    root.mkdir(parents=True)
+    utts = [f"s1-u{i}" for i in range(len(labels))]
+    for u in utts:
+        sf.write(root / f"{u}.wav", np.zeros(8000, dtype=np.float32), 16000)
+    (root / "wav.scp").write_text("".join(f"{u} {root / u}.wav\n" for u in utts))
+    (root / "utt2spk").write_text("".join(f"{u} s1\n" for u in utts))
+    (root / "spk2utt").write_text("s1 " + " ".join(utts) + "\n")
+    (root / "utt2emo").write_text("".join(f"{u} {c}\n" for u, c in zip(utts, labels)))
+    return root
+
+
+def _latin1_line(path: Path, n: int):
+    lines = path.read_bytes().split(b"\n")
+    lines[n - 1] = lines[n - 1].replace(b".wav", b"\xe9.wav").replace(b"ang", b"\xe4ng")
+    path.write_bytes(b"\n".join(lines))
+
+
+def _validate(d: Path, env, *opts):
+    return subprocess.run(["bash", "utils/validate_data_dir.sh", "--no-feats", "--no-text", *opts, str(d)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("name", ["wav.scp", "utt2emo"])
+def test_validate_data_dir_names_non_utf8_line(tmp_path, shell_env, name):
+    d = _wav_dir(tmp_path / "d")
+    _latin1_line(d / name, 1)
+    r = _validate(d, shell_env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert f"{d}/{name}:1: bytes that are not UTF-8" in r.stderr
+
+
+def test_unknown_label_rejected_by_validation_and_fold_making(tmp_path, shell_env):
+    """A label outside the recipe's class set would silently become a class."""
+    d = _wav_dir(tmp_path / "d", labels=("ang", "hapy"))
+    assert _validate(d, shell_env).returncode == 0  # without the class set: nothing to check against
+    r = _validate(d, shell_env, "--classes", "ang hap neu sad")
+    assert r.returncode == 1
+    assert f"{d}/utt2emo:2: label 'hapy' of 's1-u1' is not one of the classes ang hap neu sad" in r.stderr
+    r = subprocess.run(["bash", "local/make_loso_folds.sh", "--classes", "ang hap neu sad", str(d),
+                        str(tmp_path / "folds")], cwd=ROOT, env=shell_env, capture_output=True, text=True)
+    assert r.returncode == 1 and f"{d}/utt2emo:2: label 'hapy'" in r.stderr
+    assert not list((tmp_path / "folds").glob("fold*"))
+    _latin1_line(d / "utt2emo", 1)
+    r = subprocess.run(["bash", "local/make_loso_folds.sh", "--classes", "ang hap neu sad", str(d),
+                        str(tmp_path / "folds")], cwd=ROOT, env=shell_env, capture_output=True, text=True)
+    assert r.returncode == 1 and f"{d}/utt2emo:1: bytes that are not UTF-8" in r.stderr
+
+
+def test_fbank_job_names_non_utf8_wav_scp_line(tmp_path, shell_env):
+    d = _wav_dir(tmp_path / "d")
+    _latin1_line(d / "wav.scp", 2)
+    r = subprocess.run([sys.executable, "-m", "emorec.bin.compute_fbank", str(d / "wav.scp"),
+                        str(tmp_path / "f.ark"), str(tmp_path / "f.scp")],
+                       env=shell_env, capture_output=True, text=True, timeout=120)
+    at = len(f"s1-u1 {d}/s1-u1")
+    assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+        f"compute_fbank: ERROR: {d}/wav.scp:2: bytes that are not UTF-8 (b'\\xe9' at byte {at} of the line)"]
+    assert not list(tmp_path.glob("f.*"))
+
+
+def test_classes_txt_and_text_encoder_input_not_utf8_named(tmp_path, shell_env):
+    scores = tmp_path / "s"
+    scores.mkdir()
+    (scores / "dev.ark").write_text("s1-u0  [ -0.1 -2.3 ]\n")
+    (scores / "classes.txt").write_bytes(b"ang\nh\xe4p\n")
+    from emorec.fileio import DataDirError, read_scores
+    with pytest.raises(DataDirError, match=rf"^{scores}/classes.txt:2: bytes that are not UTF-8"):
+        read_scores(scores / "dev.ark")
+    text = tmp_path / "text"
+    text.write_bytes(b"s1-u0 hello\ns1-u1 caf\xe9 au lait\n")
+    r = subprocess.run([sys.executable, "-m", "emorec.bin.make_text_encoder", str(text), str(tmp_path / "enc")],
+                       env=shell_env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 1 and "surrogates" not in r.stderr
+    assert f"make_text_encoder: ERROR: {text}:2: bytes that are not UTF-8" in r.stderr
+
+
+def test_train_ser_prints_the_failed_jobs_error_line(tmp_path, shell_env):
+    for s in ("train", "dev", "test"):
+        d = tmp_path / "folds" / "fold1" / s
+        d.mkdir(parents=True)
+        (d / "feats.scp").write_text("s1-u0 /nonexistent.ark:5\n")
+        (d / "utt2emo").write_text("s1-u0 ang\n")
+    conf = tmp_path / "ser.yaml"
+    conf.write_text("train:\n  epochz: 1\n")
+    r = subprocess.run(["bash", "steps/train_ser.sh", "--nfolds", "1", "--ngpu", "0", "--mode", "scratch",
+                        "--train-config", str(conf), str(tmp_path / "folds"), str(tmp_path / "exp")],
+                       cwd=ROOT, env=shell_env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 1
+    assert f"train_ser.sh: train failed; see {tmp_path}/exp/log/train.*.log" in r.stderr
+    assert f"train: ERROR: {conf}" in r.stderr and "epochz" in r.stderr

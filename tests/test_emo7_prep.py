@@ -1,6 +1,7 @@
 """local/{crema_d,ravdess,savee,tess}_data_prep.sh on small trees holding every layout
 variant of the releases: labels, speakers, text, genders, ignored and dropped files."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -150,3 +151,60 @@ def test_iemocap_exp0_keeps_every_label(tmp_path, shell_env):
                    for _, lab in turns)
     assert Counter(read_kv(str(data / "utt2emo")).values()) == want
     assert {"sur", "exc"} <= set(want)  # labels no 4-class set keeps
+
+
+def test_ravdess_kaggle_copy_holds_every_actor_twice(tmp_path, shell_env):
+    """Kaggle's RAVDESS: Actor_NN/ and audio_speech_actors_01-24/Actor_NN/, the same files."""
+    root = tmp_path / "ravdess kaggle"
+    names = ["03-01-05-01-01-01-01", "03-01-01-01-02-02-01", "03-01-02-02-02-01-02"]
+    for n in names:
+        tone(root / f"Actor_{n[-2:]}" / f"{n}.wav", 48000)
+    for p in list(root.rglob("*.wav")):
+        copy = root / "audio_speech_actors_01-24" / p.relative_to(root)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(p.read_bytes())
+    data = tmp_path / "ravdess"
+    r = prep("ravdess_data_prep.sh", root, data, shell_env)
+    assert len(lists(data)["utt2emo"]) == 3 and "WARNING" not in r.stderr
+    assert "3 utterances" in r.stdout and "3 identical second copies skipped" in r.stdout
+    assert all(str(root / "Actor_") in p for p in lists(data)["wav.scp"].values())
+    # the same name with other content is no copy: an error (here > 5% of the wavs)
+    other = root / "audio_speech_actors_01-24" / "Actor_01" / f"{names[0]}.wav"
+    tone(other, 48000, seconds=0.5)
+    r = prep("ravdess_data_prep.sh", root, data, shell_env, check=False)
+    assert r.returncode != 0
+    assert f"{other}: utterance id ravdess01-{names[0]} already taken by {root}/Actor_01/{names[0]}.wav " \
+           "(a different file)" in r.stderr
+
+
+def test_crema_d_cloned_without_git_lfs(tmp_path, shell_env):
+    root = tmp_path / "CREMA-D"
+    for name in ("1001_DFA_ANG_XX", "1001_IEO_HAP_HI", "1002_TIE_NEU_X"):
+        p = root / "AudioWAV" / f"{name}.wav"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("version https://git-lfs.github.com/spec/v1\n"
+                     "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 123456\n")
+    r = prep("crema_d_data_prep.sh", root, tmp_path / "cremad", shell_env, check=False)
+    assert r.returncode != 0 and "Format not recognised" not in r.stderr
+    assert "3 of 3 wavs" in r.stderr and "3 of them are a git-lfs pointer file, not audio" in r.stderr
+    assert "git lfs pull" in r.stderr
+
+
+def test_symlink_loops_and_non_utf8_folder(tmp_path, shell_env):
+    root = tmp_path / "TESS"
+    names = ["OAF_back_angry", "OAF_bar_fear", "YAF_dog_happy", "YAF_cat_sad"]
+    for n in names:
+        tone(root / f"{n[:3]}_x" / f"{n}.wav", 24414)
+    (root / "OAF_x" / "loop").symlink_to("..")        # two loops: back to the root and to itself
+    (root / "YAF_x" / "self").symlink_to(".")
+    data = tmp_path / "tess"
+    r = prep("tess_data_prep.sh", root, data, shell_env)
+    assert sorted(lists(data)["utt2emo"]) == sorted(f"tess{n[:3]}-{n}" for n in names)
+    assert "0 wavs dropped" in r.stdout and "2 symlinked folders walked already skipped" in r.stdout
+    bad = os.fsencode(root) + b"/OAF_caf\xe9"
+    os.mkdir(bad)
+    with open(bad + b"/OAF_dog_sad.wav", "wb") as f:
+        f.write((root / "OAF_x" / "OAF_back_angry.wav").read_bytes())
+    r = prep("tess_data_prep.sh", root, data, shell_env, "--max-drop-frac", "0.5")
+    assert f"{bad!r}: folder name is not UTF-8 (rename it); dropped" in r.stderr
+    assert "cannot decode" not in r.stderr and len(lists(data)["utt2emo"]) == 4

@@ -1,6 +1,8 @@
 """IEMOCAP data prep on hand-made trees that carry the real release's traps."""
 import os
+import re
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -212,3 +214,18 @@ def test_non_utf8_transcript_line_named_and_written_as_utf8(tree, tmp_path):
     tpath = os.path.join(tree, "Session1", "dialog", "transcriptions", "Ses01F_impro01.txt")
     assert f"{tpath}:1: bytes that are not UTF-8; decoded as latin-1" in r.stderr
     check_utf8(os.path.join(data, "text"))
+
+
+def test_full_disk_one_line_naming_the_list(tree, tmp_path):
+    """A write that fails (RLIMIT_FSIZE here, a full disk or a quota elsewhere)."""
+    import resource
+    import signal
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
+    data = tmp_path / "data"
+    r = subprocess.run([sys.executable, "-m", "emorec.bin.prepare_iemocap", tree, str(data)],
+                       cwd=REPO, capture_output=True, text=True, preexec_fn=limit)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert re.search(rf"^prepare_iemocap: ERROR: {data}/\S+: File too large$", r.stderr, re.M), r.stderr

@@ -272,3 +272,14 @@ def test_slurm_vs_run_pl_identical(tmp_path, shell_env, slurm):
     for j in range(1, 5):
         assert (b / "log" / f"make_fbank_slurm.{j}.log").read_text().rstrip() \
             .splitlines()[-1].startswith("# Ended (code 0)")
+
+
+def test_unsorted_utt2spk_rejected_even_with_contiguous_speakers(tmp_path, shell_env):
+    data = tmp_path / "d"
+    make_data(data, n_utt=4, n_spk=1)
+    lines = (data / "utt2spk").read_text().splitlines()
+    lines[1], lines[2] = lines[2], lines[1]  # one speaker: contiguous, but out of order
+    (data / "utt2spk").write_text("\n".join(lines) + "\n")
+    r = run_make_fbank(data, shell_env, "--nj", "1", check=False)
+    assert r.returncode == 1 and not (data / "feats.scp").exists()
+    assert f"{data}/utt2spk is not sorted" in r.stderr and f"{data}/utt2spk:3: disorder: {lines[2]}" in r.stderr

@@ -118,7 +118,11 @@ INIT_SCRIPT = textwrap.dedent("""\
     . "{root}/utils/lib/script_init.sh"
     nj=4                 # parallel jobs
     frac=0.5
+    # a comment of the script, not of frac
     mode=fast            # fast | slow
+                         # (slow: careful)
+    stage=0
+    stop_stage=5
     . "$EMOREC_ROOT/utils/parse_options.sh"
     positional_args 2 "$@"
     check_enum mode fast slow
@@ -156,10 +160,12 @@ def test_script_init_runs_and_logs_the_quoted_command(init_script):
     (["--frac", "half", "a", "b"], "option --frac: expected a number, got 'half'"),
     (["--mode", "medium", "a", "b"], "--mode 'medium': expected one of: fast slow"),
     (["--emorec-root", "/", "a", "b"], "invalid option --emorec-root"),   # not an option
+    (["--stage", "3", "--stop-stage", "1", "a", "b"], "--stage 3 is after --stop-stage 1: no stage would run"),
 ])
 def test_script_init_checks(init_script, args, message):
     r = init_script(*args)
-    assert r.returncode == 1 and message in r.stderr, r.stderr
+    assert r.returncode == 1, r.stderr
+    assert message in r.stderr.strip().splitlines()[-1], r.stderr   # the error last, after any header
     assert "===" not in r.stdout
 
 
@@ -169,4 +175,5 @@ def test_script_init_help_lists_options_with_defaults_and_comments(init_script):
     lines = r.stdout.splitlines()
     assert lines[0] == "Usage: init.sh [options] <in> <out>"
     opts = [ln.split() for ln in lines[lines.index("Options (default in brackets):") + 1:]]
-    assert opts == [["--nj", "parallel", "jobs", "[4]"], ["--frac", "[0.5]"], ["--mode", "fast", "|", "slow", "[fast]"]]
+    assert opts[:3] == [["--nj", "parallel", "jobs", "[4]"], ["--frac", "[0.5]"],
+                        ["--mode", "fast", "|", "slow", "(slow:", "careful)", "[fast]"]]

@@ -61,11 +61,12 @@ def recipe(shell_env, hf_cache):
     (["--dry-run", "yes"], "expected 'true' or 'false', got 'yes'"),
     (["--no-such-option", "1"], "invalid option --no-such-option"),
     (["--iemocap-root", "/nonexistent/IEMOCAP"], "--iemocap-root /nonexistent/IEMOCAP: no such directory"),
+    (["--stage", "3", "--stop-stage", "1"], "--stage 3 is after --stop-stage 1: no stage would run"),
 ])
 def test_iemocap_bad_options_fail_before_any_work(recipe, args, message):
     r = recipe(IEMOCAP / "run.sh", *args)
     assert r.returncode != 0
-    assert message in r.stderr, r.stderr
+    assert message in r.stderr.strip().splitlines()[-1], r.stderr   # last: the header does not hide it
     assert "=== " not in r.stdout            # no stage banner: no stage started
     assert r.wrote == []
 
@@ -91,6 +92,9 @@ def test_help_lists_every_option_with_its_default(recipe):
                          ("--text-model", ""), ("--seed", "777")]:
         assert any(ln.split()[:1] == [opt] and ln.endswith(f"[{default}]") for ln in lines), (opt, r.stdout)
     assert "--train-cmd" not in r.stdout        # cmd.sh's exported settings are not options
+    text_source = next(ln for ln in lines if ln.startswith("  --text-source "))
+    assert "(--asr-model's: what exists at use time; systems named *_asr" in text_source   # whole
+    assert "$exp" not in r.stdout
     assert r.wrote == []
 
 

@@ -18,8 +18,11 @@
 #                                      "--opt=value" (or "--opt value") per line,
 #                                      "#" starts a comment; may be repeated
 #   --help, -h                         prints $help_message or the script's header, then
-#                                      every option with its default, and exits 0
+#                                      every option with its default and help (the
+#                                      comment of its line and the indented comment
+#                                      lines under it), and exits 0
 #   --                                 ends the options
+#   with options stage and stop_stage (a recipe), stage > stop_stage is an error;
 #   parsing stops at the first argument that does not start with "--";
 #   values may contain spaces. The remaining arguments are left in "$@".
 
@@ -70,11 +73,13 @@ _po_usage() {
   echo
   echo "Options (default in brackets):"
   for _n in "${_names[@]}"; do
-    _line=$(grep -m 1 -E "^$_n=" "$EMOREC_SCRIPT" || true)
-    case $_line in
-      *[[:space:]]"#"*) _line=${_line#*[[:space:]]#}; _line=${_line#"${_line%%[![:space:]]*}"} ;;
-      *) _line= ;;
-    esac
+    # the comment of the option's line, and of the indented comment lines under it
+    _line=$(awk -v n="$_n=" '
+      found && /^[[:space:]]+#/ { sub(/^[[:space:]]+# ?/, ""); printf " %s", $0; next }
+      found { exit }
+      index($0, n) == 1 { found = 1; if (match($0, /[[:space:]]#/)) printf "%s", substr($0, RSTART + 2) }
+    ' "$EMOREC_SCRIPT")
+    _line=${_line#"${_line%%[![:space:]]*}"}
     printf '  %-26s %s[%s]\n' "--${_n//_/-}" "${_line:+$_line }" "${!_n}"
   done
 }
@@ -154,6 +159,11 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
+
+# A recipe's stage range: --stage after --stop-stage would run nothing and exit 0.
+if [[ ${stage-} =~ ^-?[0-9]+$ && ${stop_stage-} =~ ^-?[0-9]+$ ]] && [ "$stage" -gt "$stop_stage" ]; then
+  _po_die "--stage $stage is after --stop-stage $stop_stage: no stage would run"
+fi
 
 unset _po_args _po_i _po_a _po_c _po_o _po_n _po_script
 unset -f _po_die _po_header _po_is_option _po_usage _po_set _po_apply_config

@@ -33,6 +33,12 @@ me=$(basename "$0")
 
 [[ $numsplit =~ ^[1-9][0-9]*$ ]] || { echo "$me: invalid num-to-split '$numsplit'" >&2; exit 1; }
 [ -f "$data/utt2spk" ] || { echo "$me: no such file $data/utt2spk" >&2; exit 1; }
+# Sorted by utterance (Kaldi's rule; contiguous speakers are not enough: parts and lists
+# are matched line by line)
+if ! disorder=$(LC_ALL=C sort -c -k1,1 "$data/utt2spk" 2>&1); then
+  echo "$me: $data/utt2spk is not sorted (LC_ALL=C; utils/fix_data_dir.sh sorts a data dir): ${disorder#*sort: }" >&2
+  exit 1
+fi
 
 if [ "$per_utt" = true ]; then
   sdir=$data/split${numsplit}utt

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # utils/validate_data_dir.sh -- check a Kaldi data dir (Kaldi).
 #
-# Usage: validate_data_dir.sh [--no-feats] [--no-text] [--no-wav] [--audio header|full] <data-dir>
+# Usage: validate_data_dir.sh [--no-feats] [--no-text] [--no-wav] [--audio header|full]
+#                             [--classes "C1 C2 ..."] <data-dir>
 #   Required: utt2spk, spk2utt; also feats.scp (unless --no-feats), text (unless
 #   --no-text), wav.scp (unless --no-wav). The lists and their keys are those of
 #   emorec/data/data_files.txt. Checks (errors name the file and line):
-#   - every list has no empty lines, no CRLF line endings, at least 2 fields, unique
-#     keys, sorted (LC_ALL=C);
+#   - every list is UTF-8 and has no empty lines, no CRLF line endings, at least 2
+#     fields, unique keys, sorted (LC_ALL=C);
+#   - with --classes (the recipe's class set), every label of utt2emo is one of them;
 #   - text has no empty transcripts;
 #   - utt2spk is speaker-sorted and spk2utt equals utt2spk_to_spk2utt.pl utt2spk;
 #   - utterance lists (wav.scp or segments, text, utt2emo, feats.scp, utt2num_frames,
@@ -27,6 +29,7 @@ no_feats=false
 no_text=false
 no_wav=false
 audio=header
+classes=
 me=$(basename "$0")
 while [ $# -gt 0 ]; do
   case $1 in
@@ -35,6 +38,8 @@ while [ $# -gt 0 ]; do
     --no-wav) no_wav=true; shift ;;
     --audio) [ $# -ge 2 ] || usage_error "--audio needs a value"; audio=$2; shift 2 ;;
     --audio=*) audio=${1#--audio=}; shift ;;
+    --classes) [ $# -ge 2 ] || usage_error "--classes needs a value"; classes=$2; shift 2 ;;
+    --classes=*) classes=${1#--classes=}; shift ;;
     --help|-h) usage; exit 0 ;;
     --) shift; break ;;
     -*) usage_error "unknown option $1" ;;
@@ -97,11 +102,18 @@ check_format() {
     END { exit bad > 0 }' "$data/$f" >&2 || err "$data/$f: bad format (see above)"
 }
 
+content=()   # the checks of python -m emorec.bin.validate_data_dir, run once below
 for f in utt2spk spk2utt ${utt_files[@]+"${utt_files[@]}"} ${spk_files[@]+"${spk_files[@]}"} \
          ${reco_files[@]+"${reco_files[@]}"}; do
   skip "$f" && continue
   check_format "$f"
+  content+=(--utf8 "$data/$f")
 done
+for f in ${trials_files[@]+"${trials_files[@]}"}; do content+=(--utf8 "$data/$f"); done
+if [ -z "$classes" ]; then :
+elif [ -f "$data/utt2emo" ]; then content+=(--utt2emo "$data/utt2emo" --classes "$classes")
+else err "$data/utt2emo: missing (--classes checks its labels)"
+fi
 
 # utt2spk: two fields, speaker-sorted; spk2utt consistent.
 awk -v F="$data/utt2spk" '
@@ -162,8 +174,7 @@ for f in ${trials_files[@]+"${trials_files[@]}"}; do
     END { exit bad > 0 }' "$data/utt2spk" "$data/$f" >&2 || err "$data/$f: bad trials (see above)"
 done
 
-# Contents: feature matrices and audio (python -m emorec.bin.validate_data_dir).
-content=()
+# Encoding, labels, feature matrices and audio (python -m emorec.bin.validate_data_dir).
 if ! $no_feats && [ -f "$data/feats.scp" ]; then
   content+=(--feats "$data/feats.scp" --utt2num-frames "$data/utt2num_frames")
 fi
@@ -172,7 +183,7 @@ if ! $no_wav && [ -f "$data/wav.scp" ]; then
 fi
 if [ ${#content[@]} -gt 0 ]; then
   python -m emorec.bin.validate_data_dir "${content[@]}" >&2 ||
-    err "$data: unreadable features or audio (see above)"
+    err "$data: lists not UTF-8, unknown labels, unreadable features or audio (see above)"
 fi
 
 if [ "$errors" -gt 0 ]; then

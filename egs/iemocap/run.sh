@@ -19,7 +19,7 @@
 #            models per fold
 #            (the demo HuBERT pre-trained per fold on TRAIN audio unless --ssl-model is given)
 #   stage 5: late fusion of speech and text log-posteriors
-#   stage 6: UA/WA per fold, confusion matrices, RESULTS.md; the packaged model $exp/model
+#   stage 6: UA/WA per fold, confusion matrices, RESULTS.md; the packaged model exp/expN/model
 #            (steps/export_model.sh: the 5 fold models as an ensemble; emorec-infer --model)
 #   stage 7: ablation of paper 003 (transfer, augmentation, pooling) under leave-one-session-out
 #            and paper 003's 5-fold random 80/20 protocol; not run by default
@@ -30,8 +30,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./cmd.sh
 
-stage=0
-stop_stage=6
+stage=0                          # first stage to run (the stages are listed above)
+stop_stage=6                     # last stage to run (7: the ablation)
 setup=                           # paper | demo; empty: paper with --iemocap-root, else demo
 dry_run=false                    # true: print what each stage would use, run nothing
 ngpu=1                           # GPUs per training job (0: CPU)
@@ -88,6 +88,7 @@ done
 for s in $seeds; do [[ $s =~ ^[0-9]+$ ]] || usage_error "--seeds '$seeds': expected integers"; done
 data=data/exp$exp_set
 exp=exp/exp$exp_set
+case $exp_set in 2) classes="ang exc neu sad" ;; *) classes="ang hap neu sad" ;; esac  # emorec.data.iemocap.EXPERIMENTS
 if $use_vad; then data+=_vad; exp+=_vad; fi
 folds=$data/loso
 if $script_disjoint; then folds+=_script_disjoint; exp+=_script_disjoint; fi
@@ -156,7 +157,7 @@ if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
     local/make_demo_corpus.sh --seed $seed "$demo_dir"
   fi
   local/iemocap_data_prep.sh --exp $exp_set "$iemocap_root" "$data/all"
-  utils/validate_data_dir.sh --no-feats "$data/all"
+  utils/validate_data_dir.sh --no-feats --classes "$classes" "$data/all"
 fi
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
@@ -168,7 +169,7 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
       "vad/$(basename "$data")"
   fi
   utils/validate_data_dir.sh "$data/all"
-  local/make_loso_folds.sh --script-disjoint $script_disjoint "$data/all" "$folds"
+  local/make_loso_folds.sh --script-disjoint $script_disjoint --classes "$classes" "$data/all" "$folds"
   for d in "$folds"/fold*/{train,dev,test}; do
     utils/validate_data_dir.sh "$d"
   done
@@ -178,7 +179,7 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ] && $with_asr; then
   # transcripts from the audio (what exists at use time); same utterances, same folds
   steps/transcribe.sh --nj $nj --cmd "$cuda_cmd" --asr-model "$asr_model" "$data/all" "$data/all_asr"
   utils/validate_data_dir.sh "$data/all_asr"
-  local/make_loso_folds.sh --script-disjoint $script_disjoint "$data/all_asr" "${folds}_asr"
+  local/make_loso_folds.sh --script-disjoint $script_disjoint --classes "$classes" "$data/all_asr" "${folds}_asr"
 fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ] && $train_speaker_model; then
@@ -298,7 +299,7 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   stage_banner 7
   # Paper 003, Figure 4: transfer learning x spectrogram augmentation x statistics pooling,
   # under leave-one-session-out and under the paper's 5-fold random 80/20 protocol.
-  local/make_loso_folds.sh --protocol random5 "$data/all" "$data/random5"
+  local/make_loso_folds.sh --protocol random5 --classes "$classes" "$data/all" "$data/random5"
   for r in $runs; do
     for proto in loso random5; do
       d=$folds; [ $proto = loso ] || d=$data/random5

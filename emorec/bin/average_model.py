@@ -42,4 +42,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from emorec.bin import run_main
+    run_main(main)

@@ -12,7 +12,8 @@ and OUT_DIR/folds.txt maps "foldK <protocol>". With --text (a Kaldi transcript f
 the corpora's reference transcripts or an ASR output), every part gets a `text`
 and keeps only the utterances that have a non-empty transcript (an augmented copy takes
 its original's, train_aug/utt2orig); OUT_DIR/text_coverage.txt counts, per fold and part,
-the utterances kept and those dropped for want of one. A part left empty is an error.
+the utterances kept and those dropped for want of one. A part left empty is an error,
+as is a label of a part's utt2emo outside the 7 classes (naming its line).
 Written to a temporary dir and renamed; skipped when OUT_DIR/folds.txt is newer than
 every input and lists the same protocols (--skip-done).
 """
@@ -23,8 +24,8 @@ import sys
 from pathlib import Path
 
 from emorec.data.datadir import subset_data_dir
-from emorec.data.emo7 import transcripts_of
-from emorec.fileio import DataDirError, atomic_dir, is_done, read_kv, write_kv, write_lines
+from emorec.data.emo7 import CLASSES, transcripts_of
+from emorec.fileio import DataDirError, atomic_dir, check_labels, is_done, read_kv, write_kv, write_lines
 
 PARTS = {"dev": "valid", "test": "test"}
 
@@ -59,6 +60,7 @@ def main(argv=None) -> int:
             for k, p in enumerate(protocols, 1):
                 for part, src in parts.items():
                     src_dir = root / p / src
+                    check_labels(src_dir / "utt2emo", CLASSES)
                     utt2spk = read_kv(src_dir / "utt2spk")
                     utts = list(utt2spk)
                     dst = tmp / f"fold{k}" / part
@@ -86,4 +88,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from emorec.bin import run_main
+    run_main(main)

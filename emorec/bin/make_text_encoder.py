@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     ap.add_argument("out_dir")
     a = ap.parse_args(argv)
 
-    from emorec.fileio import is_done, read_kv
+    from emorec.fileio import is_done, read_kv, read_text
 
     done = os.path.join(a.out_dir, "config.json")
     try:
@@ -67,8 +67,7 @@ def main(argv=None) -> int:
     try:
         for path in a.text_file:
             if a.plain:
-                with open(path, encoding="utf-8") as f:
-                    texts += [ln.strip() for ln in f if ln.strip()]
+                texts += [ln.strip() for ln in read_text(path).splitlines() if ln.strip()]
             else:
                 texts += [t for t in read_kv(path, allow_empty_value=True).values() if t]
         t0 = time.time()
@@ -87,4 +86,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from emorec.bin import run_main
+    run_main(main)

@@ -13,6 +13,8 @@ import argparse
 import os
 import sys
 
+from emorec.fileio import open_text
+
 
 def cosine_scores(trials, emb: dict, center: bool = False):
     import numpy as np
@@ -29,7 +31,7 @@ def cosine_scores(trials, emb: dict, center: bool = False):
 
 def read_trials(path):
     out = []
-    with open(path, encoding="utf-8") as f:
+    with open_text(path) as f:
         for n, line in enumerate(f, 1):
             parts = line.split()
             if not parts:
@@ -94,4 +96,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from emorec.bin import run_main
+    run_main(main)

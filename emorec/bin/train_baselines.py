@@ -33,6 +33,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from emorec.fileio import open_text
+
 MAX_MISSING_FRAC = 0.05
 
 
@@ -96,7 +98,7 @@ def load_part(data_dir: Path, vectors, classes: Sequence[str], log) -> Tuple[Lis
     lab_path = data_dir / "utt2emo"
     if not lab_path.is_file():
         raise FileNotFoundError(f"{lab_path}: no such label file")
-    with open(lab_path, encoding="utf-8") as f:
+    with open_text(lab_path) as f:
         utts = [line.split()[0] for line in f if line.strip()]
     missing = [u for u in utts if u not in vectors]
     if missing:
@@ -129,7 +131,7 @@ def main(argv=None) -> int:
         print(f"{me}: {msg}", file=sys.stderr, flush=True)
 
     if args.split_list:
-        with open(args.split_list, encoding="utf-8") as f:
+        with open_text(args.split_list) as f:
             splits = [line.strip() for line in f if line.strip()]
         if not args.split.isdigit() or not 1 <= int(args.split) <= len(splits):
             log(f"ERROR: {args.split_list} has {len(splits)} splits; no line {args.split!r}")
@@ -144,7 +146,7 @@ def main(argv=None) -> int:
             log(f"{parts['train']} holds no augmented copies (utt2orig maps every utterance to itself): "
                 f"training on {split_dir / 'train'}; no split vectors read")
             parts["train"], split_vectors = split_dir / "train", []
-        with open(args.config, encoding="utf-8") as f:
+        with open_text(args.config) as f:
             config = yaml.safe_load(f) or {}
         names = args.classifiers.split() if args.classifiers else list(config)
         unknown = [n for n in names if n not in CLASSIFIERS]
@@ -158,7 +160,7 @@ def main(argv=None) -> int:
         else:
             labels = set()
             for d in parts.values():
-                with open(d / "utt2emo", encoding="utf-8") as f:
+                with open_text(d / "utt2emo") as f:
                     labels.update(line.split()[1] for line in f if line.strip())
             classes = sorted(labels)
         vectors = load_vectors(args.vectors + split_vectors)
@@ -216,4 +218,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from emorec.bin import run_main
+    run_main(main)

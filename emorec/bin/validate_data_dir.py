@@ -3,6 +3,10 @@ and keys first): feature matrices and audio.
 
 Usage: python -m emorec.bin.validate_data_dir [--feats FEATS_SCP [--utt2num-frames F]]
                                               [--wav-scp WAV_SCP [--audio header|full]]
+                                              [--utf8 LIST ...] [--utt2emo F --classes "C1 C2 ..."]
+
+--utf8: each LIST is UTF-8 throughout. --utt2emo with --classes: every label is one of
+the recipe's classes (an unknown one would silently become a class).
 
 feats.scp: the first --full-feats entries are loaded completely with kaldiio, the rest
 by their binary matrix header (shape, and the file holds the data it announces); all
@@ -24,13 +28,13 @@ import argparse
 import os
 import shlex
 import struct
-import sys
 from typing import Iterator, Optional, Tuple
 
 import kaldiio
 
 from emorec.audio import is_pipe, parse_wav_scp
 from emorec.audio import audio_problem
+from emorec.fileio import DataDirError, check_labels, check_utf8, open_text
 
 MAX_REPORTED = 10
 
@@ -71,7 +75,7 @@ def matrix_header_shape(rx: str) -> Optional[Tuple[int, int]]:
 
 def _entries(path: str) -> Iterator[Tuple[int, str, str]]:
     """(lineno, key, rest) of the well-formed lines; the shell reports the others."""
-    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             p = line.strip().split(None, 1)
             if len(p) == 2:
@@ -135,13 +139,25 @@ def check_wav(scp: str, audio: str, decode_pipes: int) -> Iterator[str]:
 
 def report(problems: Iterator[str], what: str) -> int:
     bad = 0
-    for msg in problems:
+    try:
+        for msg in problems:
+            bad += 1
+            print(msg)
+            if bad >= MAX_REPORTED:
+                print(f"{what}: too many errors, stopping")
+                break
+    except DataDirError as e:  # the list itself is unreadable (not UTF-8): named, stops it
+        print(e)
         bad += 1
-        print(msg)
-        if bad >= MAX_REPORTED:
-            print(f"{what}: too many errors, stopping")
-            break
     return bad
+
+
+def check_file(check, *args) -> Iterator[str]:
+    """The message of ``check(*args)``'s DataDirError, if it raises one."""
+    try:
+        check(*args)
+    except DataDirError as e:
+        yield str(e)
 
 
 def main(argv=None) -> int:
@@ -155,14 +171,24 @@ def main(argv=None) -> int:
     ap.add_argument("--audio", choices=("header", "full"), default="header")
     ap.add_argument("--decode-pipes", type=int, default=3,
                     help="pipes run and decoded in --audio header mode (default 3)")
+    ap.add_argument("--utf8", action="append", default=[], metavar="LIST",
+                    help="a list that must be UTF-8 throughout (repeatable)")
+    ap.add_argument("--utt2emo", help="label list checked against --classes")
+    ap.add_argument("--classes", help="the recipe's class set, one quoted word: \"ang hap neu sad\"")
     a = ap.parse_args(argv)
-    bad = 0
-    if a.feats:
+    if bool(a.utt2emo) != bool(a.classes):
+        ap.error("--utt2emo and --classes go together")
+    not_utf8 = {path for path in a.utf8 if report(check_file(check_utf8, path), path)}
+    bad = len(not_utf8)
+    if a.utt2emo and a.utt2emo not in not_utf8:
+        bad += report(check_file(check_labels, a.utt2emo, a.classes.split()), a.utt2emo)
+    if a.feats and a.feats not in not_utf8:
         bad += report(check_feats(a.feats, a.utt2num_frames, a.full_feats), a.feats)
-    if a.wav_scp:
+    if a.wav_scp and a.wav_scp not in not_utf8:
         bad += report(check_wav(a.wav_scp, a.audio, a.decode_pipes), a.wav_scp)
     return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from emorec.bin import run_main
+    run_main(main)

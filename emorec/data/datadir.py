@@ -9,7 +9,7 @@ import os
 from functools import lru_cache
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
-from emorec.fileio import DataDirError, atomic_write, read_kv, sort_keys, write_kv, write_lines
+from emorec.fileio import DataDirError, atomic_write, open_text, read_kv, sort_keys, write_kv, write_lines
 
 # The data-dir schema: which files are lists of a data dir and what their keys are.
 # One definition, shared with the shell tools (utils/lib/data_files.sh).
@@ -100,7 +100,7 @@ def subset_data_dir(src: str, dst: str, utts: Iterable[str]) -> int:
         for name in files["reco"]:
             filtered(name, recos)
     for name in files["trials"]:
-        with open(os.path.join(src, name), encoding="utf-8") as f:
+        with open_text(os.path.join(src, name)) as f:
             lines = [ln.rstrip("\r\n") for ln in f]
         write_lines(os.path.join(dst, name),
                     [ln for ln in lines if len(ln.split()) == 3

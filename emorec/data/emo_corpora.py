@@ -19,20 +19,27 @@ Layouts accepted (the releases and their common redistributions):
     ``text`` = "Say the word <word>".
 
 Files whose name starts with ``.`` (AppleDouble ``._*``) and files that are not
-``.wav`` are ignored.  A wav that is empty, unreadable or whose name does not parse
-is dropped and named in the log; preparation fails when more than ``max_drop_frac``
-(5%, Kaldi's rule) of the wavs are dropped.
+``.wav`` are ignored.  A wav that is empty, unreadable, whose name does not parse or
+whose path is not UTF-8 (the folder is named) is dropped and named in the log;
+preparation fails when more than ``max_drop_frac`` (5%, Kaldi's rule) of the wavs are
+dropped, and says so when they are git-lfs pointers (a clone made without git-lfs).
+
+Symbolic links are followed, each folder walked once (by device and inode): a link
+loop or a second link to a folder is skipped.  A second copy of a file (same name,
+same bytes, e.g. Kaggle's RAVDESS holds ``Actor_NN/`` twice) is skipped and counted;
+another file under an utterance id already taken is dropped.
 """
 from __future__ import annotations
 
 import csv
+import filecmp
 import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
-from emorec.audio import audio_problem
+from emorec.audio import LFS_POINTER, audio_problem, is_lfs_pointer
 
 VOCAB = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 CORPORA = ("cremad", "ravdess", "savee", "tess")
@@ -131,9 +138,45 @@ PARSERS: Dict[str, Callable[[str], Entry]] = {
     "cremad": parse_cremad, "ravdess": parse_ravdess, "savee": parse_savee, "tess": parse_tess}
 
 
+def walk_tree(root: str, skipped: Optional[List[str]] = None):
+    """``os.walk(root, followlinks=True)`` in sorted order, hidden folders left out, that
+    enters each folder once (by device and inode): a symlink loop, or a second link to a
+    folder already walked, is not entered again (its path is appended to ``skipped``)."""
+    seen = set()
+    for d, dirs, files in os.walk(root, followlinks=True):
+        st = os.stat(d)
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            if skipped is not None:
+                skipped.append(d)
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+        yield d, sorted(files)
+
+
+def not_utf8(path: str, root: str) -> Optional[str]:
+    """Why ``path`` (under ``root``, as os.walk names it) cannot be written to a list:
+    the first folder or file name that is not UTF-8; None when it is UTF-8."""
+    try:
+        path.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        pass
+    parts = os.path.relpath(path, root).split(os.sep)
+    for i, part in enumerate(parts):
+        try:
+            part.encode("utf-8")
+        except UnicodeEncodeError:
+            what = "file" if i == len(parts) - 1 else "folder"
+            where = os.fsencode(os.path.join(root, *parts[:i + 1]))
+            return f"{where!r}: {what} name is not UTF-8 (rename it)"
+    return f"{os.fsencode(root)!r}: path is not UTF-8"
+
+
 def cremad_genders(root: str) -> Dict[str, str]:
     """``{speaker: m|f}`` from CREMA-D's VideoDemographics.csv, if the tree holds one."""
-    for d, _, files in sorted(os.walk(root)):
+    for d, files in walk_tree(root):
         if "VideoDemographics.csv" in files:
             with open(os.path.join(d, "VideoDemographics.csv"), newline="",
                       encoding="utf-8", errors="replace") as f:
@@ -146,6 +189,9 @@ def cremad_genders(root: str) -> Dict[str, str]:
 class PrepResult:
     lists: Dict[str, Dict[str, str]]
     dropped: List[str] = field(default_factory=list)
+    duplicates: List[str] = field(default_factory=list)   # identical second copies, skipped
+    links_skipped: List[str] = field(default_factory=list)  # folders reached again by a link
+    n_lfs: int = 0          # dropped git-lfs pointer files
     n_ignored: int = 0
     n_song: int = 0
     n_wavs: int = 0
@@ -168,14 +214,17 @@ def prepare(corpus: str, root: str, include_song: bool = False,
     res = PrepResult(lists)
     genders = cremad_genders(root) if corpus == "cremad" else {}
     where: Dict[str, str] = {}
-    for d, dirs, files in os.walk(root, followlinks=True):
-        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
-        for name in sorted(files):
+    for d, files in walk_tree(root, res.links_skipped):
+        for name in files:
             path = os.path.join(d, name)
             if name.startswith(".") or not name.lower().endswith(".wav"):
                 res.n_ignored += 1
                 continue
             res.n_wavs += 1
+            bad = not_utf8(path, root)
+            if bad:
+                res.dropped.append(f"{bad}; dropped")
+                continue
             try:
                 e = parse(path)
             except ParseError as err:
@@ -185,14 +234,20 @@ def prepare(corpus: str, root: str, include_song: bool = False,
                 res.n_song += 1
                 res.n_wavs -= 1
                 continue
+            utt = f"{e.spk}-{e.stem}"
+            if utt in where:
+                first = where[utt]
+                if name == os.path.basename(first) and filecmp.cmp(path, first, shallow=False):
+                    res.duplicates.append(f"{path}: identical copy of {first}; skipped")
+                    res.n_wavs -= 1
+                else:
+                    res.dropped.append(f"{path}: utterance id {utt} already taken by "
+                                       f"{first} (a different file); dropped")
+                continue
             bad, _ = audio_problem(path)
             if bad:
                 res.dropped.append(f"{bad}; dropped")
-                continue
-            utt = f"{e.spk}-{e.stem}"
-            if utt in where:
-                res.dropped.append(f"{path}: utterance id {utt} already taken by "
-                                   f"{where[utt]}; dropped")
+                res.n_lfs += is_lfs_pointer(path)
                 continue
             where[utt] = path
             lists["wav.scp"][utt] = path
@@ -209,8 +264,9 @@ def prepare(corpus: str, root: str, include_song: bool = False,
     if len(lists["spk2gender"]) < len(set(lists["utt2spk"].values())):
         del lists["spk2gender"]  # Kaldi wants every speaker or none
     if res.n_wavs and len(res.dropped) > max_drop_frac * res.n_wavs:
+        lfs = f"; {res.n_lfs} of them are {LFS_POINTER}" if res.n_lfs else ""
         raise RuntimeError(f"{corpus}: {len(res.dropped)} of {res.n_wavs} wavs under {root} "
-                           f"dropped (> {max_drop_frac:.0%}); first: {res.dropped[0]}")
+                           f"dropped (> {max_drop_frac:.0%}){lfs}; first: {res.dropped[0]}")
     if not lists["wav.scp"]:
         raise RuntimeError(f"{corpus}: no usable wav under {root}")
     return res
@@ -221,6 +277,10 @@ def report(corpus: str, res: PrepResult) -> str:
     lines = [f"{corpus}: {len(res.lists['wav.scp'])} utterances, "
              f"{len(set(res.lists['utt2spk'].values()))} speakers; {len(res.dropped)} wavs "
              f"dropped, {res.n_ignored} non-audio/AppleDouble files ignored"
-             + (f", {res.n_song} song files skipped" if res.n_song else ""),
+             + (f", {res.n_song} song files skipped" if res.n_song else "")
+             + (f", {len(res.duplicates)} identical second copies skipped (e.g. {res.duplicates[0]})"
+                if res.duplicates else "")
+             + (f", {len(res.links_skipped)} symlinked folders walked already skipped "
+                f"(e.g. {res.links_skipped[0]})" if res.links_skipped else ""),
              "  " + " ".join(f"{k}={c[k]}" for k in VOCAB if c[k])]
     return "\n".join(lines)

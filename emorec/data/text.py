@@ -8,7 +8,7 @@ from typing import List, Optional
 import numpy as np
 import torch
 
-from emorec.fileio import check_utf8, read_kv
+from emorec.fileio import read_kv
 
 
 @dataclass
@@ -34,7 +34,6 @@ def load_text_set(data_dir, require_labels: bool = True, max_missing_frac: float
     emo_path = data_dir / "utt2emo"
     if not text_path.is_file():
         raise FileNotFoundError(f"{text_path}: no such file")
-    check_utf8(text_path)
     text = read_kv(str(text_path), allow_empty_value=True)
     if emo_path.is_file():
         emo = read_kv(str(emo_path))

@@ -18,7 +18,7 @@ import shlex
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from emorec.data.datadir import subset_data_dir, utt2spk_to_spk2utt
-from emorec.fileio import read_kv, write_kv, write_lines
+from emorec.fileio import open_text, read_kv, write_kv, write_lines
 
 # (sub-folder of VOX_ROOT, extension)
 LAYOUTS: Tuple[Tuple[str, str], ...] = (("wav", ".wav"), ("dev/aac", ".m4a"),
@@ -85,7 +85,7 @@ def trial_path_to_utt(p: str) -> Optional[str]:
 def convert_trials(path: str, utts: Optional[Set[str]] = None) -> List[str]:
     """Kaldi trials lines from a VoxCeleb trial list; errors name file:line."""
     out = []
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open_text(path) as f:
         for n, line in enumerate(f, 1):
             line = line.strip()
             if not line:
@@ -127,7 +127,7 @@ def trial_speakers(trials: Iterable[str], utt2spk: Dict[str, str]) -> Set[str]:
 def split_by_trial_speakers(data_dir: str, train_dir: str, test_dir: str) -> Tuple[int, int]:
     """train = speakers absent from ``data_dir/trials``; test = the others (with trials)."""
     utt2spk = read_kv(os.path.join(data_dir, "utt2spk"))
-    with open(os.path.join(data_dir, "trials"), encoding="utf-8") as f:
+    with open_text(os.path.join(data_dir, "trials")) as f:
         trials = [ln.strip() for ln in f if ln.strip()]
     test_spk = trial_speakers(trials, utt2spk)
     test = [u for u, s in utt2spk.items() if s in test_spk]

@@ -12,6 +12,7 @@ import glob
 import os
 import random
 import re
+import shutil
 
 import numpy as np
 import torch
@@ -28,7 +29,14 @@ def atomic_save(obj, path: str):
         with atomic_write(path, "wb", fsync=True) as f:
             torch.save(obj, f)
     except (OSError, RuntimeError) as e:
-        raise OSError(f"{path}: cannot write the checkpoint: {e}") from None
+        # torch's writer reports a full disk as a RuntimeError ("unexpected pos ..."):
+        # the free space says what happened
+        why = e.strerror if isinstance(e, OSError) and e.strerror else "the write failed"
+        try:
+            free = f"; {shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free / 2**20:.1f} MiB free there"
+        except OSError:
+            free = ""
+        raise OSError(f"{path}: cannot write the checkpoint ({why}{free})") from None
 
 
 def load(path: str, map_location="cpu") -> dict:

@@ -24,6 +24,8 @@ from typing import Any, Callable, Dict, Optional
 
 import yaml
 
+from emorec.fileio import DataDirError, open_text
+
 
 class ConfigError(ValueError):
     """A config value or key that the schema does not accept; names the file and key."""
@@ -141,8 +143,10 @@ def load_config(schema: Schema, path: Optional[str] = None, overrides=()) -> dic
     cfg = defaults(schema)
     if path:
         try:
-            with open(path, encoding="utf-8") as f:
+            with open_text(path) as f:
                 user = yaml.safe_load(f)
+        except DataDirError as e:  # not UTF-8: names the line
+            raise ConfigError(str(e)) from None
         except (OSError, yaml.YAMLError) as e:
             raise ConfigError(f"{path}: cannot read the config: {e}") from None
         user = user or {}

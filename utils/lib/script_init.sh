@@ -14,13 +14,15 @@
 #
 # Helpers:
 #   usage                     print the script's header (its leading comment block)
-#   usage_error MESSAGE       MESSAGE and the header on stderr, exit 1
+#   usage_error MESSAGE       the header, then "SCRIPT: ERROR: MESSAGE" on stderr, exit 1
 #   positional_args N "$@"    N positional arguments (N-M: N to M; N-: at least N),
 #                             none looking like an option (options come first, as in
 #                             Kaldi); else usage_error
 #   check_enum NAME VALUE...  the option NAME's value is one of VALUE...
 #   check_list NAME VALUE...  every word of the option NAME's value is one of VALUE...
 #   stage_banner N            "=== <UTC time> <script> stage N: <the header's stage N line>"
+#   job_errors LOG...         the first ERROR line (or Python exception) of each log, on
+#                             stderr: why the jobs of a failed $cmd array failed
 
 EMOREC_ROOT=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 EMOREC_SCRIPT=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
@@ -39,8 +41,8 @@ usage() {
        seen || NF { exit }' "$EMOREC_SCRIPT"
 }
 
-usage_error() {
-  { echo "$(basename "$0"): $*"; echo; usage; } >&2
+usage_error() {   # the header first, so that the error is the last thing on the screen
+  { usage; echo; echo "$(basename "$0"): ERROR: $*"; } >&2
   exit 1
 }
 
@@ -84,6 +86,10 @@ stage_banner() {
   local what
   what=$(usage | sed -n "s/^[[:space:]]*stage $1:[[:space:]]*//p" | head -n 1)
   echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) $(basename "$0") stage $1${what:+: $what}"
+}
+
+job_errors() {
+  grep -h -m 1 -E "^ERROR|^[A-Za-z_.]+: ERROR: |^[A-Za-z.]*Error: " "$@" 2>/dev/null | sort -u >&2 || true
 }
 
 # The variables that are not options (see utils/parse_options.sh).
