@@ -119,17 +119,24 @@ else
   [ -f "$speaker_model" ] || usage_error "--speaker-model $speaker_model: no such file"
 fi
 
-if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  # the text encoder is looked up now: a missing one fails before any stage runs
-  encoder=$(steps/train_text.sh --dry-run true --train-config "$text_config" --text-model "$text_model" \
-    --encoder-dir "$exp/bert_demo" "$folds" "$exp/text")
+in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+# Every pretrained model the chosen stages load is looked up now (emorec.bin.check_models):
+# the missing ones fail before any work, each named with where it was looked for.
+model_args=()
+if in_range 1 && $with_asr; then model_args+=(--asr-model "$asr_model"); fi
+if in_range 2 && $train_speaker_model; then model_args+=(--config "../voxceleb/conf/train_$setup.yaml"); fi
+if in_range 3 || in_range 7; then model_args+=(--config "$ser_config"); fi
+if in_range 4; then
+  model_args+=(--text-config "$text_config" --text-model "$text_model")
+  $pretrain_hubert || model_args+=(--ssl-config "$ssl_config" --joint-config "$joint_config" --ssl-model "$ssl_model")
 fi
+models=$(python -m emorec.bin.check_models ${model_args[@]+"${model_args[@]}"})
+model_of() { sed -n "s/^$1: //p" <<< "$models" | paste -sd ';' | sed 's/;/, /g'; }
 echo "$0: setup $setup; corpus $($use_demo && echo "the synthetic demo corpus (seed $seed) in $demo_dir" ||
   echo "$iemocap_root"); stages $stage to $stop_stage"
 if $dry_run; then
-  in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
   if in_range 0; then echo "stage 0: IEMOCAP $iemocap_root (Exp $exp_set class set) -> $data/all"; fi
-  if in_range 1; then echo "stage 1: features conf/fbank.conf -> fbank/$(basename "$data")$($use_vad && echo ", VAD $vad_config"); folds -> $folds$($with_asr && echo "; ASR $asr_model -> $data/all_asr, ${folds}_asr")"; fi
+  if in_range 1; then echo "stage 1: features conf/fbank.conf -> fbank/$(basename "$data")$($use_vad && echo ", VAD $vad_config"); folds -> $folds$($with_asr && echo "; ASR $( [ "$asr_model" = pocketsphinx ] && echo pocketsphinx || model_of asr) -> $data/all_asr, ${folds}_asr")"; fi
   if in_range 2 && $train_speaker_model; then
     echo "stage 2: speaker model $speaker_model, trained by ../voxceleb:"
     (cd ../voxceleb && ./run.sh --dry-run true "${voxceleb_args[@]}") | sed 's/^/    /'
@@ -140,9 +147,10 @@ if $dry_run; then
     echo "stage 3: speech systems ($ser_modes), config $ser_config, from $speaker_model, on $folds -> $exp/ser_MODE (runs: $runs)"
   fi
   if in_range 4; then
-    echo "stage 4: text models ($text_source transcripts), config $text_config, $encoder, on $folds -> $exp/text;" \
-      "SSL models, config $ssl_config, joint models, config $joint_config, SSL encoder" \
-      "${ssl_model:-of the config}$($pretrain_hubert && echo " (pre-trained per fold with $hubert_config)") -> $exp/{ssl,joint}"
+    echo "stage 4: text models ($text_source transcripts), config $text_config, $(model_of text), on $folds -> $exp/text;" \
+      "SSL models, config $ssl_config, $($pretrain_hubert && echo "encoder: the demo HuBERT pre-trained per fold with" \
+      "$hubert_config ($exp/hubert_demo/foldK)" || model_of ssl); joint models, config $joint_config$($pretrain_hubert ||
+      echo ", $(model_of joint)") -> $exp/{ssl,joint}"
   fi
   if in_range 5; then echo "stage 5: late fusion of $exp/ser_finetune and of $exp/ssl with the text models ($text_source transcripts) -> $exp/fusion{,_ssl}{,_asr}/{w1,znorm}"; fi
   if in_range 6; then echo "stage 6: report of $exp -> RESULTS.md"; fi

@@ -23,7 +23,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./cmd.sh
 
 stage=0
-stop_stage=100
+stop_stage=5
 setup=                           # paper | demo; empty: paper with --voxceleb-root, else demo
 dry_run=false                    # true: print what each stage would use, run nothing
 nj=4                             # parallel feature / embedding jobs
@@ -66,9 +66,11 @@ train_data=data/voxceleb_train
 corpus=$($use_demo && echo "the synthetic demo corpus (seed $seed)" || echo "$voxceleb_root")
 [ -z "$voxceleb2_root" ] || corpus+=" + VoxCeleb2 dev $voxceleb2_root"
 
+in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+# weight files the training config names, looked up before any work (emorec.bin.check_models)
+if in_range 2; then python -m emorec.bin.check_models --config "$train_config" > /dev/null; fi
 echo "$0: setup $setup; corpus $corpus; stages $stage to $stop_stage"
 if $dry_run; then
-  in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
   if in_range 0; then
     echo "stage 0: VoxCeleb1 $voxceleb_root, Vox1-O trials $trials${voxceleb2_root:+, VoxCeleb2 dev $voxceleb2_root/dev/aac}" \
          "-> data/voxceleb_{train,test}${voxceleb2_root:+ data/voxceleb2_dev}"
