@@ -3,6 +3,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -95,6 +96,11 @@ def test_run_pl_gpu_jobs_say_what_cuda_sees(tmp_path, shell_env, emorec_root):
     assert "\nran\n" not in check_log(tmp_path / "n.1.log", code=1)
     r = run([emorec_root / "utils/run.pl", "--nodes", "2", "x.log", "true"], shell_env, tmp_path)
     assert r.returncode != 0 and "slurm.pl --nodes N" in r.stderr
+    # the line under a GPU stage's banner (egs/*/run.sh): only for jobs run here
+    banner = [sys.executable, "-m", "emorec.bin.check_gpu", "--asked", "1", "--banner"]
+    r = run(banner + ["run.pl --gpu 1"], shell_env, tmp_path)
+    assert r.returncode == 0 and "CUDA sees 0" in r.stdout and "runs on CPU" in r.stdout
+    assert run(banner + ["slurm.pl --gpu 1"], shell_env, tmp_path).stdout == ""
 
 
 def test_run_pl_log_needs_job_for_arrays(tmp_path, shell_env, emorec_root):

@@ -139,6 +139,8 @@ if in_range 4; then
 fi
 models=$(python -m emorec.bin.check_models ${model_args[@]+"${model_args[@]}"})
 model_of() { sed -n "s/^$1: //p" <<< "$models" | paste -sd ';' | sed 's/;/, /g'; }
+# A GPU stage says under its banner when its jobs would run on CPU here (emorec.bin.check_gpu)
+gpu_stage_banner() { stage_banner "$1"; python -m emorec.bin.check_gpu --asked "$ngpu" --banner "$cuda_cmd"; }
 if $dry_run; then
   echo "$0: setup $setup; corpora $corpus; stages $stage to $stop_stage"
   if in_range 0; then echo "stage 0: $($use_demo && echo "demo corpora ($demo_size) -> $demo_dir; ")data dirs data/{cremad,ravdess,savee,tess,iemocap}"; fi
@@ -223,7 +225,7 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  stage_banner 4
+  gpu_stage_banner 4
   # reference transcripts of the merged utterances (SAVEE has none)
   texts=()
   for c in cremad ravdess savee tess iemocap; do

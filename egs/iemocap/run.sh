@@ -134,6 +134,8 @@ models=$(python -m emorec.bin.check_models ${model_args[@]+"${model_args[@]}"})
 model_of() { sed -n "s/^$1: //p" <<< "$models" | paste -sd ';' | sed 's/;/, /g'; }
 echo "$0: setup $setup; corpus $($use_demo && echo "the synthetic demo corpus (seed $seed) in $demo_dir" ||
   echo "$iemocap_root"); stages $stage to $stop_stage"
+# A GPU stage says under its banner when its jobs would run on CPU here (emorec.bin.check_gpu)
+gpu_stage_banner() { stage_banner "$1"; python -m emorec.bin.check_gpu --asked "$ngpu" --banner "$cuda_cmd"; }
 if $dry_run; then
   if in_range 0; then echo "stage 0: IEMOCAP $iemocap_root (Exp $exp_set class set) -> $data/all"; fi
   if in_range 1; then echo "stage 1: features conf/fbank.conf -> fbank/$(basename "$data")$($use_vad && echo ", VAD $vad_config"); folds -> $folds$($with_asr && echo "; ASR $( [ "$asr_model" = pocketsphinx ] && echo pocketsphinx || model_of asr) -> $data/all_asr, ${folds}_asr")"; fi
@@ -196,7 +198,7 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ] && $train_speaker_model; then
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  stage_banner 3
+  gpu_stage_banner 3
   for r in $runs; do
     for mode in $ser_modes; do
       steps/train_ser.sh --cmd "$cuda_cmd" --ngpu $ngpu --mode $mode --speaker-model "$speaker_model" \
@@ -206,7 +208,7 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  stage_banner 4
+  gpu_stage_banner 4
   for r in $runs; do
     for src in $text_source; do
       # the demo BERT is built once per fold and text source, shared by the seeds (as a downloaded one is)
@@ -303,7 +305,7 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
 fi
 
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
-  stage_banner 7
+  gpu_stage_banner 7
   # Paper 003, Figure 4: transfer learning x spectrogram augmentation x statistics pooling,
   # under leave-one-session-out and under the paper's 5-fold random 80/20 protocol.
   local/make_loso_folds.sh --protocol random5 "$data/all" "$data/random5"

@@ -70,6 +70,8 @@ in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 # weight files the training config names, looked up before any work (emorec.bin.check_models)
 if in_range 2; then python -m emorec.bin.check_models --config "$train_config" > /dev/null; fi
 echo "$0: setup $setup; corpus $corpus; stages $stage to $stop_stage"
+# A GPU stage says under its banner when its jobs would run on CPU here (emorec.bin.check_gpu)
+gpu_stage_banner() { stage_banner "$1"; python -m emorec.bin.check_gpu --asked "$ngpu" --banner "$cuda_cmd"; }
 if $dry_run; then
   if in_range 0; then
     echo "stage 0: VoxCeleb1 $voxceleb_root, Vox1-O trials $trials${voxceleb2_root:+, VoxCeleb2 dev $voxceleb2_root/dev/aac}" \
@@ -121,7 +123,7 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
 fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
-  stage_banner 2
+  gpu_stage_banner 2
   # ResNet speaker classifier on random T-frame chunks; resumes from the last checkpoint
   steps/train_speaker.sh --cmd "$cuda_cmd" --ngpu $ngpu --seed $seed \
     "$train_config" "$train_data" "$exp"
