@@ -224,3 +224,23 @@ def test_check_models_names_a_missing_weight_file(shell_env, tmp_path):
     (tmp_path / "mobilenet.pt").write_bytes(b"x")
     r = subprocess.run(cmd, capture_output=True, text=True, env=shell_env)
     assert r.returncode == 0 and f"file {tmp_path / 'mobilenet.pt'}" in r.stdout
+
+
+def test_one_cmd_sh_for_a_recipe_and_the_recipes_it_runs(recipe, tmp_path, shell_env):
+    """egs/iemocap stage 2 runs ../voxceleb/run.sh: the job runners (and the slurm.conf) are
+    those of the cmd.sh of the recipe started, whatever the called recipe's cmd.sh says."""
+    r = recipe(IEMOCAP / "run.sh", "--dry-run", "true", "--stop-stage", "2")
+    assert r.returncode == 0, r.stderr
+    jobs = [ln.strip() for ln in r.stdout.splitlines() if ln.strip().startswith("jobs: ")]
+    assert jobs == [f'jobs: train_cmd="run.pl" cuda_cmd="run.pl --gpu 1" (set by {IEMOCAP}/cmd.sh)'] * 2
+    # the cluster example of a caller's cmd.sh, then the called recipe's own cmd.sh
+    caller = tmp_path / "my recipe"
+    caller.mkdir()
+    text = (IEMOCAP / "cmd.sh").read_text()
+    assert 'export cuda_cmd="slurm.pl --gpu 1 --require-gpu true"' in text
+    (caller / "cmd.sh").write_text(text.replace('"run.pl"', '"slurm.pl"')
+                                   .replace('"run.pl --gpu 1"', '"slurm.pl --gpu 1 --require-gpu true"'))
+    out = subprocess.run(["bash", "-c", f'cd "{caller}" && . ./cmd.sh && cd "{VOXCELEB}" && . ./cmd.sh && '
+                          'echo "$train_cmd|$cuda_cmd|$EMOREC_SLURM_CONF"'],
+                         capture_output=True, text=True, env=shell_env).stdout
+    assert out == f"slurm.pl|slurm.pl --gpu 1 --require-gpu true|{caller}/conf/slurm.conf\n"

@@ -143,6 +143,7 @@ model_of() { sed -n "s/^$1: //p" <<< "$models" | paste -sd ';' | sed 's/;/, /g';
 gpu_stage_banner() { stage_banner "$1"; python -m emorec.bin.check_gpu --asked "$ngpu" --banner "$cuda_cmd"; }
 if $dry_run; then
   echo "$0: setup $setup; corpora $corpus; stages $stage to $stop_stage"
+  echo "jobs: train_cmd=\"$train_cmd\" cuda_cmd=\"$cuda_cmd\" (set by $EMOREC_CMD_SH)"
   if in_range 0; then echo "stage 0: $($use_demo && echo "demo corpora ($demo_size) -> $demo_dir; ")data dirs data/{cremad,ravdess,savee,tess,iemocap}"; fi
   if in_range 1; then echo "stage 1: 7 classes (exc to happy: $exc_to_happy, RAVDESS song: $include_song), VAD conf/vad.conf, silence removed, < ${min_duration} s dropped -> $data/all"; fi
   if in_range 2; then echo "stage 2: splits strat, spk, loco/<corpus> (seed $seed), class-balanced train_aug (target $augment_target; 0: the largest class) -> $data"; fi

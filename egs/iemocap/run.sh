@@ -137,6 +137,7 @@ echo "$0: setup $setup; corpus $($use_demo && echo "the synthetic demo corpus (s
 # A GPU stage says under its banner when its jobs would run on CPU here (emorec.bin.check_gpu)
 gpu_stage_banner() { stage_banner "$1"; python -m emorec.bin.check_gpu --asked "$ngpu" --banner "$cuda_cmd"; }
 if $dry_run; then
+  echo "jobs: train_cmd=\"$train_cmd\" cuda_cmd=\"$cuda_cmd\" (set by $EMOREC_CMD_SH)"
   if in_range 0; then echo "stage 0: IEMOCAP $iemocap_root (Exp $exp_set class set) -> $data/all"; fi
   if in_range 1; then echo "stage 1: features conf/fbank.conf -> fbank/$(basename "$data")$($use_vad && echo ", VAD $vad_config"); folds -> $folds$($with_asr && echo "; ASR $( [ "$asr_model" = pocketsphinx ] && echo pocketsphinx || model_of asr) -> $data/all_asr, ${folds}_asr")"; fi
   if in_range 2 && $train_speaker_model; then

@@ -73,6 +73,7 @@ echo "$0: setup $setup; corpus $corpus; stages $stage to $stop_stage"
 # A GPU stage says under its banner when its jobs would run on CPU here (emorec.bin.check_gpu)
 gpu_stage_banner() { stage_banner "$1"; python -m emorec.bin.check_gpu --asked "$ngpu" --banner "$cuda_cmd"; }
 if $dry_run; then
+  echo "jobs: train_cmd=\"$train_cmd\" cuda_cmd=\"$cuda_cmd\" (set by $EMOREC_CMD_SH)"
   if in_range 0; then
     echo "stage 0: VoxCeleb1 $voxceleb_root, Vox1-O trials $trials${voxceleb2_root:+, VoxCeleb2 dev $voxceleb2_root/dev/aac}" \
          "-> data/voxceleb_{train,test}${voxceleb2_root:+ data/voxceleb2_dev}"
