@@ -35,6 +35,7 @@ seed=777
 train_config=                    # empty: conf/train_$setup.yaml
 exp=                             # empty: exp/resnet_$setup
 ngpu=1                           # GPUs of the training job (0: CPU; N>1: DDP)
+nnodes=1                         # nodes of the training job, each with --ngpu GPUs (slurm.pl; README: Slurm)
 num_avg=3                        # checkpoints averaged into the final model
 
 . utils/parse_options.sh
@@ -79,7 +80,7 @@ if $dry_run; then
          "-> data/voxceleb_{train,test}${voxceleb2_root:+ data/voxceleb2_dev}"
   fi
   if in_range 1; then echo "stage 1: features conf/fbank.conf -> fbank; training set $train_data"; fi
-  if in_range 2; then echo "stage 2: speaker model, config $train_config, on $train_data, $ngpu GPU(s) -> $exp"; fi
+  if in_range 2; then echo "stage 2: speaker model, config $train_config, on $train_data, $nnodes node(s) x $ngpu GPU(s) -> $exp"; fi
   if in_range 3; then echo "stage 3: average of the last $num_avg checkpoints -> $exp/avg_model.pt"; fi
   if in_range 4; then echo "stage 4: embeddings of data/voxceleb_test${extra_trials[*]:+ and data/voxceleb1_all} with $exp/avg_model.pt"; fi
   if in_range 5; then echo "stage 5: cosine scoring of vox1_o${extra_trials[*]:+ ${extra_trials[*]%%=*}} -> RESULTS.md"; fi
@@ -126,7 +127,7 @@ fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   gpu_stage_banner 2
   # ResNet speaker classifier on random T-frame chunks; resumes from the last checkpoint
-  steps/train_speaker.sh --cmd "$cuda_cmd" --ngpu $ngpu --seed $seed \
+  steps/train_speaker.sh --cmd "$cuda_cmd" --ngpu $ngpu --nnodes $nnodes --seed $seed \
     "$train_config" "$train_data" "$exp"
 fi
 
