@@ -27,7 +27,11 @@
 #   --train-config FILE     training YAML (emorec.train.config)            [conf/ser_demo.yaml]
 #   --train-opts "OPTS"     more emorec.bin.train options, e.g. "--set augment.policy=aggressive" []
 #   --nfolds N              folds in LOSO_DIR                               [5]
-#   --ngpu N                0: CPU; 1: one process (CUDA when available)    [1]
+#   --ngpu N                0: CPU; 1: one process (CUDA when available); N>1: N DDP processes [1]
+#   --nnodes N              nodes per fold job, each running --ngpu processes (slurm.pl --nodes N) [1]
+#   --num-threads T         CPUs per node; empty: (data.num_workers + 1) per process []
+#   --mem M                 memory per node; empty: (4G + 1G per loader worker) per process []
+#   --time T                time limit of a fold's training job; empty: the queue's default []
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
@@ -38,6 +42,10 @@ train_config=conf/ser_demo.yaml
 train_opts=
 nfolds=5
 ngpu=1
+nnodes=1
+num_threads=
+mem=
+time=
 
 . "$EMOREC_ROOT/utils/parse_options.sh"
 
@@ -65,10 +73,13 @@ mkdir -p "$dir/log"
 # shellcheck disable=SC2206  # train_opts is a list of options
 extra=($train_opts)
 failed() { echo "$0: $1 failed; see $dir/log/$1.*.log" >&2; job_errors "$dir/log/$1".*.log; exit 1; }
-$cmd JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
+# shellcheck disable=SC2207  # one line of options
+job_opts=($(python -m emorec.bin.job_resources --config "$train_config" --ngpu "$ngpu" --nnodes "$nnodes" \
+  --num-threads "$num_threads" --mem "$mem" --time "$time"))
+$cmd "${job_opts[@]}" JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
   python -m emorec.bin.train --config "$train_config" --data "$data/foldJOB/train" --labels "$data/foldJOB/train/utt2emo" \
     --dev-data "$data/foldJOB/dev" --exp-dir "$dir/foldJOB" --transfer "$mode" "${init[@]}" \
-    --ngpu "$ngpu" --resume --skip-done ${extra[@]+"${extra[@]}"} || failed train
+    --ngpu "$ngpu" --nnodes "$nnodes" --resume --skip-done ${extra[@]+"${extra[@]}"} || failed train
 
 # dev and test in one process per fold: one start-up and one model load
 $cmd JOB=1:"$nfolds" "$dir/log/score.JOB.log" \

@@ -7,6 +7,10 @@
 # Options:
 #   --cmd CMD          job runner (run.pl; "slurm.pl --config conf/slurm.conf --gpu 1" on a cluster)
 #   --ngpu N           0: CPU; 1: one process (CUDA when available); N>1: N DDP processes (torchrun)
+#   --nnodes N         nodes, each running --ngpu processes (slurm.pl --nodes N; a c10d rendezvous)
+#   --num-threads T    CPUs per node; empty: (data.num_workers + 1) per process, from the config
+#   --mem M            memory per node; empty: (4G + 1G per loader worker) per process
+#   --time T           time limit of the job (sbatch --time); empty: the queue's default
 #   --resume BOOL      continue from the last <exp-dir>/epoch_N.pt when there is one (true)
 #   --labels FILE      utterance labels (default <data-dir>/utt2spk)
 #   --dev-data DIR     dev data evaluated every epoch (best.pt by unweighted accuracy)
@@ -22,6 +26,10 @@ set -euo pipefail
 
 cmd=run.pl
 ngpu=1
+nnodes=1
+num_threads=
+mem=
+time=
 resume=true
 labels=
 dev_data=
@@ -41,7 +49,7 @@ for f in "$config" "$data/feats.scp" "${labels:-$data/utt2spk}"; do
 done
 mkdir -p "$exp/log"
 
-args=(--config "$config" --data "$data" --exp-dir "$exp" --ngpu "$ngpu" --skip-done)
+args=(--config "$config" --data "$data" --exp-dir "$exp" --ngpu "$ngpu" --nnodes "$nnodes" --skip-done)
 [ -n "$labels" ] && args+=(--labels "$labels")
 [ -n "$dev_data" ] && args+=(--dev-data "$dev_data")
 [ -n "$seed" ] && args+=(--seed "$seed")
@@ -49,9 +57,10 @@ $resume && args+=(--resume)
 # shellcheck disable=SC2206
 [ -n "$train_opts" ] && extra=($train_opts) && args+=("${extra[@]}")
 
-gpu_opt=()
-[ "$ngpu" -gt 0 ] && gpu_opt=(--gpu "$ngpu")
-$cmd "${gpu_opt[@]}" "$exp/log/train.log" python -m emorec.bin.train "${args[@]}" \
+# shellcheck disable=SC2207  # one line of options
+job_opts=($(python -m emorec.bin.job_resources --config "$config" --ngpu "$ngpu" --nnodes "$nnodes" \
+  --num-threads "$num_threads" --mem "$mem" --time "$time"))
+$cmd "${job_opts[@]}" "$exp/log/train.log" python -m emorec.bin.train "${args[@]}" \
   || { echo "$me: training failed, see $exp/log/train.log" >&2; exit 1; }
 [ -f "$exp/final.pt" ] || { echo "$me: no $exp/final.pt after training; see $exp/log/train.log" >&2; exit 1; }
 { grep -E "parameters|epoch [0-9]+/|skipping" "$exp/log/train.log" || true; } | sed 's/^[^]]*] //' | tail -n 4

@@ -27,7 +27,9 @@
 #   --train-opts "OPTS"     more options of emorec.bin.train_ssl (--set k=v ...) []
 #   --nfolds N              folds in LOSO_DIR                             [5]
 #   --dev-set NAME          name of each fold's dev dir (egs/emo7: valid) [dev]
-#   --num-threads N         torch CPU threads per job                     [1]
+#   --num-threads N         torch CPU threads per job (the job asks for these + data.num_workers CPUs) [1]
+#   --mem M                 memory per job; empty: 4G + 1G per loader worker []
+#   --time T                time limit of a fold's job; empty: the queue's default []
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
@@ -40,6 +42,8 @@ train_opts=
 nfolds=5
 dev_set=dev
 num_threads=1
+mem=
+time=
 
 . "$EMOREC_ROOT/utils/parse_options.sh"
 
@@ -66,7 +70,10 @@ model_opts=()
 [ -z "$ssl_model" ] || model_opts+=(--ssl-model "$ssl_model")
 [ -z "$text_model" ] || model_opts+=(--text-model "$text_model")
 # shellcheck disable=SC2086  # train_opts is a list of options
-$cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
+# shellcheck disable=SC2207  # one line of options
+job_opts=($(python -m emorec.bin.job_resources --family "$family" --config "$train_config" --ngpu 1 \
+  --threads "$num_threads" --mem "$mem" --time "$time"))
+$cmd "${job_opts[@]}" JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
   python -m emorec.bin.train_ssl --family "$family" --config "$train_config" "${model_opts[@]}" \
     --dev-set "$dev_set" --num-threads "$num_threads" $train_opts "$data/foldJOB" "$dir/foldJOB"
 

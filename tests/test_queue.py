@@ -3,6 +3,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -81,6 +82,25 @@ def test_run_pl_paths_with_spaces_and_options(tmp_path, shell_env, emorec_root):
     for j in (1, 2):
         assert (d / f"out.{j}").read_text() == f"{d}/it's {j}."
         assert "threads=3" in check_log(d / f"log dir/a.{j}.log")
+
+
+def test_run_pl_gpu_jobs_say_what_cuda_sees(tmp_path, shell_env, emorec_root):
+    """Here torch sees no CUDA device: the log says so first; --require-gpu true fails the jobs."""
+    r = run([emorec_root / "utils/run.pl", "--gpu", "1", "w.log", "echo", "ran"], shell_env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = check_log(tmp_path / "w.log").splitlines()
+    assert lines[2].startswith("# GPUs: asked for 1, CUDA sees 0") and "runs on CPU" in lines[2]
+    r = run([emorec_root / "utils/run.pl", "--gpu", "1", "--require-gpu", "true", "JOB=1:2", "n.JOB.log",
+             "echo", "ran"], shell_env, tmp_path)
+    assert r.returncode != 0 and "2 / 2 failed" in r.stderr
+    assert "\nran\n" not in check_log(tmp_path / "n.1.log", code=1)
+    r = run([emorec_root / "utils/run.pl", "--nodes", "2", "x.log", "true"], shell_env, tmp_path)
+    assert r.returncode != 0 and "slurm.pl --nodes N" in r.stderr
+    # the line under a GPU stage's banner (egs/*/run.sh): only for jobs run here
+    banner = [sys.executable, "-m", "emorec.bin.check_gpu", "--asked", "1", "--banner"]
+    r = run(banner + ["run.pl --gpu 1"], shell_env, tmp_path)
+    assert r.returncode == 0 and "CUDA sees 0" in r.stdout and "runs on CPU" in r.stdout
+    assert run(banner + ["slurm.pl --gpu 1"], shell_env, tmp_path).stdout == ""
 
 
 def test_run_pl_log_needs_job_for_arrays(tmp_path, shell_env, emorec_root):
@@ -216,15 +236,51 @@ def test_slurm_option_mapping_from_config(slurm, tmp_path, emorec_root):
     assert r.returncode != 0 and "--mem" in r.stderr   # not in that config
 
 
-def test_slurm_default_conf_from_recipe(slurm, tmp_path, emorec_root):
-    (tmp_path / "conf").mkdir()
-    (tmp_path / "conf/slurm.conf").write_text(
-        (emorec_root / "egs/iemocap/conf/slurm.conf").read_text())
-    r = run(slurm_pl(emorec_root, "--mem", "50M", "log/d.log", "echo", "ok"), slurm.env,
-            tmp_path)
+def recipe_slurm_conf(slurm, emorec_root):
+    """egs/iemocap/conf/slurm.conf with its partitions replaced by the test cluster's."""
+    part = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True,
+                          env=slurm.env).stdout.split()[0].rstrip("*")
+    text = (emorec_root / "egs/iemocap/conf/slurm.conf").read_text()
+    assert "--partition=cpu" in text and "--gres=gpu:$0 --partition=gpu" in text
+    return text.replace("--partition=cpu", f"--partition={part}"), part
+
+
+def test_slurm_recipe_conf_maps_a_jobs_needs(slurm, tmp_path, emorec_root):
+    """The recipes' conf/slurm.conf, found through EMOREC_SLURM_CONF (cmd.sh exports it):
+    CPUs, --mem per job (not per CPU), --time, the CPU partition; a GPU job names the GPU
+    partition and its log says what CUDA sees, and --require-gpu true stops it."""
+    text, part = recipe_slurm_conf(slurm, emorec_root)
+    conf = tmp_path / "caller conf" / "slurm.conf"
+    conf.parent.mkdir()
+    conf.write_text(text)
+    env = dict(slurm.env, EMOREC_SLURM_CONF=str(conf))
+    r = run(slurm_pl(emorec_root, "--num-threads", "2", "--mem", "50M", "--time", "5", "log/d.log",
+                     "bash", "-c", 'scontrol show job "$SLURM_JOB_ID"'), env, tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "ok\n" in check_log(tmp_path / "log/d.log")
-    assert "--mem-per-cpu=50M" in (tmp_path / "log/q/d.sh").read_text()
+    out = check_log(tmp_path / "log/d.log")
+    assert f"Partition={part}" in out and "NumCPUs=2" in out and "TimeLimit=00:05:00" in out
+    assert "MinMemoryNode=50M" in out   # per job (node), not per CPU
+    script = (tmp_path / "log/q/d.sh").read_text()
+    for opt in ("--cpus-per-task=2", "--mem=50M", "--time=5", f"--partition={part}"):
+        assert opt in script
+    assert "--mem-per-cpu" not in script
+    r = run(slurm_pl(emorec_root, "log/e.log", "true"), env, tmp_path)    # the defaults
+    assert r.returncode == 0 and "--mem=4G" in (tmp_path / "log/q/e.sh").read_text()
+    # a GPU job: the GPU partition and gres (this node has none: sbatch refuses it, naming them)
+    r = run(slurm_pl(emorec_root, "--gpu", "1", "log/g.log", "true"), env, tmp_path)
+    assert r.returncode != 0 and "--gres=gpu:1 --partition=gpu" in r.stderr
+    # on a node without a GPU the log says so; --require-gpu true fails the job
+    conf.write_text(text.replace("--gres=gpu:$0 --partition=gpu", "--comment=gpus:$0"))
+    r = run(slurm_pl(emorec_root, "--gpu", "1", "log/w.log", "echo", "ran"), env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = check_log(tmp_path / "log/w.log")
+    assert re.search(r"^# GPUs: asked for 1, CUDA sees 0.*the job runs on CPU$", out, re.M), out
+    assert "ran\n" in out
+    r = run(slurm_pl(emorec_root, "--gpu", "1", "--require-gpu", "true", "log/n.log", "echo", "ran"),
+            env, tmp_path)
+    assert r.returncode != 0 and "log/n.log" in r.stderr
+    out = check_log(tmp_path / "log/n.log", code=1)
+    assert "asked for 1, CUDA sees 0" in out and "--require-gpu true" in out and "\nran\n" not in out
 
 
 def _assert_gone_from_queue(slurm, jobid, timeout=30):

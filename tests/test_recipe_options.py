@@ -5,6 +5,7 @@ directories before and after (names and modification times).
 """
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -100,6 +101,7 @@ def test_help_lists_every_option_with_its_default(recipe):
 
 def test_iemocap_paper_dry_run_names_every_paper_config(recipe, hf_cache, tmp_path):
     hf_cache.add("bert-base-uncased")
+    hf_cache.add("facebook/hubert-base-ls960")
     iemocap = tmp_path / "corpora" / "IEMOCAP full release"
     vox1 = tmp_path / "corpora" / "VoxCeleb1"
     iemocap.mkdir(parents=True)
@@ -116,6 +118,8 @@ def test_iemocap_paper_dry_run_names_every_paper_config(recipe, hf_cache, tmp_pa
     assert "config conf/ser_paper.yaml" in stage["stage 3"]
     assert "config conf/text_paper.yaml" in stage["stage 4"]
     assert f"encoder bert-base-uncased (Hugging Face cache {hf_cache.path})" in stage["stage 4"]
+    assert f"encoder facebook/hubert-base-ls960 (Hugging Face cache {hf_cache.path})" in stage["stage 4"]
+    assert "of the config" not in out
     assert "conf/ser_paper.yaml" in stage["stage 7"]
     assert "demo" not in out.replace("--dry-run", "")
     assert r.wrote == []
@@ -153,3 +157,94 @@ def test_real_iemocap_needs_a_speaker_model_source(recipe, tmp_path):
     r = recipe(IEMOCAP / "run.sh", "--iemocap-root", str(tmp_path), "--stage", "5")
     assert r.returncode != 0 and "--voxceleb-root DIR" in r.stderr and "--speaker-model CKPT" in r.stderr
     assert r.wrote == []
+
+
+EMO7 = ROOT / "egs" / "emo7"
+
+
+def _corpus_args(tmp_path, recipe):
+    if recipe == "iemocap":
+        (tmp_path / "IEMOCAP").mkdir()
+        return ["--iemocap-root", str(tmp_path / "IEMOCAP"), "--voxceleb-root", str(tmp_path)]
+    args = []
+    for opt in ("--crema-d", "--ravdess", "--savee", "--tess", "--iemocap"):
+        (tmp_path / opt.strip("-")).mkdir()
+        args += [opt, str(tmp_path / opt.strip("-"))]
+    return args
+
+
+@pytest.mark.parametrize("recipe_name, extra, missing", [
+    ("iemocap", ["--text-source", "ref asr", "--asr-model", "openai/whisper-small"],
+     ["text encoder 'bert-base-uncased' (model.encoder of conf/text_paper.yaml)",
+      "encoder 'facebook/hubert-base-ls960' (model.encoder of conf/ssl_paper.yaml)",
+      "encoder 'facebook/hubert-base-ls960' (model.encoder of conf/joint_paper.yaml)",
+      "text encoder 'bert-base-uncased' (model.text_encoder of conf/joint_paper.yaml)",
+      "ASR model 'openai/whisper-small' (--asr-model)"]),
+    ("iemocap", ["--setup", "demo", "--ssl-model", "microsoft/wavlm-base-plus", "--stage", "4"],
+     ["encoder 'microsoft/wavlm-base-plus' (--ssl-model)"]),
+    ("emo7", [],
+     ["text encoder 'bert-base-uncased' (model.encoder of conf/text_paper.yaml)",
+      "encoder 'facebook/hubert-base-ls960' (model.encoder of conf/ssl_paper.yaml)",
+      "encoder 'facebook/hubert-base-ls960' (model.encoder of conf/joint_paper.yaml)",
+      "text encoder 'bert-base-uncased' (model.text_encoder of conf/joint_paper.yaml)"]),
+    ("emo7", ["--text-source", "asr", "--asr-model", "openai/whisper-small", "--text-model", "my bert"],
+     ["text encoder 'my bert' (--text-model)",
+      "encoder 'facebook/hubert-base-ls960' (model.encoder of conf/ssl_paper.yaml)",
+      "encoder 'facebook/hubert-base-ls960' (model.encoder of conf/joint_paper.yaml)",
+      "ASR model 'openai/whisper-small' (--asr-model)"]),
+])
+@pytest.mark.parametrize("dry_run", ["true", "false"])
+def test_preflight_names_every_missing_model(shell_env, tmp_path, recipe_name, extra, missing, dry_run):
+    """With an empty Hugging Face cache (HF_HOME an empty dir) every pretrained model the setup
+    would load is named, with where it was looked for and how to fetch it, before any work."""
+    hf_home = tmp_path / "empty hf home"
+    hf_home.mkdir()
+    env = {k: v for k, v in shell_env.items() if not k.startswith("HF_HUB_CACHE")}
+    env["HF_HOME"] = str(hf_home)
+    script = (IEMOCAP if recipe_name == "iemocap" else EMO7) / "run.sh"
+    before = snapshot()
+    r = subprocess.run([str(script), *_corpus_args(tmp_path, recipe_name), *extra, "--dry-run", dry_run],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode != 0
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("check_models: ERROR: ")]
+    assert len(errors) == len(missing), r.stderr
+    for want, line in zip(missing, errors):
+        assert want + " not found" in line
+        assert str(hf_home / "hub") in line and "huggingface-cli download" in line
+    assert f"{len(missing)} of the {len(missing)} pretrained models this run loads are missing" in r.stderr
+    assert "stage 0" not in r.stdout and "=== " not in r.stdout
+    assert sorted(set(snapshot().items()) ^ set(before.items())) == []
+
+
+def test_check_models_names_a_missing_weight_file(shell_env, tmp_path):
+    """A config key ending in "weights" names a file (e.g. ImageNet weights of a CNN)."""
+    conf = tmp_path / "cnn.yaml"
+    conf.write_text(f"model:\n  imagenet_weights: {tmp_path / 'mobilenet.pt'}\n  channels: 4\n")
+    cmd = [sys.executable, "-m", "emorec.bin.check_models", "--config", str(conf)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=shell_env)
+    assert r.returncode != 0
+    assert f"model.imagenet_weights file '{tmp_path / 'mobilenet.pt'}' (model.imagenet_weights of {conf})" \
+        " not found: no such file" in r.stderr
+    (tmp_path / "mobilenet.pt").write_bytes(b"x")
+    r = subprocess.run(cmd, capture_output=True, text=True, env=shell_env)
+    assert r.returncode == 0 and f"file {tmp_path / 'mobilenet.pt'}" in r.stdout
+
+
+def test_one_cmd_sh_for_a_recipe_and_the_recipes_it_runs(recipe, tmp_path, shell_env):
+    """egs/iemocap stage 2 runs ../voxceleb/run.sh: the job runners (and the slurm.conf) are
+    those of the cmd.sh of the recipe started, whatever the called recipe's cmd.sh says."""
+    r = recipe(IEMOCAP / "run.sh", "--dry-run", "true", "--stop-stage", "2")
+    assert r.returncode == 0, r.stderr
+    jobs = [ln.strip() for ln in r.stdout.splitlines() if ln.strip().startswith("jobs: ")]
+    assert jobs == [f'jobs: train_cmd="run.pl" cuda_cmd="run.pl --gpu 1" (set by {IEMOCAP}/cmd.sh)'] * 2
+    # the cluster example of a caller's cmd.sh, then the called recipe's own cmd.sh
+    caller = tmp_path / "my recipe"
+    caller.mkdir()
+    text = (IEMOCAP / "cmd.sh").read_text()
+    assert 'export cuda_cmd="slurm.pl --gpu 1 --require-gpu true"' in text
+    (caller / "cmd.sh").write_text(text.replace('"run.pl"', '"slurm.pl"')
+                                   .replace('"run.pl --gpu 1"', '"slurm.pl --gpu 1 --require-gpu true"'))
+    out = subprocess.run(["bash", "-c", f'cd "{caller}" && . ./cmd.sh && cd "{VOXCELEB}" && . ./cmd.sh && '
+                          'echo "$train_cmd|$cuda_cmd|$EMOREC_SLURM_CONF"'],
+                         capture_output=True, text=True, env=shell_env).stdout
+    assert out == f"slurm.pl|slurm.pl --gpu 1 --require-gpu true|{caller}/conf/slurm.conf\n"

@@ -37,16 +37,21 @@ def work(tmp_path_factory):
     return root, conf
 
 
-def test_train_speaker_through_slurm(work, slurm):
+def test_train_speaker_through_slurm(work, slurm, emorec_root):
+    from test_queue import recipe_slurm_conf
+
     root, conf = work
     exp = root / "exp/spk slurm"
-    _run(f'steps/train_speaker.sh --cmd "slurm.pl --config egs/voxceleb/conf/slurm.conf" '
-         f'--ngpu 0 "{conf}" "{root / "spk data"}" "{exp}"', slurm.env)
+    (root / "slurm.conf").write_text(recipe_slurm_conf(slurm, emorec_root)[0])  # the recipes' own
+    _run(f'steps/train_speaker.sh --cmd slurm.pl --ngpu 0 "{conf}" "{root / "spk data"}" "{exp}"',
+         dict(slurm.env, EMOREC_SLURM_CONF=str(root / "slurm.conf")))
     ck = torch.load(exp / "final.pt", map_location="cpu", weights_only=True)
     assert ck["classes"] == [f"spk{s:03d}" for s in range(4)]
     log = (exp / "log/train.log").read_text()
     assert log.rstrip().splitlines()[-1].startswith("# Ended (code 0)")
     assert "epoch 2/2" in log
+    sbatch = (exp / "log/q/train.sh").read_text().splitlines()[2]   # CPUs: the loader workers + 1
+    assert "--cpus-per-task=%d" % (yaml.safe_load(open(conf))["data"]["num_workers"] + 1) in sbatch
 
 
 def test_train_ser_folds_transfer_and_reruns(work, shell_env):

@@ -8,9 +8,13 @@
 #   --max-jobs-run N   run at most N jobs at once (default: number of CPUs)
 #   --num-threads T    recorded in the log's accounting line
 #   --lock-wait S      seconds to wait for another live job writing the same log
-#   --gpu G, --mem M, --time T, --config F
+#   --gpu G            the log's first lines say how many CUDA devices torch sees
+#                      (emorec.bin.check_gpu; CUDA_VISIBLE_DEVICES is left alone)
+#   --require-gpu B    true: with --gpu G > 0 and fewer devices visible, the jobs fail
+#                      instead of running on CPU (default false)
+#   --nodes N          1 only (slurm.pl --nodes N spans nodes)
+#   --mem M, --time T, --config F
 #                      accepted for compatibility with slurm.pl; ignored locally
-#                      (GPU jobs still run, CUDA_VISIBLE_DEVICES is left alone)
 #   other "--opt value" pairs are accepted and ignored, as Kaldi's run.pl does.
 #
 # JOB=1:N (any variable name, e.g. SPLIT=2:5) runs one job per value, substituting
@@ -42,6 +46,8 @@ my $me = "run.pl";
 my $max_jobs_run = -1;
 my $num_threads = 1;
 my $lock_wait = 10;
+my $gpu = 0;
+my $require_gpu = "false";
 
 sub usage {
   die "Usage: $me [--max-jobs-run N] [--num-threads T] [--lock-wait S] [--gpu G] [--mem M] [--time T] "
@@ -63,7 +69,15 @@ while (@ARGV && $ARGV[0] =~ m/^--?[A-Za-z]/) {
   } elsif ($opt eq "--lock-wait") {
     $val =~ m/^\d+(\.\d*)?$/ or die "$me: --lock-wait needs a number of seconds, got '$val'\n";
     $lock_wait = $val;
-  } elsif ($opt =~ m/^--(gpu|mem|time|config)$/) {
+  } elsif ($opt eq "--gpu") {
+    $val =~ m/^\d+$/ or die "$me: --gpu needs a number of GPUs, got '$val'\n";
+    $gpu = $val;
+  } elsif ($opt eq "--require-gpu") {
+    $val =~ m/^(true|false)$/ or die "$me: --require-gpu needs true or false, got '$val'\n";
+    $require_gpu = $val;
+  } elsif ($opt eq "--nodes") {
+    $val eq "1" or die "$me: --nodes $val: run.pl runs jobs on this machine only; slurm.pl --nodes N spans nodes\n";
+  } elsif ($opt =~ m/^--(mem|time|config)$/) {
     # accepted, ignored locally
   } else {
     # Kaldi's run.pl silently ignores queue options it does not use.
@@ -76,6 +90,19 @@ if ($max_jobs_run <= 0) {
   my $n = `nproc 2>/dev/null`;
   chomp $n;
   $max_jobs_run = ($n =~ m/^\d+$/ && $n > 0) ? $n : 1;
+}
+
+# What the GPU jobs' logs say first: the devices torch sees (checked once for all jobs),
+# and whether --require-gpu stops them.
+my ($gpu_note, $gpu_refused) = ("", 0);
+if ($gpu > 0) {
+  my @check = ("python", "-m", "emorec.bin.check_gpu", "--asked", $gpu);
+  push @check, "--require" if $require_gpu eq "true";
+  open(my $ch, "-|", @check) or die "$me: cannot run @check: $!\n";
+  $gpu_note = join("", <$ch>);
+  close($ch);
+  $gpu_refused = $? != 0;
+  $gpu_note = "# GPUs: asked for $gpu; @check failed (exit " . ($? >> 8) . ")\n" if $gpu_note eq "";
 }
 
 sub subst {
@@ -125,9 +152,14 @@ sub run_one {
   make_path($dir) unless -d $dir;
   my $lock = lock_job($id, $log) or return 1;
   open(my $fh, ">", $log) or do { print STDERR "$me: cannot write log file '$log': $!\n"; return 1; };
-  print $fh "# $c\n# Started at " . date_str() . "#\n";
-  close($fh);
+  print $fh "# $c\n# Started at " . date_str() . $gpu_note . "#\n";
   my $start = time();
+  if ($gpu_refused) {
+    print $fh "# Accounting: time=0 threads=$num_threads\n# Ended (code 1) at " . date_str();
+    close($fh);
+    return 1;
+  }
+  close($fh);
   # The job's process group is the guard's: a signal to it reaches the whole job, and
   # the guard kills it when this process or run.pl dies.
   pipe(my $job_alive_r, my $job_alive_w) or die "$me: pipe failed: $!\n";

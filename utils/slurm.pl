@@ -20,15 +20,26 @@
 # task whose log another live job is writing waits up to --lock-wait seconds (default
 # 10), then fails without starting (the reason is in its Slurm output file).
 #
-# Options: --config FILE (default conf/slurm.conf if it exists, else built-in),
-#   --max-jobs-run N, --lock-wait S, and every option the config defines, e.g. --gpu G, --mem M,
-#   --num-threads T, --time T ("--opt value" or "--opt=value"; "-" and "_" alike).
+# Options: --config FILE (default: $EMOREC_SLURM_CONF, which a recipe's cmd.sh exports, else
+#   conf/slurm.conf if it exists, else built-in),
+#   --max-jobs-run N, --lock-wait S, --require-gpu true|false, and every option the config
+#   defines, e.g. --gpu G, --mem M, --num-threads T, --time T, --nodes N ("--opt value" or
+#   "--opt=value"; "-" and "_" alike).
+# --gpu G > 0: the log's first lines say how many CUDA devices torch sees on the node
+#   (emorec.bin.check_gpu); with --require-gpu true a task that sees fewer fails at once
+#   instead of running on CPU.
+# --nodes N: each task gets N nodes and runs its command once per node (srun, one task per
+#   node), with EMOREC_RDZV_ENDPOINT=<first node of SLURM_JOB_NODELIST>:<port> and
+#   EMOREC_RDZV_ID=<job id> exported: the c10d rendezvous of `emorec.bin.train --nnodes N`
+#   (one torchrun agent per node; NCCL on GPUs, gloo on CPUs). --gpu, --num-threads and
+#   --mem are then per node.
 #
 # Config format (Kaldi's):
 #   command sbatch --export=ALL           # the submit command and fixed options
-#   option mem=* --mem-per-cpu=$0         # --mem VALUE adds these ($0 = VALUE)
+#   option mem=* --mem=$0                 # --mem VALUE adds these ($0 = VALUE)
 #   option mem=0                          # --mem 0 adds nothing (exact beats *)
 #   default gpu=0                         # applied when --gpu is not given
+#   option gpu=0 --partition=cpu          # the CPU jobs' partition
 #   option gpu=* --gres=gpu:$0 --partition=gpu
 #   option max_jobs_run=* --array=...%$0  # special: becomes the array throttle
 use strict;
@@ -46,21 +57,22 @@ my $me = "slurm.pl";
 $| = 1;
 
 my $default_config = <<'EOF';
-command sbatch --export=ALL
+command sbatch --export=ALL --ntasks-per-node=1
 option time=* --time=$0
-option mem=* --mem-per-cpu=$0
+option mem=* --mem=$0
 option mem=0
 option num_threads=* --cpus-per-task=$0
 option num_threads=1 --cpus-per-task=1
 default gpu=0
 option gpu=0
 option gpu=* --gres=gpu:$0
+option nodes=* --nodes=$0
 option max_jobs_run=* --array=...%$0
 EOF
 
 sub usage {
-  die "Usage: $me [--config F] [--max-jobs-run N] [--gpu G] [--mem M] [--num-threads T] "
-    . "[--time T] [JOB=1:N] <log-file> <command> [args...]\n";
+  die "Usage: $me [--config F] [--max-jobs-run N] [--gpu G] [--require-gpu B] [--mem M] [--num-threads T] "
+    . "[--time T] [--nodes N] [JOB=1:N] <log-file> <command> [args...]\n";
 }
 
 # ---- command-line options ----
@@ -95,12 +107,12 @@ if (defined $config) {
   $config_text = <$c>;
   close($c);
   $config_name = $config;
-} elsif (-f "conf/slurm.conf") {
-  open(my $c, "<", "conf/slurm.conf") or die "$me: cannot open conf/slurm.conf: $!\n";
+} elsif (($ENV{EMOREC_SLURM_CONF} // "") ne "" || -f "conf/slurm.conf") {
+  $config_name = ($ENV{EMOREC_SLURM_CONF} // "") ne "" ? $ENV{EMOREC_SLURM_CONF} : "conf/slurm.conf";
+  open(my $c, "<", $config_name) or die "$me: cannot open config file '$config_name': $!\n";
   local $/;
   $config_text = <$c>;
   close($c);
-  $config_name = "conf/slurm.conf";
 } else {
   $config_text = $default_config;
   $config_name = "(built-in config)";
@@ -147,6 +159,9 @@ my @order = ((grep { !exists $cli{$_} } sort keys %defaults), @cli_order);
 my $max_jobs_run;
 my $num_threads = 1;
 my $lock_wait = 10;
+my $gpu = 0;
+my $require_gpu = "false";
+my $nodes;          # set by --nodes: the command runs once per node, under srun
 my @sbatch_opts;
 for my $name (@order) {
   my $value = $values{$name};
@@ -160,9 +175,22 @@ for my $name (@order) {
     $lock_wait = $value;
     next;
   }
+  if ($name eq "require_gpu") {
+    $value =~ m/^(true|false)$/ or die "$me: --require-gpu needs true or false, got '$value'\n";
+    $require_gpu = $value;
+    next;
+  }
   if ($name eq "num_threads") {
     $value =~ m/^\d+$/ && $value > 0 or die "$me: --num-threads needs a positive integer, got '$value'\n";
     $num_threads = $value;
+  }
+  if ($name eq "gpu") {
+    $value =~ m/^\d+$/ or die "$me: --gpu needs a number of GPUs, got '$value'\n";
+    $gpu = $value;
+  }
+  if ($name eq "nodes") {
+    $value =~ m/^\d+$/ && $value > 0 or die "$me: --nodes needs a positive integer, got '$value'\n";
+    $nodes = $value if exists $cli{nodes};
   }
   my $args;
   if (exists $opt_exact{"$name=$value"}) { $args = $opt_exact{"$name=$value"}; }
@@ -203,6 +231,21 @@ my $sbatch_str = join(" ", map { shell_quote($_) } @sbatch);
 my $abs_log = ($logfile =~ m{^/}) ? $logfile : "$cwd/$logfile";
 my $abs_qdir = ($qdir =~ m{^/}) ? $qdir : "$cwd/$qdir";
 my $jn = defined $jobname ? $jobname : "";
+my $gpu_check = "";
+if ($gpu > 0) {
+  my $req = $require_gpu eq "true" ? " --require" : "";
+  $gpu_check = "python -m emorec.bin.check_gpu --asked $gpu$req >> \"\$log\" 2>&1 || { finish 1; exit 1; }\n";
+}
+my $run_cmd = "run=()";
+if (defined $nodes) {    # one task per node; the rendezvous on the first node, its port from the job id
+  $run_cmd = <<"EOS";
+head=\$(scontrol show hostnames "\$SLURM_JOB_NODELIST" | head -n 1)
+export EMOREC_RDZV_ENDPOINT="\$head:\$((20000 + SLURM_JOB_ID % 20000))" EMOREC_RDZV_ID="\$SLURM_JOB_ID"
+echo "# \$SLURM_JOB_NUM_NODES node(s) \$SLURM_JOB_NODELIST, one task each (srun); rendezvous \$EMOREC_RDZV_ENDPOINT" >> "\$log"
+run=(srun --nodes=$nodes --ntasks-per-node=1 --kill-on-bad-exit=1 \${SLURM_CPUS_PER_TASK:+--cpus-per-task=\$SLURM_CPUS_PER_TASK})
+EOS
+  chomp $run_cmd;
+}
 my $script_text = <<"EOF";
 #!/usr/bin/env bash
 # Generated by slurm.pl; submitted with:
@@ -235,11 +278,12 @@ finish() {
   printf '# %s\\n' "\$cmd"
   echo "# Started at \$(date)"
   echo "# Running on \$(hostname) as Slurm job \${SLURM_ARRAY_JOB_ID:-?}_\$task"
-  echo '#'
 } > "\$log"
 start=\$(date +%s)
+$gpu_check$run_cmd
+echo '#' >> "\$log"
 trap 'finish 143; exit 143' TERM INT
-bash -c "\$cmd" >> "\$log" 2>&1 < /dev/null &
+"\${run[@]}" bash -c "\$cmd" >> "\$log" 2>&1 < /dev/null &
 wait \$!
 ret=\$?
 trap - TERM INT

@@ -29,7 +29,7 @@
 # --setup paper (the default with corpus paths) uses conf/{ssl,joint,text}_paper.yaml
 # (Table 7; facebook/hubert-base-ls960, bert-base-uncased from a local dir or the local
 # Hugging Face cache: a missing one fails before stage 0, naming it); --setup demo the
-# small demo configs. --dry-run true prints what stages 4-5 would use and stops.
+# small demo configs. --dry-run true prints what each stage would use (the models resolved) and stops.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/utils/lib/script_init.sh"
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -38,7 +38,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 stage=0
 stop_stage=5
 setup=                   # paper | demo; empty: paper with corpus paths, else demo
-dry_run=false            # true: print the configs and models of stages 4-5, run nothing
+dry_run=false            # true: print the configs and models of every stage, run nothing
 nj=4                     # parallel VAD jobs
 crema_d=                 # CREMA-D root (AudioWAV/ inside); empty: demo
 ravdess=                 # RAVDESS root (Actor_NN/ inside)
@@ -127,23 +127,35 @@ protocols() {
 }
 demo_bert=false         # the joint model's BERT: the demo BERT of steps/train_text.sh per protocol
 [ -n "$text_model" ] || [ "$setup" != demo ] || demo_bert=true
-if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  # the encoders are looked up now: a missing one fails before any stage runs, naming it
-  text_encoder=$(steps/train_text.sh --dry-run true --train-config "$text_config" --text-model "$text_model" \
-    "$folds/text_ref" exp/text)
-  if ! $pretrain_hubert; then
-    python -m emorec.bin.train_ssl --config "$ssl_config" ${ssl_model:+--ssl-model "$ssl_model"} --check-encoders
-    $demo_bert || python -m emorec.bin.train_ssl --family joint --config "$joint_config" \
-      ${ssl_model:+--ssl-model "$ssl_model"} ${text_model:+--text-model "$text_model"} --check-encoders
-  fi
+in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+# Every pretrained model the chosen stages load is looked up now (emorec.bin.check_models):
+# the missing ones fail before any work, each named with where it was looked for.
+model_args=()
+if in_range 4; then
+  model_args+=(--text-config "$text_config" --text-model "$text_model")
+  [[ $text_source != *asr* ]] || model_args+=(--asr-model "$asr_model")
+  $pretrain_hubert || model_args+=(--ssl-config "$ssl_config" --ssl-model "$ssl_model")
+  $pretrain_hubert || $demo_bert || model_args+=(--joint-config "$joint_config")
 fi
+models=$(python -m emorec.bin.check_models ${model_args[@]+"${model_args[@]}"})
+model_of() { sed -n "s/^$1: //p" <<< "$models" | paste -sd ';' | sed 's/;/, /g'; }
+# A GPU stage says under its banner when its jobs would run on CPU here (emorec.bin.check_gpu)
+gpu_stage_banner() { stage_banner "$1"; python -m emorec.bin.check_gpu --asked "$ngpu" --banner "$cuda_cmd"; }
 if $dry_run; then
-  echo "$0: setup $setup; corpora $($use_demo && echo "demo ($demo_dir)" || echo "real"); stages $stage to $stop_stage"
-  echo "stage 4: SSL models, config $ssl_config, encoder ${ssl_model:-of the config}$($pretrain_hubert &&
-    echo " (pre-trained per protocol with $hubert_config)") -> exp/ssl; text models, config $text_config," \
-    "$text_encoder -> exp/text; joint models, config $joint_config -> exp/joint (text: $text_source$(
-    [[ $text_source == *asr* ]] && echo ", asr $asr_model"))"
-  echo "stage 5: RESULTS.md"
+  echo "$0: setup $setup; corpora $corpus; stages $stage to $stop_stage"
+  echo "jobs: train_cmd=\"$train_cmd\" cuda_cmd=\"$cuda_cmd\" (set by $EMOREC_CMD_SH)"
+  if in_range 0; then echo "stage 0: $($use_demo && echo "demo corpora ($demo_size) -> $demo_dir; ")data dirs data/{cremad,ravdess,savee,tess,iemocap}"; fi
+  if in_range 1; then echo "stage 1: 7 classes (exc to happy: $exc_to_happy, RAVDESS song: $include_song), VAD conf/vad.conf, silence removed, < ${min_duration} s dropped -> $data/all"; fi
+  if in_range 2; then echo "stage 2: splits strat, spk, loco/<corpus> (seed $seed), class-balanced train_aug (target $augment_target; 0: the largest class) -> $data"; fi
+  if in_range 3; then echo "stage 3: baselines on $baseline_features vectors, 8 classifiers selected on valid -> exp/baselines, RESULTS.md"; fi
+  if in_range 4; then
+    echo "stage 4: SSL models, config $ssl_config, $($pretrain_hubert && echo "encoder: the demo HuBERT pre-trained per protocol with" \
+      "$hubert_config (exp/hubert_demo/foldK)" || model_of ssl) -> exp/ssl; text models, config $text_config," \
+      "$(model_of text) -> exp/text; joint models, config $joint_config$($pretrain_hubert || $demo_bert ||
+      echo ", $(model_of joint)") -> exp/joint (text: $text_source$([[ $text_source == *asr* ]] &&
+      echo ", asr $( [ "$asr_model" = pocketsphinx ] && echo pocketsphinx || model_of asr)"))"
+  fi
+  if in_range 5; then echo "stage 5: RESULTS.md with the Table 8 section"; fi
   exit 0
 fi
 
@@ -214,7 +226,7 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  stage_banner 4
+  gpu_stage_banner 4
   # reference transcripts of the merged utterances (SAVEE has none)
   texts=()
   for c in cremad ravdess savee tess iemocap; do

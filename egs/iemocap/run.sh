@@ -120,17 +120,27 @@ else
   [ -f "$speaker_model" ] || usage_error "--speaker-model $speaker_model: no such file"
 fi
 
-if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  # the text encoder is looked up now: a missing one fails before any stage runs
-  encoder=$(steps/train_text.sh --dry-run true --train-config "$text_config" --text-model "$text_model" \
-    --encoder-dir "$exp/bert_demo" "$folds" "$exp/text")
+in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+# Every pretrained model the chosen stages load is looked up now (emorec.bin.check_models):
+# the missing ones fail before any work, each named with where it was looked for.
+model_args=()
+if in_range 1 && $with_asr; then model_args+=(--asr-model "$asr_model"); fi
+if in_range 2 && $train_speaker_model; then model_args+=(--config "../voxceleb/conf/train_$setup.yaml"); fi
+if in_range 3 || in_range 7; then model_args+=(--config "$ser_config"); fi
+if in_range 4; then
+  model_args+=(--text-config "$text_config" --text-model "$text_model")
+  $pretrain_hubert || model_args+=(--ssl-config "$ssl_config" --joint-config "$joint_config" --ssl-model "$ssl_model")
 fi
+models=$(python -m emorec.bin.check_models ${model_args[@]+"${model_args[@]}"})
+model_of() { sed -n "s/^$1: //p" <<< "$models" | paste -sd ';' | sed 's/;/, /g'; }
 echo "$0: setup $setup; corpus $($use_demo && echo "the synthetic demo corpus (seed $seed) in $demo_dir" ||
   echo "$iemocap_root"); stages $stage to $stop_stage"
+# A GPU stage says under its banner when its jobs would run on CPU here (emorec.bin.check_gpu)
+gpu_stage_banner() { stage_banner "$1"; python -m emorec.bin.check_gpu --asked "$ngpu" --banner "$cuda_cmd"; }
 if $dry_run; then
-  in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+  echo "jobs: train_cmd=\"$train_cmd\" cuda_cmd=\"$cuda_cmd\" (set by $EMOREC_CMD_SH)"
   if in_range 0; then echo "stage 0: IEMOCAP $iemocap_root (Exp $exp_set class set) -> $data/all"; fi
-  if in_range 1; then echo "stage 1: features conf/fbank.conf -> fbank/$(basename "$data")$($use_vad && echo ", VAD $vad_config"); folds -> $folds$($with_asr && echo "; ASR $asr_model -> $data/all_asr, ${folds}_asr")"; fi
+  if in_range 1; then echo "stage 1: features conf/fbank.conf -> fbank/$(basename "$data")$($use_vad && echo ", VAD $vad_config"); folds -> $folds$($with_asr && echo "; ASR $( [ "$asr_model" = pocketsphinx ] && echo pocketsphinx || model_of asr) -> $data/all_asr, ${folds}_asr")"; fi
   if in_range 2 && $train_speaker_model; then
     echo "stage 2: speaker model $speaker_model, trained by ../voxceleb:"
     (cd ../voxceleb && ./run.sh --dry-run true "${voxceleb_args[@]}") | sed 's/^/    /'
@@ -141,9 +151,10 @@ if $dry_run; then
     echo "stage 3: speech systems ($ser_modes), config $ser_config, from $speaker_model, on $folds -> $exp/ser_MODE (runs: $runs)"
   fi
   if in_range 4; then
-    echo "stage 4: text models ($text_source transcripts), config $text_config, $encoder, on $folds -> $exp/text;" \
-      "SSL models, config $ssl_config, joint models, config $joint_config, SSL encoder" \
-      "${ssl_model:-of the config}$($pretrain_hubert && echo " (pre-trained per fold with $hubert_config)") -> $exp/{ssl,joint}"
+    echo "stage 4: text models ($text_source transcripts), config $text_config, $(model_of text), on $folds -> $exp/text;" \
+      "SSL models, config $ssl_config, $($pretrain_hubert && echo "encoder: the demo HuBERT pre-trained per fold with" \
+      "$hubert_config ($exp/hubert_demo/foldK)" || model_of ssl); joint models, config $joint_config$($pretrain_hubert ||
+      echo ", $(model_of joint)") -> $exp/{ssl,joint}"
   fi
   if in_range 5; then echo "stage 5: late fusion of $exp/ser_finetune and of $exp/ssl with the text models ($text_source transcripts) -> $exp/fusion{,_ssl}{,_asr}/{w1,znorm}"; fi
   if in_range 6; then echo "stage 6: report of $exp -> RESULTS.md"; fi
@@ -189,7 +200,7 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ] && $train_speaker_model; then
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  stage_banner 3
+  gpu_stage_banner 3
   for r in $runs; do
     for mode in $ser_modes; do
       steps/train_ser.sh --cmd "$cuda_cmd" --ngpu $ngpu --mode $mode --speaker-model "$speaker_model" \
@@ -199,7 +210,7 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  stage_banner 4
+  gpu_stage_banner 4
   for r in $runs; do
     for src in $text_source; do
       # the demo BERT is built once per fold and text source, shared by the seeds (as a downloaded one is)
@@ -296,7 +307,7 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
 fi
 
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
-  stage_banner 7
+  gpu_stage_banner 7
   # Paper 003, Figure 4: transfer learning x spectrogram augmentation x statistics pooling,
   # under leave-one-session-out and under the paper's 5-fold random 80/20 protocol.
   local/make_loso_folds.sh --protocol random5 --classes "$classes" "$data/all" "$data/random5"

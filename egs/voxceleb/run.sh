@@ -23,7 +23,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./cmd.sh
 
 stage=0
-stop_stage=100
+stop_stage=5
 setup=                           # paper | demo; empty: paper with --voxceleb-root, else demo
 dry_run=false                    # true: print what each stage would use, run nothing
 nj=4                             # parallel feature / embedding jobs
@@ -35,6 +35,7 @@ seed=777
 train_config=                    # empty: conf/train_$setup.yaml
 exp=                             # empty: exp/resnet_$setup
 ngpu=1                           # GPUs of the training job (0: CPU; N>1: DDP)
+nnodes=1                         # nodes of the training job, each with --ngpu GPUs (slurm.pl; README: Slurm)
 num_avg=3                        # checkpoints averaged into the final model
 
 . utils/parse_options.sh
@@ -66,15 +67,20 @@ train_data=data/voxceleb_train
 corpus=$($use_demo && echo "the synthetic demo corpus (seed $seed)" || echo "$voxceleb_root")
 [ -z "$voxceleb2_root" ] || corpus+=" + VoxCeleb2 dev $voxceleb2_root"
 
+in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+# weight files the training config names, looked up before any work (emorec.bin.check_models)
+if in_range 2; then python -m emorec.bin.check_models --config "$train_config" > /dev/null; fi
 echo "$0: setup $setup; corpus $corpus; stages $stage to $stop_stage"
+# A GPU stage says under its banner when its jobs would run on CPU here (emorec.bin.check_gpu)
+gpu_stage_banner() { stage_banner "$1"; python -m emorec.bin.check_gpu --asked "$ngpu" --banner "$cuda_cmd"; }
 if $dry_run; then
-  in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+  echo "jobs: train_cmd=\"$train_cmd\" cuda_cmd=\"$cuda_cmd\" (set by $EMOREC_CMD_SH)"
   if in_range 0; then
     echo "stage 0: VoxCeleb1 $voxceleb_root, Vox1-O trials $trials${voxceleb2_root:+, VoxCeleb2 dev $voxceleb2_root/dev/aac}" \
          "-> data/voxceleb_{train,test}${voxceleb2_root:+ data/voxceleb2_dev}"
   fi
   if in_range 1; then echo "stage 1: features conf/fbank.conf -> fbank; training set $train_data"; fi
-  if in_range 2; then echo "stage 2: speaker model, config $train_config, on $train_data, $ngpu GPU(s) -> $exp"; fi
+  if in_range 2; then echo "stage 2: speaker model, config $train_config, on $train_data, $nnodes node(s) x $ngpu GPU(s) -> $exp"; fi
   if in_range 3; then echo "stage 3: average of the last $num_avg checkpoints -> $exp/avg_model.pt"; fi
   if in_range 4; then echo "stage 4: embeddings of data/voxceleb_test${extra_trials[*]:+ and data/voxceleb1_all} with $exp/avg_model.pt"; fi
   if in_range 5; then echo "stage 5: cosine scoring of vox1_o${extra_trials[*]:+ ${extra_trials[*]%%=*}} -> RESULTS.md"; fi
@@ -119,9 +125,9 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
 fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
-  stage_banner 2
+  gpu_stage_banner 2
   # ResNet speaker classifier on random T-frame chunks; resumes from the last checkpoint
-  steps/train_speaker.sh --cmd "$cuda_cmd" --ngpu $ngpu --seed $seed \
+  steps/train_speaker.sh --cmd "$cuda_cmd" --ngpu $ngpu --nnodes $nnodes --seed $seed \
     "$train_config" "$train_data" "$exp"
 fi
 

@@ -1,13 +1,16 @@
 """Train a ResNet classifier (speaker or emotion) on random chunks of Kaldi features.
 
   python -m emorec.bin.train --config conf/train.yaml --data data/train --labels data/train/utt2spk \
-      --exp-dir exp/resnet [--dev-data DIR --dev-labels FILE] [--resume] [--ngpu N] [--seed S] \
+      --exp-dir exp/resnet [--dev-data DIR --dev-labels FILE] [--resume] [--ngpu N] [--nnodes N] [--seed S] \
       [--init-from CKPT --transfer scratch|probe|finetune] [--set optim.lr=0.01 ...]
 
 All hyper-parameters come from the YAML (schema: emorec.train.speech, emorec.train.config);
 --set overrides them; an unknown key or a wrongly typed value fails naming it.
 --ngpu: 0 = CPU; 1 = one process (CUDA when available, else CPU); N > 1 = N processes
 under torchrun with DDP (nccl on CUDA, gloo on CPU, i.e. N CPU processes without GPUs).
+--nnodes N: one such torchrun agent on each of N nodes (slurm.pl --nodes N starts them with
+srun and sets the c10d rendezvous on the first node, EMOREC_RDZV_ENDPOINT); world size
+N x max(ngpu, 1).
 --resume continues from the newest intact EXP/epoch_N.pt (model, optimizer, RNG states).
 Outputs: EXP/epoch_N.pt, EXP/best.pt (with dev data), EXP/final.pt, EXP/tensorboard/,
 EXP/config.yaml.
@@ -31,6 +34,7 @@ def get_parser():
     p.add_argument("--dev-labels", default=None, help="default DEV_DATA/<basename of --labels>")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--ngpu", type=int, default=1)
+    p.add_argument("--nnodes", type=int, default=1, help="nodes, each running --ngpu processes")
     p.add_argument("--seed", type=int, default=None, help="overrides train.seed")
     p.add_argument("--init-from", default=None, help="checkpoint whose trunk initialises the model")
     p.add_argument("--transfer", default=None, choices=["scratch", "probe", "finetune"],
@@ -52,10 +56,11 @@ def main(argv=None):
     if args.skip_done and is_done(os.path.join(args.exp_dir, "final.pt")):
         print(f"train: {args.exp_dir}/final.pt exists, skipping")
         return 0
-    if args.ngpu > 1 and "LOCAL_RANK" not in os.environ:
-        # re-run this command under torchrun, one process per GPU (or CPU process)
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={args.ngpu}", "-m", "emorec.bin.train"] + argv
+    if (args.ngpu > 1 or args.nnodes > 1) and "LOCAL_RANK" not in os.environ:
+        # re-run this command under torchrun, one process per GPU (or CPU process) and node
+        from emorec.train.distributed import torchrun_command
+
+        cmd = torchrun_command("emorec.bin.train", argv, max(args.ngpu, 1), args.nnodes)
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.execvp(cmd[0], cmd)
 

@@ -1,8 +1,10 @@
 """DDP helpers.  Under torchrun (WORLD_SIZE/RANK/LOCAL_RANK set) the process group is
-gloo on CPU and nccl on CUDA; otherwise a single process."""
+gloo on CPU and nccl on CUDA; otherwise a single process.  ``torchrun_command`` is how an
+entry point reruns itself as nnodes x nproc processes."""
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -11,6 +13,29 @@ import torch.distributed as dist
 def env_world():
     return int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0")), \
         int(os.environ.get("LOCAL_RANK", "0"))
+
+
+RDZV_ENDPOINT = "EMOREC_RDZV_ENDPOINT"   # host:port of the first node (slurm.pl --nodes sets it)
+RDZV_ID = "EMOREC_RDZV_ID"               # the job's id, the same on every node
+
+
+def torchrun_command(module: str, argv: list, nproc: int, nnodes: int) -> list:
+    """The torchrun command running ``python -m module argv`` as ``nproc`` processes on each
+    of ``nnodes`` nodes, one torchrun agent per node (slurm.pl --nodes N starts one per node
+    with srun). With $EMOREC_RDZV_ENDPOINT set the agents meet in a c10d rendezvous there
+    (id $EMOREC_RDZV_ID); without it only one node is possible (--standalone)."""
+    endpoint = os.environ.get(RDZV_ENDPOINT, "")
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}"]
+    if endpoint:
+        cmd += [f"--nnodes={nnodes}", "--rdzv_backend=c10d", f"--rdzv_endpoint={endpoint}",
+                f"--rdzv_id={os.environ.get(RDZV_ID, 'emorec')}"]
+    elif nnodes > 1:
+        raise SystemExit(f"{module}: --nnodes {nnodes} needs a rendezvous endpoint: run it through "
+                         f"slurm.pl --nodes {nnodes} (one agent per node), or set {RDZV_ENDPOINT}=HOST:PORT "
+                         f"(the first node) on every node")
+    else:
+        cmd.append("--standalone")
+    return cmd + ["-m", module] + list(argv)
 
 
 def setup(use_cuda: bool):

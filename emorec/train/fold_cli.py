@@ -28,21 +28,17 @@ def add_fold_options(ap: argparse.ArgumentParser) -> None:
 
 def check_encoders(prog: str, cfg: dict, config_path: Optional[str],
                    encoders: Dict[str, Tuple[Optional[str], str]]) -> int:
-    """0 when every encoder named in cfg's model section has a config offline (a local
-    directory or the Hugging Face cache), else 1 after naming the first that does not."""
-    from huggingface_hub import constants
-    from transformers import AutoConfig
+    """0 when every encoder named in cfg's model section is there offline (a local
+    directory or the Hugging Face cache: emorec.pretrained), else 1 after naming the first
+    that is not."""
+    from emorec.pretrained import Need, locate, missing_message
 
     for key, (given, opt) in encoders.items():
         name = cfg["model"][key]
         origin = opt if given else f"model.{key} of {config_path or 'the config'}"
-        try:
-            AutoConfig.from_pretrained(name, local_files_only=True, trust_remote_code=False)
-        except (OSError, ValueError):
-            print(f"{prog}: ERROR: {key.replace('_', ' ')} {name!r} ({origin}) not found: no local "
-                  f"directory {name!r} with a config.json, and not in the Hugging Face cache "
-                  f"{constants.HF_HUB_CACHE}. Runs are offline (HF_HUB_OFFLINE=1): download it where "
-                  f"there is network (huggingface-cli download {name}) or pass {opt} DIR.", file=sys.stderr)
+        need = Need("", key.replace("_", " "), name, origin, opt)
+        if locate(need) is None:
+            print(f"{prog}: ERROR: {missing_message(need)}", file=sys.stderr)
             return 1
         print(f"{key} {name}")
     return 0
