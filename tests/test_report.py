@@ -96,6 +96,7 @@ def test_report_cli_writes_results_and_pngs(exp):
     assert "| **ang** | 4 (100.0%) |" in md                                  # text confusion, fold sums
     pngs = sorted((out.parent / "plots").glob("*.png"))
     assert [p.name for p in pngs] == ["confusion_fusion_w1.png", "confusion_text.png", "confusion_text_again.png"]
+    assert md.index("UA % (mean ± std)") < md.index("WA % (mean ± std)")
     for p in pngs:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the corpus must be named
@@ -126,6 +127,12 @@ def test_report_seeds_spread_and_significance(exp):
                                                          {"seed1": seeds / "seed1/b", "seed2": seeds / "seed2/b"})])
     (a, b, d, p, significant), = sig
     assert d > 0.5 and significant and p < 0.05
+    # two test speakers (Ses01F, Ses02F), a better on each: every redraw of speakers keeps a ahead
+    (*_, d_spk, p_spk, sig_spk), = report.significance(
+        [s, report.evaluate_system("b", "b", exp / "data/loso", {"seed1": seeds / "seed1/b", "seed2": seeds / "seed2/b"})],
+        level="speaker")
+    assert d_spk == d and p_spk == 0.0
+    assert "p (speakers)" in md and "| `a` − `b` | UA |" in md
 
 
 def test_demo_design_ceiling_and_paper_not_comparable(exp, tmp_path):
