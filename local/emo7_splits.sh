@@ -4,7 +4,8 @@
 #
 # The three split protocols of egs/emo7 as data dirs (emorec.bin.make_emo7_splits):
 #   OUT_DIR/strat/{train,valid,test}           stratified by class and corpus (paper 004)
-#   OUT_DIR/spk/{train,valid,test}             speaker-independent
+#   OUT_DIR/spk/{train,valid,test}             speaker-independent (sentences shared)
+#   OUT_DIR/spksent/{train,valid,test}         no speaker, sentence or dialog on two sides
 #   OUT_DIR/loco/<corpus>/{train,valid,test}   leave one corpus out
 # then, for each protocol, the class-balanced training set <protocol>/train_aug: train
 # plus augmented copies (time stretch, pitch shift, gain, noise) of TRAINING
@@ -31,7 +32,7 @@ if [ ! -f "$out/splits.done" ]; then
   python -m emorec.bin.make_emo7_splits --seed "$seed" "$all" "$out"
   touch "$out/splits.done"
 fi
-protocols="strat spk"
+protocols="strat spk spksent"
 for d in "$out"/loco/*/; do
   protocols+=" loco/$(basename "$d")"
 done

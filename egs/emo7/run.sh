@@ -11,7 +11,7 @@
 #            (data/{cremad,ravdess,savee,tess,iemocap})
 #   stage 1: merge into 7 classes, statistical-model VAD, silence removal, < 1 s dropped,
 #            counts table (data/emo7/all, data/emo7/all/counts.txt)
-#   stage 2: splits data/emo7/{strat,spk,loco/<corpus>}/{train,valid,test} and the
+#   stage 2: splits data/emo7/{strat,spk,spksent,loco/<corpus>}/{train,valid,test} and the
 #            class-balanced training sets .../train_aug (augmented copies of train only)
 #   stage 3: baselines of paper 004 (Table 6): 94 hand-crafted features and 88 eGeMAPS
 #            functionals per utterance (steps/make_handcrafted.sh), 8 classifiers selected
@@ -109,7 +109,7 @@ else
   corpus="real: CREMA-D $crema_d, RAVDESS $ravdess, SAVEE $savee, TESS $tess, IEMOCAP $iemocap"
 fi
 report() {  # RESULTS.md: the baselines (stage 3), then with the Table 8 section (stage 5: "$@")
-  python -m emorec.bin.report_baselines --data "$data" --protocols "strat spk loco" \
+  python -m emorec.bin.report_baselines --data "$data" --protocols "strat spk spksent loco" \
     --feature-sets "$baseline_features" --all-dir "$data/all" --corpus "$corpus" \
     --demo $use_demo --paper-table conf/paper004_table6.tsv --command "$EMOREC_COMMAND" "$@" \
     exp/baselines RESULTS.md
@@ -119,7 +119,7 @@ replace_if_changed() {  # NEW OLD: NEW replaces OLD unless their contents are th
 }
 # protocols of stages 3-5: the splits of stage 2 (loco: one per corpus)
 protocols() {
-  local p="strat spk" d
+  local p="strat spk spksent" d
   for d in "$data"/loco/*/; do
     [ -d "$d" ] && p+=" loco/$(basename "$d")"
   done

@@ -37,7 +37,10 @@ PARTS = ("train", "train_aug", "valid", "test")
 PROTOCOL_TITLES = {
     "strat": "Stratified split (paper 004's protocol: the same speakers, and in CREMA-D, "
              "RAVDESS and TESS the same sentences, are in train and test)",
-    "spk": "Speaker-independent split (no speaker in two of train, valid, test)",
+    "spk": "Speaker-independent split (no speaker in two of train, valid, test; sentences and "
+           "IEMOCAP dialogs are shared)",
+    "spksent": "Speaker- and sentence-disjoint split (no speaker, sentence or IEMOCAP dialog in two "
+               "of train, valid, test; utterances that would cross are left out)",
     "loco": "Leave one corpus out (train on four corpora, test on the fifth)",
 }
 
@@ -208,7 +211,8 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--data", required=True, help="root of the protocols' data dirs")
-    ap.add_argument("--protocols", default="strat spk loco", help="space-separated [strat spk loco]")
+    ap.add_argument("--protocols", default="strat spk spksent loco",
+                    help="space-separated [strat spk spksent loco]")
     ap.add_argument("--feature-sets", default="handcrafted egemaps")
     ap.add_argument("--classifiers", default="knn mlp xgboost lightgbm logreg random_forest "
                                              "naive_bayes decision_tree")

@@ -14,6 +14,17 @@ Splits, each a dict ``{part: [utts]}``, seeded (numpy default_rng(seed)):
     two parts (a corpus with two speakers, TESS, has no valid part).
   * ``leave_one_corpus_out``: test = one corpus; the other corpora's speakers split
     80/20 into train/valid the same way (no speaker in both).
+  * ``speaker_sentence_disjoint``: no speaker, no sentence and no dialog in two parts.
+    The speaker split shares sentences (CREMA-D, RAVDESS, SAVEE and TESS read fixed
+    sentences or words; IEMOCAP's scripted plays recur in every session) and IEMOCAP
+    dialogs (the two speakers of a session).  Per corpus: speakers linked by a dialog
+    form one unit, units go to parts as in ``speaker``; a sentence said by one part's
+    speakers only goes with them; a sentence said on several sides goes, in seeded
+    order, to the side whose kept utterances are furthest below its share (so the parts
+    keep 64/16/20 of what is kept); an utterance is kept only when its speaker's part
+    and its sentence's part agree.  The rest is dropped (about two thirds of a corpus
+    whose every speaker reads every sentence), and a corpus with two sentences (RAVDESS)
+    or two speakers (TESS) fills at most two parts.
 """
 from __future__ import annotations
 
@@ -22,6 +33,8 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from emorec.data.emo_corpora import _CREMAD_RE, _RAVDESS_RE, _TESS_RE
+from emorec.data.folds import utt_play
 from emorec.fileio import sort_keys
 
 CLASSES = ("angry", "calm", "disgust", "fearful", "happy", "sad", "surprised")
@@ -142,6 +155,91 @@ def leave_one_corpus_out(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, st
             fold["valid"] += part["valid"]
         folds[held] = {p: sort_keys(v) for p, v in fold.items()}
     return folds
+
+
+def sentence_of(utt: str, corpus: str) -> str:
+    """What an utterance says, a key shared by every utterance that says it: CREMA-D's
+    sentence code, RAVDESS's statement, SAVEE's sentence code (``a01`` is the same TIMIT
+    sentence for every speaker), TESS's word, IEMOCAP's play (scripted) or dialog
+    (improvised).  Ids are ``<speaker>-<file stem>`` (emo_corpora) or IEMOCAP's."""
+    stem = utt.split("-", 1)[-1]
+    m = None
+    if corpus == "cremad":
+        m = _CREMAD_RE.match(stem)
+        key = m and m.group(2)
+    elif corpus == "ravdess":
+        m = _RAVDESS_RE.match(stem)
+        key = m and m.group(5)
+    elif corpus == "savee":
+        key = stem
+    elif corpus == "tess":
+        m = _TESS_RE.match(stem)
+        key = m and m.group(2).lower()
+    elif corpus == "iemocap":
+        play = utt_play(utt)
+        key = f"script{play:02d}" if play is not None else dialog_of(utt, corpus)
+    else:
+        raise ValueError(f"{utt}: no sentence key for corpus '{corpus}'")
+    if not key:
+        raise ValueError(f"{utt}: not a {corpus} utterance id (no sentence code in '{stem}')")
+    return f"{corpus}:{key}"
+
+
+def dialog_of(utt: str, corpus: str) -> Optional[str]:
+    """IEMOCAP's dialog (``Ses01M-Ses01F_impro01_M003`` -> ``Ses01F_impro01``), which both
+    speakers of a session share; None for the other corpora (one speaker a recording)."""
+    return utt.split("-", 1)[-1].rsplit("_", 1)[0] if corpus == "iemocap" else None
+
+
+def _dialog_units(utts: Sequence[str], utt2spk: Mapping[str, str], corpus: str) -> Dict[str, str]:
+    """``{speaker: unit}``: speakers joined by a shared dialog are one unit (union-find)."""
+    parent: Dict[str, str] = {}
+
+    def root(x):
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for u in utts:
+        d = dialog_of(u, corpus)
+        a, b = root(utt2spk[u]), root("dialog:" + d if d else utt2spk[u])
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return {utt2spk[u]: root(utt2spk[u]) for u in utts}
+
+
+def speaker_sentence_disjoint(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str],
+                              utt2spk: Mapping[str, str], seed: int, test_frac: float = 0.2,
+                              valid_frac: float = 0.2) -> Dict[str, List[str]]:
+    """See the module doc; utterances in no part are dropped."""
+    rng = np.random.default_rng(seed)
+    shares = {"train": (1 - test_frac) * (1 - valid_frac),
+              "valid": (1 - test_frac) * valid_frac, "test": test_frac}
+    out: Dict[str, List[str]] = {p: [] for p in PARTS}
+    for corpus in sort_keys(set(utt2corpus[u] for u in utt2emo)):
+        utts = sort_keys(u for u in utt2emo if utt2corpus[u] == corpus)
+        unit = _dialog_units(utts, utt2spk, corpus)
+        spk_part = {u: p for p, us in _speakers_to_parts({u: unit[utt2spk[u]] for u in utts}, utts,
+                                                         shares, rng).items() for u in us}
+        sent = {u: sentence_of(u, corpus) for u in utts}
+        sides: Dict[str, set] = {}
+        for u in utts:
+            sides.setdefault(sent[u], set()).add(spk_part[u])
+        sent_part = {s: next(iter(p)) for s, p in sides.items() if len(p) == 1}
+        kept = Counter(spk_part[u] for u in utts if sent[u] in sent_part)
+        gain: Dict[str, Counter] = {}
+        for u in utts:
+            gain.setdefault(sent[u], Counter())[spk_part[u]] += 1
+        shared = sort_keys(x for x in sides if x not in sent_part)
+        for i in rng.permutation(len(shared)):
+            x = shared[i]
+            p = min(sides[x], key=lambda q: (kept[q] / shares[q], PARTS.index(q)))
+            sent_part[x] = p
+            kept[p] += gain[x][p]
+        for u in utts:
+            if spk_part[u] == sent_part[sent[u]]:
+                out[spk_part[u]].append(u)
+    return {p: sort_keys(v) for p, v in out.items()}
 
 
 def check_disjoint(parts: Mapping[str, Sequence[str]], key: Mapping[str, str]) -> None:
