@@ -242,6 +242,14 @@ def speaker_sentence_disjoint(utt2emo: Mapping[str, str], utt2corpus: Mapping[st
     return {p: sort_keys(v) for p, v in out.items()}
 
 
+def ua_ceiling(train_labels: Iterable[str], test_labels: Iterable[str]) -> Tuple[List[str], float]:
+    """(classes of the test part absent from the training part, the highest UA any system
+    trained on that part can reach: a class never seen in training is never recalled)."""
+    test = set(test_labels)
+    absent = sorted(test - set(train_labels))
+    return absent, (1 - len(absent) / len(test)) if test else float("nan")
+
+
 def check_disjoint(parts: Mapping[str, Sequence[str]], key: Mapping[str, str]) -> None:
     """Raise ValueError when a key value (speaker, corpus) is in two parts."""
     owner: Dict[str, str] = {}
