@@ -23,7 +23,9 @@
 #            of steps/transcribe.sh); with --setup demo and no --ssl-model the demo HuBERT is
 #            pre-trained per protocol on its TRAIN audio only (steps/pretrain_hubert.sh), and
 #            without --text-model the demo BERT built from its TRAIN text (steps/train_text.sh)
-#   stage 5: RESULTS.md again, with the Table 8 section (and the ASR's WER)
+#   stage 5: RESULTS.md again, with the Table 8 section (and the ASR's WER): mean ± std
+#            over --seeds, paired significance (utterances, speakers within corpus; Holm),
+#            test transcripts seen in training, each protocol's UA ceiling
 # Either all five corpus paths are given, or none (demo).  --include-song true keeps
 # RAVDESS's song files; --exc-to-happy true maps IEMOCAP's exc to happy.
 # --setup paper (the default with corpus paths) uses conf/{ssl,joint,text}_paper.yaml
@@ -53,7 +55,8 @@ baseline_features="handcrafted egemaps"   # utterance vectors of stage 3 (steps/
 aug_nj=2                 # parallel vector jobs per protocol's augmented copies (~100 utterances)
 demo_dir=demo
 demo_size=small
-seed=0
+seed=0                   # the demo corpora's, splits' and augmentation's seed
+seeds="1 2"              # training seeds of stage 4's systems: exp/<system>/seedS (spread and significance in RESULTS.md)
 classes="angry calm disgust fearful happy sad surprised"   # posterior order of every system
 ssl_config=              # empty: conf/ssl_$setup.yaml (paper: hubert-base-ls960, Table 7)
 joint_config=            # empty: conf/joint_$setup.yaml (paper: hubert-base-ls960 + bert-base-uncased)
@@ -72,6 +75,8 @@ check_enum demo_size small tiny
 check_list text_source ref asr
 [ -n "$text_source" ] || usage_error "--text-source is empty (ref, asr or \"ref asr\")"
 check_enum ssl_train train_aug train
+[ -n "$seeds" ] || usage_error "--seeds is empty (e.g. \"1 2\")"
+for s in $seeds; do [[ $s =~ ^[0-9]+$ ]] || usage_error "--seeds '$seeds': expected integers"; done
 
 given=0
 for c in "$crema_d" "$ravdess" "$savee" "$tess" "$iemocap"; do
@@ -140,8 +145,8 @@ fi
 if $dry_run; then
   echo "$0: setup $setup; corpora $($use_demo && echo "demo ($demo_dir)" || echo "real"); stages $stage to $stop_stage"
   echo "stage 4: SSL models, config $ssl_config, encoder ${ssl_model:-of the config}$($pretrain_hubert &&
-    echo " (pre-trained per protocol with $hubert_config)") -> exp/ssl; text models, config $text_config," \
-    "$text_encoder -> exp/text; joint models, config $joint_config -> exp/joint (text: $text_source$(
+    echo " (pre-trained per protocol with $hubert_config)") -> exp/ssl/seedS; text models, config $text_config," \
+    "$text_encoder -> exp/text/seedS; joint models, config $joint_config -> exp/joint/seedS, seeds $seeds (text: $text_source$(
     [[ $text_source == *asr* ]] && echo ", asr $asr_model"))"
   echo "stage 5: RESULTS.md"
   exit 0
@@ -246,8 +251,10 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
     steps/pretrain_hubert.sh --cmd "$cuda_cmd" --nfolds $nf --pretrain-config "$hubert_config" \
       "$folds/speech" exp/hubert_demo
   fi
-  steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $nf --train-config "$ssl_config" --ssl-model "$ssl_model" \
-    --train-opts "--classes $folds/classes.txt" "$folds/speech" exp/ssl
+  for s in $seeds; do
+    steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $nf --train-config "$ssl_config" --ssl-model "$ssl_model" \
+      --train-opts "--classes $folds/classes.txt --seed $s" "$folds/speech" exp/ssl/seed$s
+  done
   for src in $text_source; do
     sfx=${src/ref/}; sfx=${sfx:+_$sfx}     # ref: exp/{text,joint}; asr: exp/{text,joint}_asr
     if [ $src = asr ]; then
@@ -265,13 +272,16 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
     local/emo7_folds.sh --train-name $ssl_train --text "$transcripts" "$data" "$text_protocols" "$folds/text_$src"
     cat "$folds/text_$src/text_coverage.txt"
     ntf=$(echo $text_protocols | wc -w)
-    steps/train_text.sh --cmd "$cuda_cmd" --nfolds $ntf --ngpu $ngpu --train-config "$text_config" \
-      --text-model "$text_model" --train-opts "--classes $folds/classes.txt" "$folds/text_$src" exp/text$sfx
     joint_text=$text_model
     $demo_bert && joint_text=exp/text$sfx/encoder/foldJOB
-    steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $ntf --family joint --train-config "$joint_config" \
-      --ssl-model "$ssl_model" --text-model "$joint_text" \
-      --train-opts "--classes $folds/classes.txt" "$folds/text_$src" exp/joint$sfx
+    for s in $seeds; do  # the demo BERT is built once per protocol, shared by the seeds (as a downloaded one is)
+      steps/train_text.sh --cmd "$cuda_cmd" --nfolds $ntf --ngpu $ngpu --train-config "$text_config" \
+        --text-model "$text_model" --encoder-dir exp/text$sfx/encoder \
+        --train-opts "--classes $folds/classes.txt --seed $s" "$folds/text_$src" exp/text$sfx/seed$s
+      steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $ntf --family joint --train-config "$joint_config" \
+        --ssl-model "$ssl_model" --text-model "$joint_text" \
+        --train-opts "--classes $folds/classes.txt --seed $s" "$folds/text_$src" exp/joint$sfx/seed$s
+    done
   done
 fi
 
@@ -292,8 +302,17 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
       notes+=("\`text_asr\`, \`joint_asr\`: ASR transcripts ($asr_model) of every utterance, $(cat "$data/all_asr/wer.txt") against the reference transcripts (utterances without an ASR output are left out: $folds/text_asr/text_coverage.txt).")
     fi
   done
-  notes+=("Rows are WA / UA in % on each protocol's TEST part. Demo numbers are not comparable with the paper's (separate table below).")
+  notes+=("Rows are UA / WA in % on each protocol's TEST part. Demo numbers are not comparable with the paper's (separate table below).")
+  # the seeds redraw only the classifiers' training (issue 20, item 2): say what they share
+  fixed="the corpora$($use_demo && echo " (demo, seed $seed)"), the splits and the augmented copies (seed $seed)"
+  $pretrain_hubert && fixed+=", the demo HuBERT (pre-trained once per protocol)"
+  $demo_bert && fixed+=", the demo BERT (built once per protocol and transcript source)"
+  $use_demo || fixed+=", the downloaded encoders"
+  notes+=("Seeds $seeds redraw the training of each system (new layers' initialisation, batch order); they share $fixed, so the spread over seeds leaves out the variance of those; the baselines are one run (seed $seed).")
   note_opts=()
   for n in "${notes[@]}"; do note_opts+=(--note "$n"); done
-  report --ssl-systems "$systems" --table8 conf/paper004_table8.tsv "${note_opts[@]}"
+  overlap_opt=()
+  [[ " $text_source " != *" ref "* ]] || overlap_opt=(--overlap-folds "$folds/text_ref")
+  report --ssl-systems "$systems" --table8 conf/paper004_table8.tsv --seeds "$seeds" \
+    ${overlap_opt[@]+"${overlap_opt[@]}"} "${note_opts[@]}"
 fi
