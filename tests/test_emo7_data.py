@@ -220,6 +220,37 @@ def test_augmentation_reproducible_with_seed(tmp_path):
         {"stretch", "pitch", "gain", "noise"}
 
 
+def test_balance_paper_caps_augments_and_splits_train_and_valid(tmp_path):
+    """--balance paper (paper 004, Tables 1-2): the pool of train and valid capped per class,
+    augmented up to the cap, split per class into train_aug and valid_aug."""
+    from emorec.bin import emo7_balance_paper
+
+    pool = tmp_path / "pool.all"
+    _write_train_dir(pool, {"angry": 9, "sad": 3, "calm": 5})
+    assert emo7_balance_paper.main(["cap", "--seed", "1", "--per-class", "5", str(pool), str(tmp_path / "pool")]) == 0
+    capped = Counter(read_kv(str(tmp_path / "pool/utt2emo")).values())
+    assert capped == {"angry": 5, "sad": 3, "calm": 5}                    # majority class capped
+    assert augment_balance.main(["--seed", "1", "--target", "5", str(tmp_path / "pool"),
+                                 str(tmp_path / "pool_aug"), str(tmp_path / "wav")]) == 0
+    assert emo7_balance_paper.main(["split", "--seed", "1", "--valid-per-class", "1", str(tmp_path / "pool_aug"),
+                                    str(tmp_path / "train_aug"), str(tmp_path / "valid_aug")]) == 0
+    tr, va = (read_kv(str(tmp_path / d / "utt2emo")) for d in ("train_aug", "valid_aug"))
+    assert Counter(tr.values()) == {"angry": 4, "sad": 4, "calm": 4}
+    assert Counter(va.values()) == {"angry": 1, "sad": 1, "calm": 1}
+    assert not set(tr) & set(va)
+    assert set(read_kv(str(tmp_path / "valid_aug/utt2orig"))) == set(va)  # copies keep their origin
+    assert emo7.cap_per_class({"a": "x", "b": "x"}, 5, 0) == ["a", "b"]
+    with pytest.raises(SystemExit):                                       # split needs --valid-per-class
+        emo7_balance_paper.main(["split", str(tmp_path / "pool_aug"), str(tmp_path / "a"), str(tmp_path / "b")])
+
+
+def test_ua_ceiling():
+    train = ["angry", "sad", "happy", "disgust", "fearful", "surprised"]        # RAVDESS held out: no calm
+    absent, cap = emo7.ua_ceiling(train, list(emo7.CLASSES))
+    assert absent == ["calm"] and cap == pytest.approx(6 / 7)
+    assert emo7.ua_ceiling(emo7.CLASSES, ["sad"]) == ([], 1.0)
+
+
 # ------------------------------------------------------------------ end to end
 def burst(path: Path, sr: int, speech_s: float, seed: int):
     """0.3 s near-silence, a harmonic burst of ``speech_s`` seconds, 0.3 s near-silence."""

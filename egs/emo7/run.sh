@@ -26,6 +26,9 @@
 #   stage 5: RESULTS.md again, with the Table 8 section (and the ASR's WER): mean ± std
 #            over --seeds, paired significance (utterances, speakers within corpus; Holm),
 #            test transcripts seen in training, each protocol's UA ceiling
+# --balance paper reads paper 004's Tables 1-2 (train and valid pooled, capped and augmented
+# to --paper-per-class "1600 400" per class, copies in both: train_aug, valid_aug) instead of
+# augmenting train only up to its largest class (the default; README, Deviations).
 # Either all five corpus paths are given, or none (demo).  --include-song true keeps
 # RAVDESS's song files; --exc-to-happy true maps IEMOCAP's exc to happy.
 # --setup paper (the default with corpus paths) uses conf/{ssl,joint,text}_paper.yaml
@@ -51,6 +54,8 @@ include_song=false
 exc_to_happy=false
 min_duration=1.0         # seconds of speech after silence removal (paper 004)
 augment_target=0         # utterances per class after augmentation; 0: the largest class
+balance=largest          # largest: train augmented up to --augment-target; paper: paper 004's train+valid balance
+paper_per_class="1600 400"  # --balance paper: utterances per class in train_aug and valid_aug
 baseline_features="handcrafted egemaps"   # utterance vectors of stage 3 (steps/make_handcrafted.sh)
 aug_nj=2                 # parallel vector jobs per protocol's augmented copies (~100 utterances)
 demo_dir=demo
@@ -75,6 +80,9 @@ check_enum demo_size small tiny
 check_list text_source ref asr
 [ -n "$text_source" ] || usage_error "--text-source is empty (ref, asr or \"ref asr\")"
 check_enum ssl_train train_aug train
+check_enum balance largest paper
+valid_name=valid         # the validation part every stage selects on
+[ $balance = largest ] || valid_name=valid_aug
 [ -n "$seeds" ] || usage_error "--seeds is empty (e.g. \"1 2\")"
 for s in $seeds; do [[ $s =~ ^[0-9]+$ ]] || usage_error "--seeds '$seeds': expected integers"; done
 
@@ -177,7 +185,8 @@ fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   stage_banner 2
-  local/emo7_splits.sh --seed $seed --augment-target $augment_target "$data/all" "$data"
+  local/emo7_splits.sh --seed $seed --augment-target $augment_target --balance $balance \
+    --paper-per-class "$paper_per_class" "$data/all" "$data"
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
@@ -192,17 +201,20 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   done
   for p in $protocols; do
     aug=$data/$p/augmented
-    if ! awk '$1 != $2 { copies = 1; exit } END { exit !copies }' "$data/$p/train_aug/utt2orig"; then
+    aug_src=$data/$p/train_aug                 # the copies; with --balance paper also valid_aug's
+    [ $balance = largest ] || aug_src=$data/$p/pool_aug
+    if ! awk '$1 != $2 { copies = 1; exit } END { exit !copies }' "$aug_src/utt2orig"; then
       echo "$0: $data/$p/train_aug holds no augmented copies (its classes are balanced already):" \
            "no augmented vectors; its baselines train on $data/$p/train"
       continue
     fi
-    if [ ! -f "$aug/utt2spk" ]; then
-      awk '$1 != $2 { print $1 }' "$data/$p/train_aug/utt2orig" > "$data/$p/augmented.list"
-      utils/subset_data_dir.sh --utt-list "$data/$p/augmented.list" "$data/$p/train_aug" "$aug.tmp"
-      rm -f "$data/$p/augmented.list"
+    awk '$1 != $2 { print $1 }' "$aug_src/utt2orig" > "$data/$p/augmented.list"
+    if [ ! -f "$aug/utt2spk" ] || ! cut -d' ' -f1 "$aug/utt2spk" | cmp -s - "$data/$p/augmented.list"; then
+      rm -rf "$aug"
+      utils/subset_data_dir.sh --utt-list "$data/$p/augmented.list" "$aug_src" "$aug.tmp"
       mv "$aug.tmp" "$aug"
     fi
+    rm -f "$data/$p/augmented.list"
     text_opt=()
     [ -f "$aug/text" ] || text_opt=(--no-text)
     utils/validate_data_dir.sh --no-feats ${text_opt[@]+"${text_opt[@]}"} "$aug"
@@ -213,7 +225,7 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   done
   steps/train_baselines.sh --cmd "$train_cmd" --feature-sets "$baseline_features" \
     --splits "$protocols" --vector-dirs "$data/all" --split-vector-dirs augmented \
-    --train-name train_aug --classes "$classes" --baseline-config conf/baselines.yaml \
+    --train-name train_aug --valid-name $valid_name --classes "$classes" --baseline-config conf/baselines.yaml \
     --seed $seed "$data" exp/baselines
   report
 fi
@@ -244,7 +256,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   protocols="${with_text# }$without_text"
   nf=$(echo $protocols | wc -w)
   # Paper 004, Table 8: HuBERT + linear classifier; BERT on the transcripts; both jointly.
-  local/emo7_folds.sh --train-name $ssl_train "$data" "$protocols" "$folds/speech"
+  local/emo7_folds.sh --train-name $ssl_train --valid-name $valid_name "$data" "$protocols" "$folds/speech"
   echo $classes | tr ' ' '\n' > "$folds/classes.txt.tmp"   # posterior order (a held-out corpus may own a class)
   replace_if_changed "$folds/classes.txt.tmp" "$folds/classes.txt"
   if $pretrain_hubert; then  # the stand-in for a downloaded HuBERT, per protocol on its TRAIN audio
@@ -269,7 +281,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
       transcripts=$data/text.ref text_protocols=${with_text# }
     fi
     # utterances without a transcript are left out of the text and joint systems' parts
-    local/emo7_folds.sh --train-name $ssl_train --text "$transcripts" "$data" "$text_protocols" "$folds/text_$src"
+    local/emo7_folds.sh --train-name $ssl_train --valid-name $valid_name --text "$transcripts" "$data" "$text_protocols" "$folds/text_$src"
     cat "$folds/text_$src/text_coverage.txt"
     ntf=$(echo $text_protocols | wc -w)
     joint_text=$text_model
@@ -291,7 +303,7 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   notes=("setup $setup: $ssl_config, $joint_config, $text_config; speech encoder $(
     $pretrain_hubert && echo "the demo HuBERT, pre-trained per protocol on its $ssl_train audio ($hubert_config)" ||
     echo "${ssl_model:-of $ssl_config}")."
-    "Training part: \`$ssl_train\`$([ $ssl_train = train_aug ] && echo " (class-balanced: train plus augmented copies of train; the SSL step reads their audio)"); the epoch is selected on the protocol's valid part by UA; the test part is scored once.")
+    "Training part: \`$ssl_train\`$([ $ssl_train = train_aug ] && echo " (class-balanced: train plus augmented copies of train; the SSL step reads their audio)"); the epoch is selected on the protocol's \`$valid_name\` part by UA$([ $balance = paper ] && echo " (--balance paper: train and valid balanced together as in paper 004, augmented copies in both)"); the test part is scored once.")
   for src in $text_source; do
     sfx=${src/ref/}; sfx=${sfx:+_$sfx}
     systems+=" text$sfx=exp/text$sfx:$folds/text_$src joint$sfx=exp/joint$sfx:$folds/text_$src"

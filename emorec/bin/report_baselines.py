@@ -40,7 +40,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import yaml
 
-PARTS = ("train", "train_aug", "valid", "test")
+PARTS = ("train", "train_aug", "valid", "valid_aug", "test")
 PROTOCOL_WORDS = {  # for plot titles
     "strat": "stratified split", "spk": "speaker-independent split",
     "spksent": "speaker- and sentence-disjoint split", "loco": "leave one corpus out",

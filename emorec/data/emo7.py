@@ -242,6 +242,35 @@ def speaker_sentence_disjoint(utt2emo: Mapping[str, str], utt2corpus: Mapping[st
     return {p: sort_keys(v) for p, v in out.items()}
 
 
+def cap_per_class(utt2emo: Mapping[str, str], cap: int, seed: int) -> List[str]:
+    """The utterances kept when no class keeps more than ``cap`` (a seeded random choice
+    among a larger class's utterances; paper 004 caps its majority classes)."""
+    rng = np.random.default_rng(seed)
+    by_class: Dict[str, List[str]] = {}
+    for u in sort_keys(utt2emo):
+        by_class.setdefault(utt2emo[u], []).append(u)
+    kept = []
+    for emo in sorted(by_class):
+        utts = by_class[emo]
+        kept += utts if len(utts) <= cap else [utts[i] for i in sorted(rng.permutation(len(utts))[:cap])]
+    return sort_keys(kept)
+
+
+def split_per_class(utt2emo: Mapping[str, str], n_valid: int, seed: int) -> Dict[str, List[str]]:
+    """``{train, valid}``: per class, ``n_valid`` utterances (seeded) to valid, the rest to
+    train: paper 004's 1,600 / 400 split of its balanced pool (copies included)."""
+    rng = np.random.default_rng(seed)
+    out: Dict[str, List[str]] = {"train": [], "valid": []}
+    by_class: Dict[str, List[str]] = {}
+    for u in sort_keys(utt2emo):
+        by_class.setdefault(utt2emo[u], []).append(u)
+    for emo in sorted(by_class):
+        utts = [by_class[emo][i] for i in rng.permutation(len(by_class[emo]))]
+        out["valid"] += utts[:n_valid]
+        out["train"] += utts[n_valid:]
+    return {p: sort_keys(v) for p, v in out.items()}
+
+
 def ua_ceiling(train_labels: Iterable[str], test_labels: Iterable[str]) -> Tuple[List[str], float]:
     """(classes of the test part absent from the training part, the highest UA any system
     trained on that part can reach: a class never seen in training is never recalled)."""
