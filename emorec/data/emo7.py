@@ -121,12 +121,25 @@ def _speakers_to_parts(utt2spk: Mapping[str, str], utts: Iterable[str],
     return out
 
 
+def _shares(test_frac: float, valid_frac: float) -> Dict[str, float]:
+    """Each part's share of the utterances: test, then valid of the rest (64/16/20)."""
+    return {"train": (1 - test_frac) * (1 - valid_frac), "valid": (1 - test_frac) * valid_frac,
+            "test": test_frac}
+
+
+def _by_class(utt2emo: Mapping[str, str]) -> Dict[str, List[str]]:
+    """``{class: utterances in byte order}``, classes in sorted order."""
+    out: Dict[str, List[str]] = {}
+    for u in sort_keys(utt2emo):
+        out.setdefault(utt2emo[u], []).append(u)
+    return {c: out[c] for c in sorted(out)}
+
+
 def speaker_independent(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str],
                         utt2spk: Mapping[str, str], seed: int, test_frac: float = 0.2,
                         valid_frac: float = 0.2) -> Dict[str, List[str]]:
     rng = np.random.default_rng(seed)
-    shares = {"train": (1 - test_frac) * (1 - valid_frac),
-              "valid": (1 - test_frac) * valid_frac, "test": test_frac}
+    shares = _shares(test_frac, valid_frac)
     out: Dict[str, List[str]] = {p: [] for p in PARTS}
     for corpus in sort_keys(set(utt2corpus[u] for u in utt2emo)):
         part = _speakers_to_parts(utt2spk, [u for u in utt2emo if utt2corpus[u] == corpus],
@@ -213,8 +226,7 @@ def speaker_sentence_disjoint(utt2emo: Mapping[str, str], utt2corpus: Mapping[st
                               valid_frac: float = 0.2) -> Dict[str, List[str]]:
     """See the module doc; utterances in no part are dropped."""
     rng = np.random.default_rng(seed)
-    shares = {"train": (1 - test_frac) * (1 - valid_frac),
-              "valid": (1 - test_frac) * valid_frac, "test": test_frac}
+    shares = _shares(test_frac, valid_frac)
     out: Dict[str, List[str]] = {p: [] for p in PARTS}
     for corpus in sort_keys(set(utt2corpus[u] for u in utt2emo)):
         utts = sort_keys(u for u in utt2emo if utt2corpus[u] == corpus)
@@ -222,20 +234,17 @@ def speaker_sentence_disjoint(utt2emo: Mapping[str, str], utt2corpus: Mapping[st
         spk_part = {u: p for p, us in _speakers_to_parts({u: unit[utt2spk[u]] for u in utts}, utts,
                                                          shares, rng).items() for u in us}
         sent = {u: sentence_of(u, corpus) for u in utts}
-        sides: Dict[str, set] = {}
+        sides: Dict[str, Counter] = {}       # sentence -> utterances per speaker part
         for u in utts:
-            sides.setdefault(sent[u], set()).add(spk_part[u])
-        sent_part = {s: next(iter(p)) for s, p in sides.items() if len(p) == 1}
+            sides.setdefault(sent[u], Counter())[spk_part[u]] += 1
+        sent_part = {x: next(iter(c)) for x, c in sides.items() if len(c) == 1}
         kept = Counter(spk_part[u] for u in utts if sent[u] in sent_part)
-        gain: Dict[str, Counter] = {}
-        for u in utts:
-            gain.setdefault(sent[u], Counter())[spk_part[u]] += 1
         shared = sort_keys(x for x in sides if x not in sent_part)
         for i in rng.permutation(len(shared)):
             x = shared[i]
             p = min(sides[x], key=lambda q: (kept[q] / shares[q], PARTS.index(q)))
             sent_part[x] = p
-            kept[p] += gain[x][p]
+            kept[p] += sides[x][p]
         for u in utts:
             if spk_part[u] == sent_part[sent[u]]:
                 out[spk_part[u]].append(u)
@@ -246,12 +255,8 @@ def cap_per_class(utt2emo: Mapping[str, str], cap: int, seed: int) -> List[str]:
     """The utterances kept when no class keeps more than ``cap`` (a seeded random choice
     among a larger class's utterances; paper 004 caps its majority classes)."""
     rng = np.random.default_rng(seed)
-    by_class: Dict[str, List[str]] = {}
-    for u in sort_keys(utt2emo):
-        by_class.setdefault(utt2emo[u], []).append(u)
     kept = []
-    for emo in sorted(by_class):
-        utts = by_class[emo]
+    for utts in _by_class(utt2emo).values():
         kept += utts if len(utts) <= cap else [utts[i] for i in sorted(rng.permutation(len(utts))[:cap])]
     return sort_keys(kept)
 
@@ -261,11 +266,8 @@ def split_per_class(utt2emo: Mapping[str, str], n_valid: int, seed: int) -> Dict
     train: paper 004's 1,600 / 400 split of its balanced pool (copies included)."""
     rng = np.random.default_rng(seed)
     out: Dict[str, List[str]] = {"train": [], "valid": []}
-    by_class: Dict[str, List[str]] = {}
-    for u in sort_keys(utt2emo):
-        by_class.setdefault(utt2emo[u], []).append(u)
-    for emo in sorted(by_class):
-        utts = [by_class[emo][i] for i in rng.permutation(len(by_class[emo]))]
+    for group in _by_class(utt2emo).values():
+        utts = [group[i] for i in rng.permutation(len(group))]
         out["valid"] += utts[:n_valid]
         out["train"] += utts[n_valid:]
     return {p: sort_keys(v) for p, v in out.items()}
