@@ -226,3 +226,11 @@ def test_quoted_config_that_is_not_there_fails_naming_it(exp):
     r = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and not out.exists()
     assert f"{exp}/my: no such config" in (exp / "exp/log/report.log").read_text()
+
+
+def test_plot_titles_in_words_with_the_corpus_and_seeds():
+    t = report.plot_title("fusion_w1_asr", "demo corpus", 0.5, 0.25, n_seeds=2)
+    assert t.startswith("late fusion of speech and text, weight w1 chosen on dev (ASR transcripts) (demo corpus)")
+    assert "UA 50.00%, WA 25.00% (pooled, mean of 2 seeds)" in t
+    assert report.system_words("egemaps/knn") == "k nearest neighbours on eGeMAPS functionals"
+    assert report.system_words("my_system") == "my_system"
