@@ -303,7 +303,8 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   notes=("setup $setup: $ssl_config, $joint_config, $text_config; speech encoder $(
     $pretrain_hubert && echo "the demo HuBERT, pre-trained per protocol on its $ssl_train audio ($hubert_config)" ||
     echo "${ssl_model:-of $ssl_config}")."
-    "Training part: \`$ssl_train\`$([ $ssl_train = train_aug ] && echo " (class-balanced: train plus augmented copies of train; the SSL step reads their audio)"); the epoch is selected on the protocol's \`$valid_name\` part by UA$([ $balance = paper ] && echo " (--balance paper: train and valid balanced together as in paper 004, augmented copies in both)"); the test part is scored once.")
+    "Training part: \`$ssl_train\`$([ $ssl_train = train_aug ] && echo " (class-balanced: train plus augmented copies of train; the SSL step reads their audio)"); the epoch is selected on the protocol's \`$valid_name\` part by UA$(
+    [ $balance = largest ] || echo " (--balance paper: train and valid balanced together as in paper 004, augmented copies in both)"); the test part is scored once.")
   for src in $text_source; do
     sfx=${src/ref/}; sfx=${sfx:+_$sfx}
     systems+=" text$sfx=exp/text$sfx:$folds/text_$src joint$sfx=exp/joint$sfx:$folds/text_$src"
@@ -316,10 +317,9 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   done
   notes+=("Rows are UA / WA in % on each protocol's TEST part. Demo numbers are not comparable with the paper's (separate table below).")
   # the seeds redraw only the classifiers' training (issue 20, item 2): say what they share
-  fixed="the corpora$($use_demo && echo " (demo, seed $seed)"), the splits and the augmented copies (seed $seed)"
-  $pretrain_hubert && fixed+=", the demo HuBERT (pre-trained once per protocol)"
-  $demo_bert && fixed+=", the demo BERT (built once per protocol and transcript source)"
-  $use_demo || fixed+=", the downloaded encoders"
+  fixed="the corpora, the splits and the augmented copies (seed $seed)"
+  if $pretrain_hubert; then fixed+=", the demo HuBERT (pre-trained once per protocol)"; else fixed+=", the pretrained speech encoder"; fi
+  if $demo_bert; then fixed+=", the demo BERT (built once per protocol and transcript source)"; else fixed+=", the pretrained text encoder"; fi
   notes+=("Seeds $seeds redraw the training of each system (new layers' initialisation, batch order); they share $fixed, so the spread over seeds leaves out the variance of those; the baselines are one run (seed $seed).")
   note_opts=()
   for n in "${notes[@]}"; do note_opts+=(--note "$n"); done

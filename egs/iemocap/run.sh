@@ -275,8 +275,8 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
     ssl_note=" The demo HuBERT ($hubert_config: ~0.4M parameters, pre-trained on a fold's ~13 min of training audio in about a CPU-minute) only stands in for a pretrained encoder so that the SSL code path runs; its pooled layers carry little emotion (its pre-training loss ends barely below guessing), so \`speech_ssl\` near chance says nothing about HuBERT."
   fi
   # the seeds redraw the emotion training only; say what one seed fixes (issue 20, item 2)
-  fixed="the folds$($use_demo && echo ", the demo corpus"), the speaker model ($speaker_model, trained once)"
-  $pretrain_hubert && fixed+=", the demo HuBERT (pre-trained once per fold)"
+  fixed="the folds, the speaker model ($speaker_model, trained once)"
+  if $pretrain_hubert; then fixed+=", the demo HuBERT (pre-trained once per fold)"; fi
   [ -n "$text_model" ] || [ "$setup" != demo ] || fixed+=", the demo BERT (built once per fold and text source)"
   seeds_note=" Seeds ($seeds) redraw only the emotion models' training (initialisation of the new layers, batch order, augmentation); they share $fixed, so the spread over seeds leaves out the variance of those components."
   [ -n "$seeds" ] || seeds_note=
