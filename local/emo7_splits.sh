@@ -16,7 +16,7 @@
 # to it (pool_aug), then split per class into train_aug and valid_aug (copies in both).
 # Every dir is checked with utils/validate_data_dir.sh; the counts tables are printed.
 # Restartable: the splits are skipped when OUT_DIR/splits.done exists, a protocol's
-# balancing when its train_aug/balance names the --balance asked for (copies of the paper
+# balancing when its train_aug/balance names the balance asked for (mode, sizes, ops; copies of the paper
 # balance go to OUT_DIR/audio/aug_paper/<protocol>, so the two never share a wav name).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
@@ -48,9 +48,16 @@ done
 text_opt=()
 [ -f "$all/text" ] || text_opt=(--no-text)
 parts="train valid test train_aug"
-[ $balance = largest ] || parts+=" valid_aug"
+if [ $balance = largest ]; then
+  stamp="largest $augment_target $augment_ops"
+else
+  stamp="paper $n_train $n_valid $augment_ops"; parts+=" valid_aug"
+fi
 for p in $protocols; do
-  if [ "$(cat "$out/$p/train_aug/balance" 2>/dev/null)" != "$balance" ]; then
+  if [ "$(cat "$out/$p/train_aug/balance" 2>/dev/null)" != "$stamp" ]; then
+    # another balance was asked for: its copies' wavs must not be reused under the same names
+    # (no stamp: a killed run, whose wavs are this plan's and are reused)
+    [ ! -f "$out/$p/train_aug/balance" ] || rm -rf "$out/audio/aug/$p" "$out/audio/aug_paper/$p"
     if [ $balance = paper ]; then
       total=$((n_train + n_valid))
       rm -rf "$out/$p/pool"
@@ -69,7 +76,7 @@ for p in $protocols; do
       rm -rf "$out/$p/train_aug" "$out/$p/valid_aug" "$out/$p/pool" "$out/$p/pool_aug"
       mv "$out/$p/train_aug.tmp" "$out/$p/train_aug"
     fi
-    echo $balance > "$out/$p/train_aug/balance"
+    echo "$stamp" > "$out/$p/train_aug/balance"
   fi
   for part in $parts; do
     utils/validate_data_dir.sh --no-feats ${text_opt[@]+"${text_opt[@]}"} "$out/$p/$part"
