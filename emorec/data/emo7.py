@@ -28,6 +28,7 @@ Splits, each a dict ``{part: [utts]}``, seeded (numpy default_rng(seed)):
 """
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -135,18 +136,25 @@ def _by_class(utt2emo: Mapping[str, str]) -> Dict[str, List[str]]:
     return {c: out[c] for c in sorted(out)}
 
 
-def speaker_independent(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str],
-                        utt2spk: Mapping[str, str], seed: int, test_frac: float = 0.2,
-                        valid_frac: float = 0.2) -> Dict[str, List[str]]:
+def _per_corpus(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str], seed: int, test_frac: float,
+                valid_frac: float, split_corpus) -> Dict[str, List[str]]:
+    """Parts made corpus by corpus (sorted), one seeded generator for all:
+    ``split_corpus(corpus, utts, shares, rng) -> {part: utts}``."""
     rng = np.random.default_rng(seed)
     shares = _shares(test_frac, valid_frac)
     out: Dict[str, List[str]] = {p: [] for p in PARTS}
     for corpus in sort_keys(set(utt2corpus[u] for u in utt2emo)):
-        part = _speakers_to_parts(utt2spk, [u for u in utt2emo if utt2corpus[u] == corpus],
-                                  shares, rng)
+        part = split_corpus(corpus, sort_keys(u for u in utt2emo if utt2corpus[u] == corpus), shares, rng)
         for p in PARTS:
-            out[p] += part[p]
+            out[p] += part.get(p, [])
     return {p: sort_keys(v) for p, v in out.items()}
+
+
+def speaker_independent(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str],
+                        utt2spk: Mapping[str, str], seed: int, test_frac: float = 0.2,
+                        valid_frac: float = 0.2) -> Dict[str, List[str]]:
+    return _per_corpus(utt2emo, utt2corpus, seed, test_frac, valid_frac,
+                       lambda corpus, utts, shares, rng: _speakers_to_parts(utt2spk, utts, shares, rng))
 
 
 def leave_one_corpus_out(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str],
@@ -221,34 +229,37 @@ def _dialog_units(utts: Sequence[str], utt2spk: Mapping[str, str], corpus: str) 
     return {utt2spk[u]: root(utt2spk[u]) for u in utts}
 
 
+def _speaker_sentence_parts(utt2spk: Mapping[str, str], corpus: str, utts: List[str],
+                            shares: Mapping[str, float], rng: np.random.Generator) -> Dict[str, List[str]]:
+    """One corpus of ``speaker_sentence_disjoint``."""
+    unit = _dialog_units(utts, utt2spk, corpus)
+    spk_part = {u: p for p, us in _speakers_to_parts({u: unit[utt2spk[u]] for u in utts}, utts,
+                                                     shares, rng).items() for u in us}
+    sent = {u: sentence_of(u, corpus) for u in utts}
+    sides: Dict[str, Counter] = {}       # sentence -> utterances per speaker part
+    for u in utts:
+        sides.setdefault(sent[u], Counter())[spk_part[u]] += 1
+    sent_part = {x: next(iter(c)) for x, c in sides.items() if len(c) == 1}
+    kept = Counter(spk_part[u] for u in utts if sent[u] in sent_part)
+    shared = sort_keys(x for x in sides if x not in sent_part)
+    for i in rng.permutation(len(shared)):
+        x = shared[i]
+        p = min(sides[x], key=lambda q: (kept[q] / shares[q], PARTS.index(q)))
+        sent_part[x] = p
+        kept[p] += sides[x][p]
+    out: Dict[str, List[str]] = {p: [] for p in PARTS}
+    for u in utts:
+        if spk_part[u] == sent_part[sent[u]]:
+            out[spk_part[u]].append(u)
+    return out
+
+
 def speaker_sentence_disjoint(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str],
                               utt2spk: Mapping[str, str], seed: int, test_frac: float = 0.2,
                               valid_frac: float = 0.2) -> Dict[str, List[str]]:
     """See the module doc; utterances in no part are dropped."""
-    rng = np.random.default_rng(seed)
-    shares = _shares(test_frac, valid_frac)
-    out: Dict[str, List[str]] = {p: [] for p in PARTS}
-    for corpus in sort_keys(set(utt2corpus[u] for u in utt2emo)):
-        utts = sort_keys(u for u in utt2emo if utt2corpus[u] == corpus)
-        unit = _dialog_units(utts, utt2spk, corpus)
-        spk_part = {u: p for p, us in _speakers_to_parts({u: unit[utt2spk[u]] for u in utts}, utts,
-                                                         shares, rng).items() for u in us}
-        sent = {u: sentence_of(u, corpus) for u in utts}
-        sides: Dict[str, Counter] = {}       # sentence -> utterances per speaker part
-        for u in utts:
-            sides.setdefault(sent[u], Counter())[spk_part[u]] += 1
-        sent_part = {x: next(iter(c)) for x, c in sides.items() if len(c) == 1}
-        kept = Counter(spk_part[u] for u in utts if sent[u] in sent_part)
-        shared = sort_keys(x for x in sides if x not in sent_part)
-        for i in rng.permutation(len(shared)):
-            x = shared[i]
-            p = min(sides[x], key=lambda q: (kept[q] / shares[q], PARTS.index(q)))
-            sent_part[x] = p
-            kept[p] += sides[x][p]
-        for u in utts:
-            if spk_part[u] == sent_part[sent[u]]:
-                out[spk_part[u]].append(u)
-    return {p: sort_keys(v) for p, v in out.items()}
+    return _per_corpus(utt2emo, utt2corpus, seed, test_frac, valid_frac,
+                       functools.partial(_speaker_sentence_parts, utt2spk))
 
 
 def cap_per_class(utt2emo: Mapping[str, str], cap: int, seed: int) -> List[str]:
