@@ -46,8 +46,8 @@ PROTOCOL_WORDS = {  # for plot titles
     "spksent": "speaker- and sentence-disjoint split", "loco": "leave one corpus out",
 }
 PROTOCOL_TITLES = {
-    "strat": "Stratified split (paper 004's protocol: the same speakers, and in CREMA-D, "
-             "RAVDESS and TESS the same sentences, are in train and test)",
+    "strat": "Stratified split (paper 004's protocol, stratified by class and corpus where the paper "
+             "stratifies by class: the same speakers and the same sentences are in train and test)",
     "spk": "Speaker-independent split (no speaker in two of train, valid, test; sentences and "
            "IEMOCAP dialogs are shared)",
     "spksent": "Speaker- and sentence-disjoint split (no speaker, sentence or IEMOCAP dialog in two "
