@@ -9,7 +9,9 @@ Emotion recognition (paper 000, Sec. 5):
     (e.g. its features failed): UA and WA count it as an error; the confusion matrix
     has no column for it (callers report the count).
   * ``paired_bootstrap``: significance of the UA or WA difference between two systems
-    scored on the same test utterances (Koehn 2004; Bisani and Ney 2004).
+    scored on the same test utterances (Koehn 2004; Bisani and Ney 2004); with
+    ``groups`` a cluster bootstrap that redraws whole speakers (optionally within
+    ``strata``, e.g. corpora), since utterances of one speaker are not independent.
 
 Speaker verification:
   * ``compute_eer``: equal error rate from the exact ROC (every distinct score is a
@@ -112,18 +114,40 @@ def _bootstrap_metric(correct: np.ndarray, onehot: np.ndarray, weights: np.ndarr
     return out / correct.shape[0]
 
 
+def _cluster_weights(groups, strata, n: int, n_boot: int, rng) -> np.ndarray:
+    """(n_boot x n) resampling counts of a bootstrap that draws whole groups with
+    replacement: within each stratum as many groups as it has (Davison and Hinkley 1997,
+    Sec. 3.8); every utterance of a drawn group counts once per draw."""
+    g = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
+    st = np.zeros(n, dtype=np.int64) if strata is None else np.unique(np.asarray(strata), return_inverse=True)[1].ravel()
+    if g.size != n or st.size != n:
+        raise ValueError(f"groups/strata must have one entry per utterance ({n})")
+    if np.unique(np.stack([g, st]), axis=1).shape[1] != g.max() + 1:
+        raise ValueError("a group spans two strata")
+    gw = np.zeros((n_boot, g.max() + 1))
+    for s in np.unique(st):
+        ids = np.unique(g[st == s])
+        gw[:, ids] = rng.multinomial(ids.size, np.full(ids.size, 1.0 / ids.size), size=n_boot)
+    return gw[:, g]
+
+
 def paired_bootstrap(y_true, pred_a, pred_b, num_classes: int, metric: str = "ua", n_boot: int = 2000,
-                     seed: int = 0):
+                     seed: int = 0, groups=None, strata=None):
     """Paired bootstrap test of ``metric(a) - metric(b)`` over test utterances.
 
     ``pred_a``/``pred_b`` are (N,) predictions or (S, N) predictions of S seeds of each
     system on the same N utterances (the metric is then averaged over seeds, and each
     bootstrap sample redraws utterances, keeping all seeds of a drawn utterance).
+    ``groups`` (N,), e.g. the speaker of each utterance: each sample redraws whole
+    groups instead of utterances (a cluster bootstrap), within each value of ``strata``
+    (N,) when given (e.g. speakers within their corpus).
     NO_DECISION counts as an error.  Returns ``(delta, p)``: the observed difference
     and the two-sided p-value ``min(1, 2 * min(P*(delta* <= 0), P*(delta* >= 0)))``.
     """
     if metric not in ("ua", "wa"):
         raise ValueError(f"metric must be 'ua' or 'wa', not {metric!r}")
+    if strata is not None and groups is None:
+        raise ValueError("strata need groups")
     y = _as_labels(y_true, "y_true")
     a = np.atleast_2d(np.asarray(pred_a))
     b = np.atleast_2d(np.asarray(pred_b))
@@ -136,7 +160,10 @@ def paired_bootstrap(y_true, pred_a, pred_b, num_classes: int, metric: str = "ua
     ident = np.ones((1, y.size))
     delta = float(_bootstrap_metric(ca, onehot, ident, metric)[0] - _bootstrap_metric(cb, onehot, ident, metric)[0])
     rng = np.random.default_rng(seed)
-    weights = rng.multinomial(y.size, np.full(y.size, 1.0 / y.size), size=n_boot).astype(np.float64)
+    if groups is None:
+        weights = rng.multinomial(y.size, np.full(y.size, 1.0 / y.size), size=n_boot).astype(np.float64)
+    else:
+        weights = _cluster_weights(groups, strata, y.size, n_boot, rng)
     d = _bootstrap_metric(ca, onehot, weights, metric) - _bootstrap_metric(cb, onehot, weights, metric)
     p = min(1.0, 2.0 * min(np.mean(d <= 0), np.mean(d >= 0)))
     return delta, float(p)

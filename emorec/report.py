@@ -15,8 +15,10 @@ fails when more than 5% of its labelled utterances are unscored (Kaldi's policy)
 
 Significance: every pair of systems of the summary is compared with a paired
 bootstrap over the test utterances of all folds (metrics.paired_bootstrap, seeds kept
-together); a difference is marked significant at 5% after Holm's correction over the
-pairs of the table.
+together), and with a speaker-level (cluster) bootstrap that redraws whole test
+speakers (the utterance id's prefix before "-"), since utterances of one speaker are
+not independent; a difference is marked significant at 5% after Holm's correction over
+the pairs of the table, per metric and level.
 
 The library holds no paper numbers: the recipe gives them as a table file
 (``read_paper_table``), and a corpus description that names the corpus in the header.
@@ -284,8 +286,32 @@ def holm(pvals: Sequence[float], alpha: float = ALPHA) -> List[bool]:
     return out
 
 
-def significance(systems: Sequence[SystemResult], metric: str = "ua", n_boot: int = N_BOOT):
-    """[(a, b, delta, p, significant)] for every pair of systems scored on the same folds."""
+def speaker_of(utt: str) -> str:
+    """The speaker of an utterance: ids are ``<speaker>-<rest>`` (DEVELOPERS.md)."""
+    return utt.split("-", 1)[0]
+
+
+LEVELS = ("utterance", "speaker")
+
+
+def paired_test(y, pa, pb, utts: Sequence[str], num_classes: int, metric: str, level: str,
+                stratum=None, n_boot: int = N_BOOT) -> Tuple[float, float]:
+    """(delta, p) of metrics.paired_bootstrap at ``level``: "utterance", or "speaker" (whole
+    speakers redrawn, within ``stratum(utt)`` when given, e.g. the corpus)."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+    kw = {}
+    if level == "speaker":
+        kw["groups"] = [speaker_of(u) for u in utts]
+        if stratum is not None:
+            kw["strata"] = [stratum(u) for u in utts]
+    return metrics.paired_bootstrap(y, pa, pb, num_classes, metric, n_boot=n_boot, **kw)
+
+
+def significance(systems: Sequence[SystemResult], metric: str = "ua", n_boot: int = N_BOOT,
+                 level: str = "utterance", stratum=None):
+    """[(a, b, delta, p, significant)] for every pair of systems scored on the same folds
+    (``level``, ``stratum``: see paired_test); Holm over the pairs."""
     pairs = []
     for i, a in enumerate(systems):
         for b in systems[i + 1:]:
@@ -295,10 +321,27 @@ def significance(systems: Sequence[SystemResult], metric: str = "ua", n_boot: in
             ub, _, pb = b.pooled_preds(a.fold_names)
             if ua != ub:
                 raise ValueError(f"systems {a.name} and {b.name} are evaluated on different test utterances")
-            d, p = metrics.paired_bootstrap(y, pa, pb, len(a.classes), metric, n_boot=n_boot)
+            d, p = paired_test(y, pa, pb, ua, len(a.classes), metric, level, stratum, n_boot)
             pairs.append((a.name, b.name, d, p))
     sig = holm([p for *_, p in pairs])
     return [(a, b, d, p, s) for (a, b, d, p), s in zip(pairs, sig)]
+
+
+def significance_rows(systems: Sequence[SystemResult], stratum=None, n_boot: int = N_BOOT) -> List[List[str]]:
+    """Markdown rows: per pair and metric (UA, then WA), delta and p with Holm's verdict at
+    the utterance and the speaker level."""
+    rows = []
+    for metric in ("ua", "wa"):
+        utt = significance(systems, metric, n_boot, "utterance")
+        spk = significance(systems, metric, n_boot, "speaker", stratum)
+        for (a, b, d, p, sig), (*_, ps, sigs) in zip(utt, spk):
+            rows.append([f"`{a}` − `{b}`", metric.upper(), f"{100 * d:+.2f}", f"{p:.4f}",
+                         "**yes**" if sig else "no", f"{ps:.4f}", "**yes**" if sigs else "no"])
+    return rows
+
+
+SIGNIFICANCE_HEADER = ["difference", "metric", "Δ % (pooled)", "p (utterances)", f"sig. ({ALPHA:.0%}, Holm)",
+                       "p (speakers)", f"sig. ({ALPHA:.0%}, Holm)"]
 
 
 def _norm_text(t: str) -> str:
@@ -432,8 +475,46 @@ def confusion_text(cm: np.ndarray, classes: Sequence[str]) -> str:
     return md_table(["true \\ predicted"] + list(classes) + ["total"], rows)
 
 
-def plot_confusion(cm: np.ndarray, classes: Sequence[str], path, title: str) -> None:
-    """PNG with two panels: counts and row-normalised (recall) matrices."""
+SYSTEM_WORDS = {  # the recipes' system names in words, for plot titles
+    "speech_finetune": "speech: ResNet fine-tuned from the speaker model",
+    "speech_probe": "speech: linear probe on the frozen speaker ResNet",
+    "speech_scratch": "speech: ResNet trained from scratch",
+    "speech_ssl": "speech: HuBERT + classifier",
+    "hubert": "speech: HuBERT + linear classifier",
+    "text": "text: BERT on the transcripts",
+    "joint": "joint HuBERT + BERT",
+    "fusion_w1": "late fusion of speech and text, weight w1 chosen on dev",
+    "fusion_znorm": "late fusion of speech and text, z-normed, equal weights",
+    "fusion_ssl_w1": "late fusion of HuBERT and text, weight w1 chosen on dev",
+    "fusion_ssl_znorm": "late fusion of HuBERT and text, z-normed, equal weights",
+    "handcrafted": "94 hand-crafted features",
+    "egemaps": "eGeMAPS functionals",
+    "knn": "k nearest neighbours", "mlp": "multi-layer perceptron", "xgboost": "XGBoost",
+    "lightgbm": "LightGBM", "logreg": "logistic regression", "random_forest": "random forest",
+    "naive_bayes": "naive Bayes", "decision_tree": "decision tree",
+}
+
+
+def system_words(name: str) -> str:
+    """A system name in words (``text_asr`` -> "text: BERT on the transcripts, ASR
+    transcripts"; ``egemaps/knn`` -> "k nearest neighbours on eGeMAPS functionals");
+    an unknown name is returned as it is."""
+    if "/" in name:
+        feats, _, clf = name.partition("/")
+        return f"{SYSTEM_WORDS.get(clf, clf)} on {SYSTEM_WORDS.get(feats, feats)}"
+    base, asr = (name[:-4], True) if name.endswith("_asr") else (name, False)
+    return SYSTEM_WORDS.get(base, base) + (" (ASR transcripts)" if asr else "") if base in SYSTEM_WORDS else name
+
+
+def plot_title(name: str, corpus: str, ua: float, wa: float, n_seeds: int = 1, what: str = "pooled") -> str:
+    """Two lines: the system in words and its corpus; UA then WA."""
+    seeds = f", mean of {n_seeds} seeds" if n_seeds > 1 else ""
+    return f"{system_words(name)} ({corpus})\nUA {_pct(ua)}%, WA {_pct(wa)}% ({what}{seeds})"
+
+
+def plot_confusion(cm: np.ndarray, classes: Sequence[str], path, title: str, n_seeds: int = 1) -> None:
+    """PNG with two panels: counts (summed over ``n_seeds`` runs, said in the panel's
+    title) and row-normalised (recall) matrices."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -443,8 +524,10 @@ def plot_confusion(cm: np.ndarray, classes: Sequence[str], path, title: str) -> 
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     C = len(classes)
-    fig, axes = plt.subplots(1, 2, figsize=(4 + 2.2 * C, 1.5 + 1.1 * C))
-    for ax, mat, sub, fmt in ((axes[0], cm, "counts", "{:d}"), (axes[1], norm, "row-normalised (recall)", "{:.2f}")):
+    counts = (f"counts summed over {n_seeds} seeds\n(each test utterance counted {n_seeds} times)"
+              if n_seeds > 1 else "counts")
+    fig, axes = plt.subplots(1, 2, figsize=(4 + 2.2 * C, 2 + 1.1 * C))
+    for ax, mat, sub, fmt in ((axes[0], cm, counts, "{:d}"), (axes[1], norm, "row-normalised (recall)", "{:.2f}")):
         im = ax.imshow(mat, cmap="Blues", vmin=0, vmax=(mat.max() if mat.max() > 0 else 1))
         ax.set_xticks(range(C), labels=classes)
         ax.set_yticks(range(C), labels=classes)
@@ -485,6 +568,7 @@ class Extras:
     paper: Optional[PaperTable] = None
     paper_refs: Optional[Dict[str, str]] = None
     paper_comparable: bool = True           # False on the demo corpus
+    demo: bool = False                      # the synthetic demo corpus (named so in the plots)
     design: Optional[Dict[str, Tuple[str, str]]] = None
     design_path: str = ""
     data_root: Optional[str] = None          # for the transcript-overlap check
@@ -548,16 +632,13 @@ def _summary(L: List[str], systems: Sequence[SystemResult], ex: Extras) -> None:
 def _significance(L: List[str], systems: Sequence[SystemResult]) -> None:
     if len(systems) < 2:
         return
-    L += ["## Significance (paired bootstrap over test utterances)", ""]
-    rows = []
-    for metric in ("ua", "wa"):
-        for a, b, d, p, sig in significance(systems, metric):
-            rows.append([f"`{a}` − `{b}`", metric.upper(), f"{100 * d:+.2f}", f"{p:.4f}", "**yes**" if sig else "no"])
-    L.append(md_table(["difference", "metric", "Δ % (pooled)", "p", f"significant ({ALPHA:.0%}, Holm)"],
-                      rows, "llrrl"))
-    L += ["", f"{N_BOOT} bootstrap samples of the test utterances of all folds (all seeds of a drawn "
-          "utterance kept together); two-sided p; Holm's correction over the pairs of each metric's "
-          "family (UA and WA tested separately).", ""]
+    L += ["## Significance (paired bootstrap over test utterances and over test speakers)", ""]
+    L.append(md_table(SIGNIFICANCE_HEADER, significance_rows(systems), "llrrlrl"))
+    L += ["", f"{N_BOOT} bootstrap samples of all folds' test set; two-sided p. \"utterances\": "
+          "utterances redrawn (all seeds of a drawn utterance kept together); \"speakers\": whole test "
+          "speakers redrawn (a cluster bootstrap: a speaker's utterances are not independent, so this is "
+          "the p to trust; with few speakers it can rarely fall below a few %). Holm's correction over "
+          "the pairs of each metric and level (UA and WA tested separately).", ""]
 
 
 def _breakdowns(L: List[str], systems: Sequence[SystemResult], ex: Extras) -> None:
@@ -595,9 +676,9 @@ def _flatness(L: List[str], ex: Extras) -> None:
 
 def _ablation_table(L: List[str], title: str, abl: Sequence[SystemResult], note: str) -> None:
     L += [f"## {title}", ""]
-    rows = [[f"`{a.name}`", f"`{a.path}`", _pm(a.wa_mean, a.wa_std), _pm(a.ua_mean, a.ua_std),
+    rows = [[f"`{a.name}`", f"`{a.path}`", _pm(a.ua_mean, a.ua_std), _pm(a.wa_mean, a.wa_std),
              len(a.runs[0].folds), _run_label(a), a.n_missing] for a in abl]
-    L.append(md_table(["system", "dir", "WA % (mean ± std)", "UA % (mean ± std)", "folds", "runs", "unscored"],
+    L.append(md_table(["system", "dir", "UA % (mean ± std)", "WA % (mean ± std)", "folds", "runs", "unscored"],
                       rows, "llrrrll"))
     L += ["", note, ""]
 
@@ -677,7 +758,7 @@ def write_results(
 
     if ablations:
         _ablation_table(L, "Ablations (leave-one-session-out)", ablations,
-                        "Paper 003, Figure 4 reports WA; UA beside it.")
+                        "Paper 003, Figure 4 reports WA (here after UA, the order of every table).")
     if ex.random_ablations:
         _ablation_table(L, "Ablations (5-fold random 80/20 cross-validation, paper 003's protocol)",
                         ex.random_ablations,
@@ -685,11 +766,14 @@ def write_results(
                         "share speakers (a speaker-dependent protocol, as in paper 003, Figure 4).")
 
     pngs = []
-    L += ["## Confusion matrices (test, summed over folds and seeds; rows = true class; scored utterances)", ""]
+    L += ["## Confusion matrices (test, summed over folds and seeds; rows = true class; scored utterances)", "",
+          "With several seeds every test utterance is counted once per seed.", ""]
+    plot_corpus = "demo corpus" if ex.demo else corpus.split(",")[0]
     for s in list(systems) + list(ablations) + list(ex.random_ablations):
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", s.name)
         png = plots_dir / f"confusion_{safe}.png"
-        plot_confusion(s.cm, s.classes, png, f"{s.name}: UA {_pct(s.pooled[0])}%, WA {_pct(s.pooled[1])}% (pooled)")
+        plot_confusion(s.cm, s.classes, png, plot_title(s.name, plot_corpus, *s.pooled, len(s.runs)),
+                       len(s.runs))
         pngs.append(png)
         rel = os.path.relpath(png, out_md.parent)
         L += [f"### {s.name}", "", confusion_text(s.cm, s.classes), "", f"![{s.name}]({rel})", ""]

@@ -12,11 +12,13 @@
 #
 # Options:
 #   --train-name NAME   training part of each protocol (train_aug: class-balanced)  [train]
+#   --valid-name NAME   validation part of each protocol (the folds' dev)          [valid]
 #   --text FILE         transcripts (a Kaldi text file) of the protocols' utterances  []
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 train_name=train
+valid_name=valid
 text=
 . "$EMOREC_ROOT/utils/parse_options.sh"
 
@@ -30,7 +32,7 @@ if [ -n "$text" ]; then
   [ -s "$text" ] || { echo "$0: no such transcript file $text" >&2; exit 1; }
   text_opts=(--text "$text")
 fi
-python -m emorec.bin.make_emo7_folds --skip-done --train-name "$train_name" \
+python -m emorec.bin.make_emo7_folds --skip-done --train-name "$train_name" --valid-name "$valid_name" \
   ${text_opts[@]+"${text_opts[@]}"} "$root" "$protocols" "$out"
 no_text=()
 [ -n "$text" ] || no_text=(--no-text)

@@ -27,6 +27,7 @@
 #   --classifiers "LIST"     subset of the config's classifiers               (all of them)
 #   --baseline-config FILE   YAML of params and validation grids              (conf/baselines.yaml)
 #   --train-name NAME        training part of each split, e.g. train_aug      (train)
+#   --valid-name NAME        validation part of each split, e.g. valid_aug    (valid)
 #   --classes "LIST"         posterior order                                  (labels found)
 #   --seed N                                                                  (777)
 set -euo pipefail
@@ -40,6 +41,7 @@ split_vector_dirs=
 classifiers=
 baseline_config=conf/baselines.yaml
 train_name=train
+valid_name=valid
 classes=
 seed=777
 
@@ -54,13 +56,13 @@ me=$(basename "$0")
 
 [ -f "$baseline_config" ] || { echo "$me: no such file $baseline_config" >&2; exit 1; }
 for s in $splits; do
-  for part in "$train_name" valid test; do
+  for part in "$train_name" "$valid_name" test; do
     [ -f "$splits_root/$s/$part/utt2emo" ] \
       || { echo "$me: no such file $splits_root/$s/$part/utt2emo" >&2; exit 1; }
   done
 done
 
-opts=(--config "$baseline_config" --train-name "$train_name" --seed "$seed" --skip-done)
+opts=(--config "$baseline_config" --train-name "$train_name" --valid-name "$valid_name" --seed "$seed" --skip-done)
 [ -n "$classifiers" ] && opts+=(--classifiers "$classifiers")
 [ -n "$classes" ] && opts+=(--classes "$classes")
 nsplit=$(echo $splits | wc -w)

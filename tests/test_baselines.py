@@ -265,3 +265,65 @@ def test_a_split_whose_train_aug_needs_no_copies_trains_on_train(tmp_path, shell
     r = subprocess.run(cmd, env=shell_env, capture_output=True, text=True, cwd=root)
     assert r.returncode != 0
     assert "augmented/handcrafted.scp: no such vector scp" in r.stderr
+
+
+def test_report_table8_seeds_significance_ceiling_and_overlap(tmp_path):
+    """Table 8 systems with two seeds: mean ± std over seeds, UA before WA, paired tests at
+    the utterance and speaker level; the UA ceiling of a protocol whose training part lacks
+    a class; the transcript-overlap table."""
+    import json
+
+    from emorec.bin import report_baselines
+    from emorec.fileio import write_scores
+
+    data, vectors = tmp_path / "data", {}
+    make_split(data, "strat", vectors, train_classes=CLASSES[:3])        # no `sad` in training
+    kaldiio.save_ark(str(tmp_path / "h.ark"), vectors, scp=str(tmp_path / "h.scp"))
+    assert train_baselines.main(["--config", str(CONFIG), "--vectors", str(tmp_path / "h.scp"),
+                                 "--classifiers", "knn", "--classes", " ".join(CLASSES),
+                                 str(data), "strat", str(tmp_path / "exp" / "handcrafted")]) == 0
+    for part in data.glob("**/utt2emo"):
+        (part.parent / "utt2corpus").write_text("".join(f"{line.split()[0]} cremad\n"
+                                                        for line in part.read_text().splitlines()))
+    test = dict(line.split() for line in (data / "strat/test/utt2emo").read_text().splitlines())
+    utts = sorted(test)
+    all_dir = tmp_path / "all"
+    all_dir.mkdir()
+    (all_dir / "utt2corpus").write_text("".join(f"{u} cremad\n" for u in utts))
+    (all_dir / "utt2emo").write_text((data / "strat/test/utt2emo").read_text())
+    folds = tmp_path / "folds"
+    (folds / "fold1/test").mkdir(parents=True)
+    (folds / "fold1/train").mkdir()
+    (folds / "folds.txt").write_text("fold1 strat\n")
+    (folds / "fold1/test/utt2emo").write_text((data / "strat/test/utt2emo").read_text())
+    (folds / "fold1/test/text").write_text("".join(f"{u} line {i % 2}\n" for i, u in enumerate(utts)))
+    (folds / "fold1/train/text").write_text("x-1 LINE 0\n")
+    y = np.array([CLASSES.index(test[u]) for u in utts])
+    for seed, n_right in (("seed1", 20), ("seed2", 12)):
+        pred = y.copy()
+        pred[n_right:] = (y[n_right:] + 1) % 4
+        mat = np.full((len(utts), 4), -4.0)
+        mat[np.arange(len(utts)), pred] = 0.0
+        d = tmp_path / "exp/ssl" / seed / "fold1"
+        write_scores(d / "test.logpost.ark", utts, mat - np.log(np.exp(mat).sum(1, keepdims=True)), CLASSES)
+        d.joinpath("train_history.json").write_text(json.dumps({"best_dev_ua": 0.5}))
+    out = tmp_path / "RESULTS.md"
+    assert report_baselines.main(
+        ["--data", str(data), "--protocols", "strat", "--classifiers", "knn", "--feature-sets", "handcrafted",
+         "--paper-table", str(CONFIG.parent / "paper004_table6.tsv"), "--corpus", "demo", "--demo", "true",
+         "--all-dir", str(all_dir), "--ssl-systems", f"hubert={tmp_path / 'exp/ssl'}:{folds}",
+         "--table8", str(CONFIG.parent / "paper004_table8.tsv"), "--seeds", "1 2", "--overlap-folds", str(folds),
+         str(tmp_path / "exp"), str(out)]) == 0
+    md = out.read_text()
+    uas, was = [], []
+    for n_right in (20, 12):
+        pred = y.copy()
+        pred[n_right:] = (y[n_right:] + 1) % 4
+        uas.append(100 * np.mean([np.mean(pred[y == c] == c) for c in set(y)]))
+        was.append(100 * n_right / len(y))
+    assert (f"| `hubert` | {np.mean(uas):.2f} ± {np.std(uas, ddof=1):.2f} / "
+            f"{np.mean(was):.2f} ± {np.std(was, ddof=1):.2f} |") in md
+    assert "| system | strat UA / WA |" in md and "seeds: 1 2" in md
+    assert "`sad` never in training, UA at most 75.00%" in md
+    assert "p (speakers)" in md and "`hubert` − `baseline handcrafted/knn`" in md
+    assert "| strat | 12 of 24 | 50.00 |" in md                      # "line 0" seen in train

@@ -90,6 +90,71 @@ def test_leave_one_corpus_out():
         emo7.check_disjoint(fold, utt2spk)
 
 
+def real_shaped_lists():
+    """Ids shaped like the real corpora: every CREMA-D actor reads the same sentences,
+    RAVDESS two statements, SAVEE's speakers the same codes, TESS's two speakers the same
+    words; IEMOCAP sessions of two speakers sharing dialogs, scripted plays in every session."""
+    E = emo7.CLASSES
+    utt2emo, utt2corpus, utt2spk = {}, {}, {}
+
+    def add(corpus, spk, stem, k):
+        u = f"{spk}-{stem}"
+        utt2emo[u], utt2corpus[u], utt2spk[u] = E[k % 7], corpus, spk
+
+    for a in range(1001, 1021):
+        for j, sent in enumerate(("IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "DFA", "ITS")):
+            add("cremad", f"cremad{a}", f"{a}_{sent}_ANG_XX", a + j)
+    for a in range(1, 13):
+        for st in ("01", "02"):
+            for e in range(2, 9):
+                add("ravdess", f"ravdess{a:02d}", f"03-01-0{e}-01-{st}-01-{a:02d}", e)
+    for spk in ("DC", "JE", "JK", "KL"):
+        for j in range(1, 11):
+            add("savee", f"savee{spk}", f"a{j:02d}", j)
+    for spk in ("OAF", "YAF"):
+        for j, w in enumerate(("back", "bar", "base", "bath", "bean", "beg", "bite", "boat", "bone", "book")):
+            add("tess", f"tess{spk}", f"{spk}_{w}_angry", j)
+    for ses in range(1, 6):
+        for g in "FM":
+            spk = f"Ses0{ses}{g}"
+            for j, dlg in enumerate(("impro01", "impro02", "script01_1", "script02_1", "script03_2")):
+                for t in range(3):
+                    add("iemocap", spk, f"Ses0{ses}F_{dlg}_{g}{t:03d}", j + t)
+    return utt2emo, utt2corpus, utt2spk
+
+
+def test_speaker_sentence_disjoint_split():
+    utt2emo, utt2corpus, utt2spk = real_shaped_lists()
+    sent = {u: emo7.sentence_of(u, utt2corpus[u]) for u in utt2emo}
+    dialog = {u: emo7.dialog_of(u, utt2corpus[u]) or u for u in utt2emo}
+    # the speaker-independent split shares sentences (the issue's finding)
+    spk = emo7.speaker_independent(utt2emo, utt2corpus, utt2spk, seed=0)
+    with pytest.raises(ValueError, match="is in both"):
+        emo7.check_disjoint(spk, sent)
+    parts = emo7.speaker_sentence_disjoint(utt2emo, utt2corpus, utt2spk, seed=0)
+    assert parts == emo7.speaker_sentence_disjoint(utt2emo, utt2corpus, utt2spk, seed=0)
+    allu = [u for p in parts.values() for u in p]
+    assert len(allu) == len(set(allu)) and set(allu) < set(utt2emo)
+    for key in (utt2spk, sent, dialog):
+        emo7.check_disjoint(parts, key)
+    for p in emo7.PARTS:                                     # no speaker, sentence, dialog on two sides
+        others = [u for q in emo7.PARTS if q != p for u in parts[q]]
+        for key in (utt2spk, sent, dialog):
+            assert not {key[u] for u in parts[p]} & {key[u] for u in others}
+    # IEMOCAP: a session's two speakers stay together; each corpus keeps a part of its data
+    iem = {p: {utt2spk[u][:5] for u in parts[p] if utt2corpus[u] == "iemocap"} for p in emo7.PARTS}
+    assert sum(len(v) for v in iem.values()) >= 3 and not (iem["train"] & iem["test"])
+    kept = Counter(utt2corpus[u] for u in allu)
+    total = Counter(utt2corpus.values())
+    assert all(0.2 < kept[c] / total[c] <= 1 for c in total), (kept, total)
+    assert all(parts[p] for p in emo7.PARTS)
+    assert emo7.sentence_of("cremad1001-1001_DFA_ANG_XX", "cremad") == "cremad:DFA"
+    assert emo7.sentence_of("Ses01M-Ses01F_script02_1_M003", "iemocap") == "iemocap:script02"
+    assert emo7.sentence_of("Ses01M-Ses01F_impro01_M003", "iemocap") == "iemocap:Ses01F_impro01"
+    with pytest.raises(ValueError, match="no sentence code"):
+        emo7.sentence_of("cremad1001-u001", "cremad")
+
+
 def test_balance_plan_reaches_target_from_training_only():
     utt2emo = {f"s-{i:03d}": ("a" if i < 30 else "b" if i < 40 else "c") for i in range(43)}
     plan = balance_plan(utt2emo, seed=5)
@@ -155,6 +220,37 @@ def test_augmentation_reproducible_with_seed(tmp_path):
         {"stretch", "pitch", "gain", "noise"}
 
 
+def test_balance_paper_caps_augments_and_splits_train_and_valid(tmp_path):
+    """--balance paper (paper 004, Tables 1-2): the pool of train and valid capped per class,
+    augmented up to the cap, split per class into train_aug and valid_aug."""
+    from emorec.bin import emo7_balance_paper
+
+    pool = tmp_path / "pool.all"
+    _write_train_dir(pool, {"angry": 9, "sad": 3, "calm": 5})
+    assert emo7_balance_paper.main(["cap", "--seed", "1", "--per-class", "5", str(pool), str(tmp_path / "pool")]) == 0
+    capped = Counter(read_kv(str(tmp_path / "pool/utt2emo")).values())
+    assert capped == {"angry": 5, "sad": 3, "calm": 5}                    # majority class capped
+    assert augment_balance.main(["--seed", "1", "--target", "5", str(tmp_path / "pool"),
+                                 str(tmp_path / "pool_aug"), str(tmp_path / "wav")]) == 0
+    assert emo7_balance_paper.main(["split", "--seed", "1", "--valid-per-class", "1", str(tmp_path / "pool_aug"),
+                                    str(tmp_path / "train_aug"), str(tmp_path / "valid_aug")]) == 0
+    tr, va = (read_kv(str(tmp_path / d / "utt2emo")) for d in ("train_aug", "valid_aug"))
+    assert Counter(tr.values()) == {"angry": 4, "sad": 4, "calm": 4}
+    assert Counter(va.values()) == {"angry": 1, "sad": 1, "calm": 1}
+    assert not set(tr) & set(va)
+    assert set(read_kv(str(tmp_path / "valid_aug/utt2orig"))) == set(va)  # copies keep their origin
+    assert emo7.cap_per_class({"a": "x", "b": "x"}, 5, 0) == ["a", "b"]
+    with pytest.raises(SystemExit):                                       # split needs --valid-per-class
+        emo7_balance_paper.main(["split", str(tmp_path / "pool_aug"), str(tmp_path / "a"), str(tmp_path / "b")])
+
+
+def test_ua_ceiling():
+    train = ["angry", "sad", "happy", "disgust", "fearful", "surprised"]        # RAVDESS held out: no calm
+    absent, cap = emo7.ua_ceiling(train, list(emo7.CLASSES))
+    assert absent == ["calm"] and cap == pytest.approx(6 / 7)
+    assert emo7.ua_ceiling(emo7.CLASSES, ["sad"]) == ([], 1.0)
+
+
 # ------------------------------------------------------------------ end to end
 def burst(path: Path, sr: int, speech_s: float, seed: int):
     """0.3 s near-silence, a harmonic burst of ``speech_s`` seconds, 0.3 s near-silence."""
@@ -171,7 +267,7 @@ def burst(path: Path, sr: int, speech_s: float, seed: int):
 def make_trees(root: Path):
     k = 0
     for a in (1001, 1002, 1003, 1004):
-        for code, emo in (("DFA", "ANG"), ("IEO", "HAP"), ("TIE", "SAD"), ("ITS", "NEU")):
+        for code, emo in (("DFA", "ANG"), ("IEO", "HAP"), ("TIE", "SAD"), ("ITS", "FEA"), ("IWW", "NEU")):
             k += 1
             burst(root / "CREMA-D" / "AudioWAV" / f"{a}_{code}_{emo}_XX.wav", 16000,
                   0.6 if (a, emo) == (1001, "SAD") else 1.3, k)   # one too short
@@ -212,7 +308,7 @@ def test_merge_and_splits_end_to_end(tmp_path, shell_env):
     assert "neutral" not in emo.values() and set(emo.values()) <= set(emo7.CLASSES)
     assert "cremad1001-1001_TIE_SAD_XX" not in emo            # 0.6 s of speech
     assert "cremad1002-1002_TIE_SAD_XX" in emo
-    assert len(emo) == (16 - 4 - 1) + (16 - 4) + (16 - 4) + 12  # neutral and short dropped
+    assert len(emo) == (20 - 4 - 1) + (16 - 4) + (16 - 4) + 12  # neutral and short dropped
     dur = {u: float(v) for u, v in read_kv(str(all_dir / "utt2dur")).items()}
     assert all(1.0 <= d < 1.6 for d in dur.values())          # silence removed
     for u, w in read_kv(str(all_dir / "wav.scp")).items():
@@ -222,12 +318,15 @@ def test_merge_and_splits_end_to_end(tmp_path, shell_env):
     r = run("local/emo7_splits.sh", "--seed", "3", str(all_dir), str(data / "emo7"))
     utt2spk = read_kv(str(all_dir / "utt2spk"))
     utt2corpus = read_kv(str(all_dir / "utt2corpus"))
-    protocols = ["strat", "spk"] + [f"loco/{c}" for c in ("cremad", "ravdess", "savee", "tess")]
+    protocols = ["strat", "spk", "spksent"] + [f"loco/{c}" for c in ("cremad", "ravdess", "savee", "tess")]
     dirs = []
     for p in protocols:
         parts = {x: list(read_kv(str(data / "emo7" / p / x / "utt2emo")))
                  for x in ("train", "valid", "test")}
-        _cover_once(parts, emo)
+        if p == "spksent":           # a subset: no speaker nor sentence on two sides
+            emo7.check_disjoint(parts, {u: emo7.sentence_of(u, utt2corpus[u]) for u in emo})
+        else:
+            _cover_once(parts, emo)
         if p != "strat":
             emo7.check_disjoint(parts, utt2spk)
         if p.startswith("loco/"):

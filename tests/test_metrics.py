@@ -121,3 +121,40 @@ def test_paired_bootstrap_significance():
     delta, _ = metrics.paired_bootstrap(y, two, bad, 4, "wa", n_boot=100)
     assert delta == pytest.approx((metrics.weighted_accuracy(y, good) + metrics.weighted_accuracy(y, bad)) / 2
                                   - metrics.weighted_accuracy(y, bad))
+
+
+def test_speaker_bootstrap_one_speaker_carries_the_difference():
+    # 10 speakers x 40 utterances; a and b agree everywhere except on speaker 0, where a
+    # is always right and b always wrong: many utterances, one speaker of evidence.
+    rng = np.random.default_rng(1)
+    spk = np.repeat(np.arange(10), 40)
+    y = rng.integers(0, 4, spk.size)
+    b = np.where(rng.random(spk.size) < 0.6, y, (y + 1) % 4)
+    a = b.copy()
+    a[spk == 0] = y[spk == 0]
+    b[spk == 0] = (y[spk == 0] + 1) % 4
+    for metric in ("ua", "wa"):
+        d_utt, p_utt = metrics.paired_bootstrap(y, a, b, 4, metric, n_boot=1000)
+        d_spk, p_spk = metrics.paired_bootstrap(y, a, b, 4, metric, n_boot=1000, groups=spk)
+        assert d_utt == d_spk > 0.05
+        assert p_utt < 0.01 < 0.2 < p_spk       # P*(speaker 0 not drawn) = 0.9**10 = 0.35
+    # the same total difference spread over every speaker is significant at both levels
+    a2 = b.copy()
+    for s in range(10):
+        idx = np.flatnonzero((spk == s) & (b != y))[:4]
+        a2[idx] = y[idx]
+    assert metrics.paired_bootstrap(y, a2, b, 4, "wa", n_boot=1000, groups=spk)[1] < 0.01
+
+
+def test_speaker_bootstrap_strata_keep_each_strata_speaker_count():
+    # speakers 0-2 in corpus A (10 utterances each), 3-4 in corpus B (5 each)
+    groups = np.repeat(np.arange(5), [10, 10, 10, 5, 5])
+    strata = np.repeat(["A", "B"], [30, 10])
+    w = metrics._cluster_weights(groups, strata, groups.size, 300, np.random.default_rng(0))
+    assert np.all(w[:, :30].sum(axis=1) == 30) and np.all(w[:, 30:].sum(axis=1) == 10)
+    assert np.all(w[:, :10] == w[:, [0]])                  # a speaker is drawn whole
+    with pytest.raises(ValueError, match="spans two strata"):
+        metrics._cluster_weights(groups, np.repeat(["A", "B"], [25, 15]), groups.size, 3,
+                                 np.random.default_rng(0))
+    with pytest.raises(ValueError, match="strata need groups"):
+        metrics.paired_bootstrap([0, 1], [0, 1], [0, 1], 2, strata=["A", "A"])

@@ -96,6 +96,7 @@ def test_report_cli_writes_results_and_pngs(exp):
     assert "| **ang** | 4 (100.0%) |" in md                                  # text confusion, fold sums
     pngs = sorted((out.parent / "plots").glob("*.png"))
     assert [p.name for p in pngs] == ["confusion_fusion_w1.png", "confusion_text.png", "confusion_text_again.png"]
+    assert md.index("UA % (mean ± std)") < md.index("WA % (mean ± std)")
     for p in pngs:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the corpus must be named
@@ -126,6 +127,12 @@ def test_report_seeds_spread_and_significance(exp):
                                                          {"seed1": seeds / "seed1/b", "seed2": seeds / "seed2/b"})])
     (a, b, d, p, significant), = sig
     assert d > 0.5 and significant and p < 0.05
+    # two test speakers (Ses01F, Ses02F), a better on each: every redraw of speakers keeps a ahead
+    (*_, d_spk, p_spk, sig_spk), = report.significance(
+        [s, report.evaluate_system("b", "b", exp / "data/loso", {"seed1": seeds / "seed1/b", "seed2": seeds / "seed2/b"})],
+        level="speaker")
+    assert d_spk == d and p_spk == 0.0
+    assert "p (speakers)" in md and "| `a` − `b` | UA |" in md
 
 
 def test_demo_design_ceiling_and_paper_not_comparable(exp, tmp_path):
@@ -219,3 +226,11 @@ def test_quoted_config_that_is_not_there_fails_naming_it(exp):
     r = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and not out.exists()
     assert f"{exp}/my: no such config" in (exp / "exp/log/report.log").read_text()
+
+
+def test_plot_titles_in_words_with_the_corpus_and_seeds():
+    t = report.plot_title("fusion_w1_asr", "demo corpus", 0.5, 0.25, n_seeds=2)
+    assert t.startswith("late fusion of speech and text, weight w1 chosen on dev (ASR transcripts) (demo corpus)")
+    assert "UA 50.00%, WA 25.00% (pooled, mean of 2 seeds)" in t
+    assert report.system_words("egemaps/knn") == "k nearest neighbours on eGeMAPS functionals"
+    assert report.system_words("my_system") == "my_system"

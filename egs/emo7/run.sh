@@ -11,7 +11,7 @@
 #            (data/{cremad,ravdess,savee,tess,iemocap})
 #   stage 1: merge into 7 classes, statistical-model VAD, silence removal, < 1 s dropped,
 #            counts table (data/emo7/all, data/emo7/all/counts.txt)
-#   stage 2: splits data/emo7/{strat,spk,loco/<corpus>}/{train,valid,test} and the
+#   stage 2: splits data/emo7/{strat,spk,spksent,loco/<corpus>}/{train,valid,test} and the
 #            class-balanced training sets .../train_aug (augmented copies of train only)
 #   stage 3: baselines of paper 004 (Table 6): 94 hand-crafted features and 88 eGeMAPS
 #            functionals per utterance (steps/make_handcrafted.sh), 8 classifiers selected
@@ -23,7 +23,12 @@
 #            of steps/transcribe.sh); with --setup demo and no --ssl-model the demo HuBERT is
 #            pre-trained per protocol on its TRAIN audio only (steps/pretrain_hubert.sh), and
 #            without --text-model the demo BERT built from its TRAIN text (steps/train_text.sh)
-#   stage 5: RESULTS.md again, with the Table 8 section (and the ASR's WER)
+#   stage 5: RESULTS.md again, with the Table 8 section (and the ASR's WER): mean ± std
+#            over --seeds, paired significance (utterances, speakers within corpus; Holm),
+#            test transcripts seen in training, each protocol's UA ceiling
+# --balance paper reads paper 004's Tables 1-2 (train and valid pooled, capped and augmented
+# to --paper-per-class "1600 400" per class, copies in both: train_aug, valid_aug) instead of
+# augmenting train only up to its largest class (the default; README, Deviations).
 # Either all five corpus paths are given, or none (demo).  --include-song true keeps
 # RAVDESS's song files; --exc-to-happy true maps IEMOCAP's exc to happy.
 # --setup paper (the default with corpus paths) uses conf/{ssl,joint,text}_paper.yaml
@@ -49,11 +54,14 @@ include_song=false
 exc_to_happy=false
 min_duration=1.0         # seconds of speech after silence removal (paper 004)
 augment_target=0         # utterances per class after augmentation; 0: the largest class
+balance=largest          # largest: train augmented up to --augment-target; paper: paper 004's train+valid balance
+paper_per_class="1600 400"  # --balance paper: utterances per class in train_aug and valid_aug
 baseline_features="handcrafted egemaps"   # utterance vectors of stage 3 (steps/make_handcrafted.sh)
 aug_nj=2                 # parallel vector jobs per protocol's augmented copies (~100 utterances)
 demo_dir=demo
 demo_size=small
-seed=0
+seed=0                   # the demo corpora's, splits' and augmentation's seed
+seeds="1 2"              # training seeds of stage 4's systems: exp/<system>/seedS (spread and significance in RESULTS.md)
 classes="angry calm disgust fearful happy sad surprised"   # posterior order of every system
 ssl_config=              # empty: conf/ssl_$setup.yaml (paper: hubert-base-ls960, Table 7)
 joint_config=            # empty: conf/joint_$setup.yaml (paper: hubert-base-ls960 + bert-base-uncased)
@@ -72,6 +80,11 @@ check_enum demo_size small tiny
 check_list text_source ref asr
 [ -n "$text_source" ] || usage_error "--text-source is empty (ref, asr or \"ref asr\")"
 check_enum ssl_train train_aug train
+check_enum balance largest paper
+valid_name=valid         # the validation part every stage selects on
+[ $balance = largest ] || valid_name=valid_aug
+[ -n "$seeds" ] || usage_error "--seeds is empty (e.g. \"1 2\")"
+for s in $seeds; do [[ $s =~ ^[0-9]+$ ]] || usage_error "--seeds '$seeds': expected integers"; done
 
 given=0
 for c in "$crema_d" "$ravdess" "$savee" "$tess" "$iemocap"; do
@@ -109,7 +122,7 @@ else
   corpus="real: CREMA-D $crema_d, RAVDESS $ravdess, SAVEE $savee, TESS $tess, IEMOCAP $iemocap"
 fi
 report() {  # RESULTS.md: the baselines (stage 3), then with the Table 8 section (stage 5: "$@")
-  python -m emorec.bin.report_baselines --data "$data" --protocols "strat spk loco" \
+  python -m emorec.bin.report_baselines --data "$data" --protocols "strat spk spksent loco" \
     --feature-sets "$baseline_features" --all-dir "$data/all" --corpus "$corpus" \
     --demo $use_demo --paper-table conf/paper004_table6.tsv --command "$EMOREC_COMMAND" "$@" \
     exp/baselines RESULTS.md
@@ -119,7 +132,7 @@ replace_if_changed() {  # NEW OLD: NEW replaces OLD unless their contents are th
 }
 # protocols of stages 3-5: the splits of stage 2 (loco: one per corpus)
 protocols() {
-  local p="strat spk" d
+  local p="strat spk spksent" d
   for d in "$data"/loco/*/; do
     [ -d "$d" ] && p+=" loco/$(basename "$d")"
   done
@@ -146,13 +159,13 @@ if $dry_run; then
   echo "jobs: train_cmd=\"$train_cmd\" cuda_cmd=\"$cuda_cmd\" (set by $EMOREC_CMD_SH)"
   if in_range 0; then echo "stage 0: $($use_demo && echo "demo corpora ($demo_size) -> $demo_dir; ")data dirs data/{cremad,ravdess,savee,tess,iemocap}"; fi
   if in_range 1; then echo "stage 1: 7 classes (exc to happy: $exc_to_happy, RAVDESS song: $include_song), VAD conf/vad.conf, silence removed, < ${min_duration} s dropped -> $data/all"; fi
-  if in_range 2; then echo "stage 2: splits strat, spk, loco/<corpus> (seed $seed), class-balanced train_aug (target $augment_target; 0: the largest class) -> $data"; fi
+  if in_range 2; then echo "stage 2: splits strat, spk, spksent, loco/<corpus> (seed $seed; balance $balance), class-balanced train_aug (target $augment_target; 0: the largest class) -> $data"; fi
   if in_range 3; then echo "stage 3: baselines on $baseline_features vectors, 8 classifiers selected on valid -> exp/baselines, RESULTS.md"; fi
   if in_range 4; then
     echo "stage 4: SSL models, config $ssl_config, $($pretrain_hubert && echo "encoder: the demo HuBERT pre-trained per protocol with" \
-      "$hubert_config (exp/hubert_demo/foldK)" || model_of ssl) -> exp/ssl; text models, config $text_config," \
-      "$(model_of text) -> exp/text; joint models, config $joint_config$($pretrain_hubert || $demo_bert ||
-      echo ", $(model_of joint)") -> exp/joint (text: $text_source$([[ $text_source == *asr* ]] &&
+      "$hubert_config (exp/hubert_demo/foldK)" || model_of ssl) -> exp/ssl/seedS; text models, config $text_config," \
+      "$(model_of text) -> exp/text/seedS; joint models, config $joint_config$($pretrain_hubert || $demo_bert ||
+      echo ", $(model_of joint)") -> exp/joint/seedS, seeds $seeds (text: $text_source$([[ $text_source == *asr* ]] &&
       echo ", asr $( [ "$asr_model" = pocketsphinx ] && echo pocketsphinx || model_of asr)"))"
   fi
   if in_range 5; then echo "stage 5: RESULTS.md with the Table 8 section"; fi
@@ -184,7 +197,8 @@ fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   stage_banner 2
-  local/emo7_splits.sh --seed $seed --augment-target $augment_target "$data/all" "$data"
+  local/emo7_splits.sh --seed $seed --augment-target $augment_target --balance $balance \
+    --paper-per-class "$paper_per_class" "$data/all" "$data"
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
@@ -199,17 +213,20 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   done
   for p in $protocols; do
     aug=$data/$p/augmented
-    if ! awk '$1 != $2 { copies = 1; exit } END { exit !copies }' "$data/$p/train_aug/utt2orig"; then
+    aug_src=$data/$p/train_aug                 # the copies; with --balance paper also valid_aug's
+    [ $balance = largest ] || aug_src=$data/$p/pool_aug
+    if ! awk '$1 != $2 { copies = 1; exit } END { exit !copies }' "$aug_src/utt2orig"; then
       echo "$0: $data/$p/train_aug holds no augmented copies (its classes are balanced already):" \
            "no augmented vectors; its baselines train on $data/$p/train"
       continue
     fi
-    if [ ! -f "$aug/utt2spk" ]; then
-      awk '$1 != $2 { print $1 }' "$data/$p/train_aug/utt2orig" > "$data/$p/augmented.list"
-      utils/subset_data_dir.sh --utt-list "$data/$p/augmented.list" "$data/$p/train_aug" "$aug.tmp"
-      rm -f "$data/$p/augmented.list"
+    awk '$1 != $2 { print $1 }' "$aug_src/utt2orig" > "$data/$p/augmented.list"
+    if [ ! -f "$aug/utt2spk" ] || ! cut -d' ' -f1 "$aug/utt2spk" | cmp -s - "$data/$p/augmented.list"; then
+      rm -rf "$aug"
+      utils/subset_data_dir.sh --utt-list "$data/$p/augmented.list" "$aug_src" "$aug.tmp"
       mv "$aug.tmp" "$aug"
     fi
+    rm -f "$data/$p/augmented.list"
     text_opt=()
     [ -f "$aug/text" ] || text_opt=(--no-text)
     utils/validate_data_dir.sh --no-feats ${text_opt[@]+"${text_opt[@]}"} "$aug"
@@ -220,7 +237,7 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   done
   steps/train_baselines.sh --cmd "$train_cmd" --feature-sets "$baseline_features" \
     --splits "$protocols" --vector-dirs "$data/all" --split-vector-dirs augmented \
-    --train-name train_aug --classes "$classes" --baseline-config conf/baselines.yaml \
+    --train-name train_aug --valid-name $valid_name --classes "$classes" --baseline-config conf/baselines.yaml \
     --seed $seed "$data" exp/baselines
   report
 fi
@@ -251,15 +268,17 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   protocols="${with_text# }$without_text"
   nf=$(echo $protocols | wc -w)
   # Paper 004, Table 8: HuBERT + linear classifier; BERT on the transcripts; both jointly.
-  local/emo7_folds.sh --train-name $ssl_train "$data" "$protocols" "$folds/speech"
+  local/emo7_folds.sh --train-name $ssl_train --valid-name $valid_name "$data" "$protocols" "$folds/speech"
   echo $classes | tr ' ' '\n' > "$folds/classes.txt.tmp"   # posterior order (a held-out corpus may own a class)
   replace_if_changed "$folds/classes.txt.tmp" "$folds/classes.txt"
   if $pretrain_hubert; then  # the stand-in for a downloaded HuBERT, per protocol on its TRAIN audio
     steps/pretrain_hubert.sh --cmd "$cuda_cmd" --nfolds $nf --pretrain-config "$hubert_config" \
       "$folds/speech" exp/hubert_demo
   fi
-  steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $nf --train-config "$ssl_config" --ssl-model "$ssl_model" \
-    --train-opts "--classes $folds/classes.txt" "$folds/speech" exp/ssl
+  for s in $seeds; do
+    steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $nf --train-config "$ssl_config" --ssl-model "$ssl_model" \
+      --train-opts "--classes $folds/classes.txt --seed $s" "$folds/speech" exp/ssl/seed$s
+  done
   for src in $text_source; do
     sfx=${src/ref/}; sfx=${sfx:+_$sfx}     # ref: exp/{text,joint}; asr: exp/{text,joint}_asr
     if [ $src = asr ]; then
@@ -274,16 +293,19 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
       transcripts=$data/text.ref text_protocols=${with_text# }
     fi
     # utterances without a transcript are left out of the text and joint systems' parts
-    local/emo7_folds.sh --train-name $ssl_train --text "$transcripts" "$data" "$text_protocols" "$folds/text_$src"
+    local/emo7_folds.sh --train-name $ssl_train --valid-name $valid_name --text "$transcripts" "$data" "$text_protocols" "$folds/text_$src"
     cat "$folds/text_$src/text_coverage.txt"
     ntf=$(echo $text_protocols | wc -w)
-    steps/train_text.sh --cmd "$cuda_cmd" --nfolds $ntf --ngpu $ngpu --train-config "$text_config" \
-      --text-model "$text_model" --train-opts "--classes $folds/classes.txt" "$folds/text_$src" exp/text$sfx
     joint_text=$text_model
     $demo_bert && joint_text=exp/text$sfx/encoder/foldJOB
-    steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $ntf --family joint --train-config "$joint_config" \
-      --ssl-model "$ssl_model" --text-model "$joint_text" \
-      --train-opts "--classes $folds/classes.txt" "$folds/text_$src" exp/joint$sfx
+    for s in $seeds; do  # the demo BERT is built once per protocol, shared by the seeds (as a downloaded one is)
+      steps/train_text.sh --cmd "$cuda_cmd" --nfolds $ntf --ngpu $ngpu --train-config "$text_config" \
+        --text-model "$text_model" --encoder-dir exp/text$sfx/encoder \
+        --train-opts "--classes $folds/classes.txt --seed $s" "$folds/text_$src" exp/text$sfx/seed$s
+      steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $ntf --family joint --train-config "$joint_config" \
+        --ssl-model "$ssl_model" --text-model "$joint_text" \
+        --train-opts "--classes $folds/classes.txt --seed $s" "$folds/text_$src" exp/joint$sfx/seed$s
+    done
   done
 fi
 
@@ -293,7 +315,8 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   notes=("setup $setup: $ssl_config, $joint_config, $text_config; speech encoder $(
     $pretrain_hubert && echo "the demo HuBERT, pre-trained per protocol on its $ssl_train audio ($hubert_config)" ||
     echo "${ssl_model:-of $ssl_config}")."
-    "Training part: \`$ssl_train\`$([ $ssl_train = train_aug ] && echo " (class-balanced: train plus augmented copies of train; the SSL step reads their audio)"); the epoch is selected on the protocol's valid part by UA; the test part is scored once.")
+    "Training part: \`$ssl_train\`$([ $ssl_train = train_aug ] && echo " (class-balanced: train plus augmented copies of train; the SSL step reads their audio)"); the epoch is selected on the protocol's \`$valid_name\` part by UA$(
+    [ $balance = largest ] || echo " (--balance paper: train and valid balanced together as in paper 004, augmented copies in both)"); the test part is scored once.")
   for src in $text_source; do
     sfx=${src/ref/}; sfx=${sfx:+_$sfx}
     systems+=" text$sfx=exp/text$sfx:$folds/text_$src joint$sfx=exp/joint$sfx:$folds/text_$src"
@@ -304,8 +327,16 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
       notes+=("\`text_asr\`, \`joint_asr\`: ASR transcripts ($asr_model) of every utterance, $(cat "$data/all_asr/wer.txt") against the reference transcripts (utterances without an ASR output are left out: $folds/text_asr/text_coverage.txt).")
     fi
   done
-  notes+=("Rows are WA / UA in % on each protocol's TEST part. Demo numbers are not comparable with the paper's (separate table below).")
+  notes+=("Rows are UA / WA in % on each protocol's TEST part. Demo numbers are not comparable with the paper's (separate table below).")
+  # the seeds redraw only the classifiers' training (issue 20, item 2): say what they share
+  fixed="the corpora, the splits and the augmented copies (seed $seed)"
+  if $pretrain_hubert; then fixed+=", the demo HuBERT (pre-trained once per protocol)"; else fixed+=", the pretrained speech encoder"; fi
+  if $demo_bert; then fixed+=", the demo BERT (built once per protocol and transcript source)"; else fixed+=", the pretrained text encoder"; fi
+  notes+=("Seeds $seeds redraw the training of each system (new layers' initialisation, batch order); they share $fixed, so the spread over seeds leaves out the variance of those; the baselines are one run (seed $seed).")
   note_opts=()
   for n in "${notes[@]}"; do note_opts+=(--note "$n"); done
-  report --ssl-systems "$systems" --table8 conf/paper004_table8.tsv "${note_opts[@]}"
+  overlap_opt=()
+  [[ " $text_source " != *" ref "* ]] || overlap_opt=(--overlap-folds "$folds/text_ref")
+  report --ssl-systems "$systems" --table8 conf/paper004_table8.tsv --seeds "$seeds" \
+    ${overlap_opt[@]+"${overlap_opt[@]}"} "${note_opts[@]}"
 fi

@@ -286,13 +286,19 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   if $pretrain_hubert; then
     ssl_note=" The demo HuBERT ($hubert_config: ~0.4M parameters, pre-trained on a fold's ~13 min of training audio in about a CPU-minute) only stands in for a pretrained encoder so that the SSL code path runs; its pooled layers carry little emotion (its pre-training loss ends barely below guessing), so \`speech_ssl\` near chance says nothing about HuBERT."
   fi
+  # the seeds redraw the emotion training only; say what one seed fixes (issue 20, item 2)
+  fixed="the folds, the speaker model ($speaker_model, trained once)"
+  if $pretrain_hubert; then fixed+=", the demo HuBERT (pre-trained once per fold)"; fi
+  [ -n "$text_model" ] || [ "$setup" != demo ] || fixed+=", the demo BERT (built once per fold and text source)"
+  seeds_note=" Seeds ($seeds) redraw only the emotion models' training (initialisation of the new layers, batch order, augmentation); they share $fixed, so the spread over seeds leaves out the variance of those components."
+  [ -n "$seeds" ] || seeds_note=
   $use_vad && vad_note=" VAD (paper 003) selects the frames read." || vad_note=
   $script_disjoint && folds_note=" Script-disjoint folds ($folds)." || folds_note=
   steps/report.sh --cmd "$train_cmd" --command "$EMOREC_COMMAND" --data "$folds" --corpus "$corpus" --seeds "$seeds" --systems "$systems" \
     --ablations "$ablations" --random-data "$data/random5" --random-ablations "$random_ablations" \
     --paper-table conf/paper000_table2.tsv "${design_opt[@]}" --w1-inputs "$w1_inputs" \
     --quote-configs "$ser_config $text_config $ssl_config $joint_config $hubert_config" --title "Exp $exp_set results of egs/iemocap, setup $setup, on $( $use_demo && echo "the demo corpus" || echo "IEMOCAP ($iemocap_root)")" \
-    --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model. Whether transfer helps on this corpus: the \`speech_finetune\` − \`speech_scratch\` rows of the significance table.$vad_note$folds_note$asr_note$ssl_note" \
+    --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model. Whether transfer helps on this corpus: the \`speech_finetune\` − \`speech_scratch\` rows of the significance table.$seeds_note$vad_note$folds_note$asr_note$ssl_note" \
     "$exp" RESULTS.md
   echo "$0: results in $PWD/RESULTS.md, plots in $PWD/plots/"
 fi

@@ -6,7 +6,7 @@ Usage: python -m emorec.bin.make_emo7_folds [--train-name train_aug] [--text FIL
 
 For the K-th protocol of PROTOCOLS (e.g. "strat spk loco/cremad ..."), OUT_DIR/foldK holds
   train  a copy of DATA_ROOT/<protocol>/<--train-name> (e.g. the class-balanced train_aug)
-  dev    a copy of DATA_ROOT/<protocol>/valid (model selection)
+  dev    a copy of DATA_ROOT/<protocol>/valid (--valid-name; model selection)
   test   a copy of DATA_ROOT/<protocol>/test
 and OUT_DIR/folds.txt maps "foldK <protocol>". With --text (a Kaldi transcript file, e.g.
 the corpora's reference transcripts or an ASR output), every part gets a `text`
@@ -27,14 +27,12 @@ from emorec.data.datadir import subset_data_dir
 from emorec.data.emo7 import CLASSES, transcripts_of
 from emorec.fileio import DataDirError, atomic_dir, check_labels, is_done, read_kv, write_kv, write_lines
 
-PARTS = {"dev": "valid", "test": "test"}
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--train-name", default="train", help="training part of each protocol [train]")
+    ap.add_argument("--valid-name", default="valid", help="validation part of each protocol (dev) [valid]")
     ap.add_argument("--text", help="transcripts (Kaldi text) of the protocols' utterances")
     ap.add_argument("--skip-done", action="store_true")
     ap.add_argument("data_root")
@@ -43,7 +41,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     root, out = Path(a.data_root), Path(a.out_dir)
     protocols = a.protocols.split()
-    parts = {"train": a.train_name, **PARTS}
+    parts = {"train": a.train_name, "dev": a.valid_name, "test": "test"}
     try:
         if not protocols:
             raise ValueError("no protocol given")

@@ -1,11 +1,13 @@
 """Split the 7-class data dir into the three protocols of egs/emo7 (emorec.data.emo7):
 
   OUT/strat/{train,valid,test}            stratified by class and corpus (paper 004)
-  OUT/spk/{train,valid,test}              speaker-independent
+  OUT/spk/{train,valid,test}              speaker-independent (sentences shared)
+  OUT/spksent/{train,valid,test}          speaker-, sentence- and dialog-disjoint (a subset)
   OUT/loco/<corpus>/{train,valid,test}    leave one corpus out (test = <corpus>)
 
 Each part is a data dir (the lists of ALL_DIR subset).  Checks before writing that no
-speaker (spk, loco) or corpus (loco) is in two parts.
+speaker (spk, spksent, loco), sentence or dialog (spksent) or corpus (loco) is in two
+parts.
 """
 from __future__ import annotations
 
@@ -37,6 +39,11 @@ def main(argv=None) -> int:
             "spk": emo7.speaker_independent(utt2emo, utt2corpus, utt2spk, a.seed,
                                             a.test_frac, a.valid_frac)}
         emo7.check_disjoint(protocols["spk"], utt2spk)
+        protocols["spksent"] = emo7.speaker_sentence_disjoint(utt2emo, utt2corpus, utt2spk, a.seed,
+                                                              a.test_frac, a.valid_frac)
+        for key in (utt2spk, {u: emo7.sentence_of(u, c) for u, c in utt2corpus.items()},
+                    {u: emo7.dialog_of(u, c) or u for u, c in utt2corpus.items()}):
+            emo7.check_disjoint(protocols["spksent"], key)
         for corpus, fold in emo7.leave_one_corpus_out(utt2emo, utt2corpus, utt2spk, a.seed,
                                                       a.valid_frac).items():
             emo7.check_disjoint(fold, utt2spk)

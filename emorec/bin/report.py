@@ -122,7 +122,8 @@ def main(argv=None) -> int:
         elif ex.paper_refs:
             raise ValueError("--paper-ref needs --paper-table")
         if a.demo_design:
-            ex.design, ex.design_path, ex.paper_comparable = report.read_design(a.demo_design), a.demo_design, False
+            ex.design, ex.design_path = report.read_design(a.demo_design), a.demo_design
+            ex.paper_comparable, ex.demo = False, True
         for c in a.config or ():
             if not Path(c).is_file():
                 raise ValueError(f"--config {c}: no such config to quote (steps/report.sh's --quote-configs is "

@@ -55,6 +55,7 @@ def get_parser() -> argparse.ArgumentParser:
                    help="space-separated class list, the posterior order "
                         "[the sorted labels of train, valid and test]")
     p.add_argument("--train-name", default="train", help="training part of SPLIT [train]")
+    p.add_argument("--valid-name", default="valid", help="validation part of SPLIT [valid]")
     p.add_argument("--seed", type=int, default=777)
     p.add_argument("--skip-done", action="store_true")
     p.add_argument("--split-list", help="file of split names; SPLIT is then a 1-based line number")
@@ -139,7 +140,7 @@ def main(argv=None) -> int:
         args.split = splits[int(args.split) - 1]
 
     split_dir = Path(args.splits_root) / args.split
-    parts = {"train": split_dir / args.train_name, "valid": split_dir / "valid", "test": split_dir / "test"}
+    parts = {"train": split_dir / args.train_name, "valid": split_dir / args.valid_name, "test": split_dir / "test"}
     split_vectors = [split_dir / v for v in args.split_vectors]
     try:
         if holds_no_copies(parts["train"]):

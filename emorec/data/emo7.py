@@ -14,14 +14,28 @@ Splits, each a dict ``{part: [utts]}``, seeded (numpy default_rng(seed)):
     two parts (a corpus with two speakers, TESS, has no valid part).
   * ``leave_one_corpus_out``: test = one corpus; the other corpora's speakers split
     80/20 into train/valid the same way (no speaker in both).
+  * ``speaker_sentence_disjoint``: no speaker, no sentence and no dialog in two parts.
+    The speaker split shares sentences (CREMA-D, RAVDESS, SAVEE and TESS read fixed
+    sentences or words; IEMOCAP's scripted plays recur in every session) and IEMOCAP
+    dialogs (the two speakers of a session).  Per corpus: speakers linked by a dialog
+    form one unit, units go to parts as in ``speaker``; a sentence said by one part's
+    speakers only goes with them; a sentence said on several sides goes, in seeded
+    order, to the side whose kept utterances are furthest below its share (so the parts
+    keep 64/16/20 of what is kept); an utterance is kept only when its speaker's part
+    and its sentence's part agree.  The rest is dropped (about two thirds of a corpus
+    whose every speaker reads every sentence), and a corpus with two sentences (RAVDESS)
+    or two speakers (TESS) fills at most two parts.
 """
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from emorec.data.emo_corpora import _CREMAD_RE, _RAVDESS_RE, _TESS_RE
+from emorec.data.folds import utt_play
 from emorec.fileio import sort_keys
 
 CLASSES = ("angry", "calm", "disgust", "fearful", "happy", "sad", "surprised")
@@ -108,19 +122,39 @@ def _speakers_to_parts(utt2spk: Mapping[str, str], utts: Iterable[str],
     return out
 
 
+def _shares(test_frac: float, valid_frac: float) -> Dict[str, float]:
+    """Each part's share of the utterances: test, then valid of the rest (64/16/20)."""
+    return {"train": (1 - test_frac) * (1 - valid_frac), "valid": (1 - test_frac) * valid_frac,
+            "test": test_frac}
+
+
+def _by_class(utt2emo: Mapping[str, str]) -> Dict[str, List[str]]:
+    """``{class: utterances in byte order}``, classes in sorted order."""
+    out: Dict[str, List[str]] = {}
+    for u in sort_keys(utt2emo):
+        out.setdefault(utt2emo[u], []).append(u)
+    return {c: out[c] for c in sorted(out)}
+
+
+def _per_corpus(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str], seed: int, test_frac: float,
+                valid_frac: float, split_corpus) -> Dict[str, List[str]]:
+    """Parts made corpus by corpus (sorted), one seeded generator for all:
+    ``split_corpus(corpus, utts, shares, rng) -> {part: utts}``."""
+    rng = np.random.default_rng(seed)
+    shares = _shares(test_frac, valid_frac)
+    out: Dict[str, List[str]] = {p: [] for p in PARTS}
+    for corpus in sort_keys(set(utt2corpus[u] for u in utt2emo)):
+        part = split_corpus(corpus, sort_keys(u for u in utt2emo if utt2corpus[u] == corpus), shares, rng)
+        for p in PARTS:
+            out[p] += part.get(p, [])
+    return {p: sort_keys(v) for p, v in out.items()}
+
+
 def speaker_independent(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str],
                         utt2spk: Mapping[str, str], seed: int, test_frac: float = 0.2,
                         valid_frac: float = 0.2) -> Dict[str, List[str]]:
-    rng = np.random.default_rng(seed)
-    shares = {"train": (1 - test_frac) * (1 - valid_frac),
-              "valid": (1 - test_frac) * valid_frac, "test": test_frac}
-    out: Dict[str, List[str]] = {p: [] for p in PARTS}
-    for corpus in sort_keys(set(utt2corpus[u] for u in utt2emo)):
-        part = _speakers_to_parts(utt2spk, [u for u in utt2emo if utt2corpus[u] == corpus],
-                                  shares, rng)
-        for p in PARTS:
-            out[p] += part[p]
-    return {p: sort_keys(v) for p, v in out.items()}
+    return _per_corpus(utt2emo, utt2corpus, seed, test_frac, valid_frac,
+                       lambda corpus, utts, shares, rng: _speakers_to_parts(utt2spk, utts, shares, rng))
 
 
 def leave_one_corpus_out(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str],
@@ -142,6 +176,120 @@ def leave_one_corpus_out(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, st
             fold["valid"] += part["valid"]
         folds[held] = {p: sort_keys(v) for p, v in fold.items()}
     return folds
+
+
+def sentence_of(utt: str, corpus: str) -> str:
+    """What an utterance says, a key shared by every utterance that says it: CREMA-D's
+    sentence code, RAVDESS's statement, SAVEE's sentence code (``a01`` is the same TIMIT
+    sentence for every speaker), TESS's word, IEMOCAP's play (scripted) or dialog
+    (improvised).  Ids are ``<speaker>-<file stem>`` (emo_corpora) or IEMOCAP's."""
+    stem = utt.split("-", 1)[-1]
+    m = None
+    if corpus == "cremad":
+        m = _CREMAD_RE.match(stem)
+        key = m and m.group(2)
+    elif corpus == "ravdess":
+        m = _RAVDESS_RE.match(stem)
+        key = m and m.group(5)
+    elif corpus == "savee":
+        key = stem
+    elif corpus == "tess":
+        m = _TESS_RE.match(stem)
+        key = m and m.group(2).lower()
+    elif corpus == "iemocap":
+        play = utt_play(utt)
+        key = f"script{play:02d}" if play is not None else dialog_of(utt, corpus)
+    else:
+        raise ValueError(f"{utt}: no sentence key for corpus '{corpus}'")
+    if not key:
+        raise ValueError(f"{utt}: not a {corpus} utterance id (no sentence code in '{stem}')")
+    return f"{corpus}:{key}"
+
+
+def dialog_of(utt: str, corpus: str) -> Optional[str]:
+    """IEMOCAP's dialog (``Ses01M-Ses01F_impro01_M003`` -> ``Ses01F_impro01``), which both
+    speakers of a session share; None for the other corpora (one speaker a recording)."""
+    return utt.split("-", 1)[-1].rsplit("_", 1)[0] if corpus == "iemocap" else None
+
+
+def _dialog_units(utts: Sequence[str], utt2spk: Mapping[str, str], corpus: str) -> Dict[str, str]:
+    """``{speaker: unit}``: speakers joined by a shared dialog are one unit (union-find)."""
+    parent: Dict[str, str] = {}
+
+    def root(x):
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for u in utts:
+        d = dialog_of(u, corpus)
+        a, b = root(utt2spk[u]), root("dialog:" + d if d else utt2spk[u])
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return {utt2spk[u]: root(utt2spk[u]) for u in utts}
+
+
+def _speaker_sentence_parts(utt2spk: Mapping[str, str], corpus: str, utts: List[str],
+                            shares: Mapping[str, float], rng: np.random.Generator) -> Dict[str, List[str]]:
+    """One corpus of ``speaker_sentence_disjoint``."""
+    unit = _dialog_units(utts, utt2spk, corpus)
+    spk_part = {u: p for p, us in _speakers_to_parts({u: unit[utt2spk[u]] for u in utts}, utts,
+                                                     shares, rng).items() for u in us}
+    sent = {u: sentence_of(u, corpus) for u in utts}
+    sides: Dict[str, Counter] = {}       # sentence -> utterances per speaker part
+    for u in utts:
+        sides.setdefault(sent[u], Counter())[spk_part[u]] += 1
+    sent_part = {x: next(iter(c)) for x, c in sides.items() if len(c) == 1}
+    kept = Counter(spk_part[u] for u in utts if sent[u] in sent_part)
+    shared = sort_keys(x for x in sides if x not in sent_part)
+    for i in rng.permutation(len(shared)):
+        x = shared[i]
+        p = min(sides[x], key=lambda q: (kept[q] / shares[q], PARTS.index(q)))
+        sent_part[x] = p
+        kept[p] += sides[x][p]
+    out: Dict[str, List[str]] = {p: [] for p in PARTS}
+    for u in utts:
+        if spk_part[u] == sent_part[sent[u]]:
+            out[spk_part[u]].append(u)
+    return out
+
+
+def speaker_sentence_disjoint(utt2emo: Mapping[str, str], utt2corpus: Mapping[str, str],
+                              utt2spk: Mapping[str, str], seed: int, test_frac: float = 0.2,
+                              valid_frac: float = 0.2) -> Dict[str, List[str]]:
+    """See the module doc; utterances in no part are dropped."""
+    return _per_corpus(utt2emo, utt2corpus, seed, test_frac, valid_frac,
+                       functools.partial(_speaker_sentence_parts, utt2spk))
+
+
+def cap_per_class(utt2emo: Mapping[str, str], cap: int, seed: int) -> List[str]:
+    """The utterances kept when no class keeps more than ``cap`` (a seeded random choice
+    among a larger class's utterances; paper 004 caps its majority classes)."""
+    rng = np.random.default_rng(seed)
+    kept = []
+    for utts in _by_class(utt2emo).values():
+        kept += utts if len(utts) <= cap else [utts[i] for i in sorted(rng.permutation(len(utts))[:cap])]
+    return sort_keys(kept)
+
+
+def split_per_class(utt2emo: Mapping[str, str], n_valid: int, seed: int) -> Dict[str, List[str]]:
+    """``{train, valid}``: per class, ``n_valid`` utterances (seeded) to valid, the rest to
+    train: paper 004's 1,600 / 400 split of its balanced pool (copies included)."""
+    rng = np.random.default_rng(seed)
+    out: Dict[str, List[str]] = {"train": [], "valid": []}
+    for group in _by_class(utt2emo).values():
+        utts = [group[i] for i in rng.permutation(len(group))]
+        out["valid"] += utts[:n_valid]
+        out["train"] += utts[n_valid:]
+    return {p: sort_keys(v) for p, v in out.items()}
+
+
+def ua_ceiling(train_labels: Iterable[str], test_labels: Iterable[str]) -> Tuple[List[str], float]:
+    """(classes of the test part absent from the training part, the highest UA any system
+    trained on that part can reach: a class never seen in training is never recalled)."""
+    test = set(test_labels)
+    absent = sorted(test - set(train_labels))
+    return absent, (1 - len(absent) / len(test)) if test else float("nan")
 
 
 def check_disjoint(parts: Mapping[str, Sequence[str]], key: Mapping[str, str]) -> None:
