@@ -188,3 +188,34 @@ def test_checkpoint_roundtrip_weights_only(tmp_path):
     assert meta["classes"] == ["a", "b", "c"]
     for k, v in m.state_dict().items():
         assert torch.equal(v, m2.state_dict()[k])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_resnet_compiles_without_graph_breaks(training):
+    """torch.compile sees the whole model as one graph (train.compile): no graph break from
+    the output-saving PReLU's per-step slope check, nor from the padding check."""
+    torch.manual_seed(0)
+    m = ResNetClassifier(5, in_dim=16, blocks=[1, 1, 1, 1], channels=4, emb_dim=8).train(training)
+    x = torch.randn(3, 20, 16)
+    for args in ((x,), (x, torch.tensor([20, 11, 20]))):
+        e = torch._dynamo.explain(m)(*args)
+        assert (e.graph_count, e.graph_break_count) == (1, 0), e.break_reasons
+
+
+def test_compiled_training_step_equals_eager():
+    """The compiled model (plain PReLUs, whole graph through AOTAutograd) gives the eager
+    model's logits and gradients, whose PReLUs keep their outputs."""
+    torch.manual_seed(0)
+    eager = ResNetClassifier(5, in_dim=16, blocks=[1, 1, 1, 1], channels=4, emb_dim=8).train()
+    twin = ResNetClassifier(5, in_dim=16, blocks=[1, 1, 1, 1], channels=4, emb_dim=8).train()
+    twin.load_state_dict(eager.state_dict())
+    compiled = torch.compile(twin, fullgraph=True, backend="aot_eager")
+    x, y = torch.randn(6, 23, 16), torch.randint(0, 5, (6,))
+    logits = {}
+    for name, model in (("eager", eager), ("compiled", compiled)):
+        logits[name] = model(x)
+        F.cross_entropy(logits[name], y).backward()
+    assert all(mod.from_output for mod in eager.modules() if isinstance(mod, PReLU))
+    torch.testing.assert_close(logits["compiled"], logits["eager"], rtol=1e-5, atol=1e-6)
+    for (name, p), q in zip(eager.named_parameters(), twin.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=name)

@@ -20,9 +20,16 @@ their input for backward (``PReLU``), so an activation costs no memory of its ow
 a ReLU's; their backward runs over cache-sized slices of the batch and allocates only
 the input gradient, as ReLU's does, in about ReLU's time; the residual sum is added
 into batch norm's output in place (one activation-sized tensor, and its page faults,
-fewer per block).  (The trunk
-stays in the default NCHW layout: channels-last was ~7% faster on CPU but corrupted
-the heap in the backward of the 8-channel demo ResNet with torch 2.13's oneDNN.)
+fewer per block).  On CPU the trunk stays in the default NCHW layout (channels-last was
+~7% faster but corrupted the heap in the backward of the 8-channel demo ResNet with
+torch 2.13's oneDNN); the training loop makes it channels-last on CUDA.
+
+Compiled (``torch.compile``, the loop's ``train.compile``): the whole model is one graph,
+no graph break in train or eval mode (tests/test_models.py), because the output-saving
+PReLU is an eager-mode device only: while compiling, every PReLU is ``torch.prelu`` and
+the compiler's partitioner picks what backward keeps (it recomputes pointwise ops such
+as batch norm's output from the convolution's, which leaves the same two tensors per
+layer as the output-saving PReLU does).
 
 Transfer learning: the trunk is ``model.trunk`` (stem + stages); the head is
 ``model.embedding`` + ``model.classifier``.  ``model.freeze_trunk(True)`` freezes the
@@ -86,14 +93,15 @@ class _PReLUFromOutput(torch.autograd.Function):
 
 class PReLU(nn.PReLU):
     """``nn.PReLU`` (same parameters, same outputs and gradients) that keeps its output
-    for backward while ``from_output`` is set; the model sets it per training step
-    when all slopes are positive (``ResNetClassifier.pooled``); otherwise, and outside
-    training, it is ``nn.PReLU``."""
+    for backward while ``from_output`` is set; the model sets it per eager training step
+    when all slopes are positive (``ResNetClassifier.pooled``); otherwise, outside
+    training and while compiling, it is ``nn.PReLU``."""
 
     from_output = False
 
     def forward(self, x):
-        if (self.from_output and torch.is_grad_enabled() and x.dim() >= 2
+        if (self.from_output and not torch.compiler.is_compiling() and torch.is_grad_enabled()
+                and x.dim() >= 2
                 and x.shape[1] == self.weight.numel()):
             return _PReLUFromOutput.apply(x, self.weight)
         return super().forward(x)
@@ -153,8 +161,9 @@ class ResNetTrunk(nn.Module):
         self.out_dim = cin * f
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
-        if lengths is not None and bool((lengths >= x.shape[1]).all()):
-            lengths = None  # no padding: nothing to mask
+        if (lengths is not None and not torch.compiler.is_compiling()
+                and bool((lengths >= x.shape[1]).all())):
+            lengths = None  # no padding: nothing to mask (compiled: masks kept, no device sync)
         x = _mask(x.transpose(1, 2).unsqueeze(1), lengths)   # (B, 1, F, T)
         x = _mask(self.stem(x), lengths)
         for stage in self.stages:
@@ -195,13 +204,18 @@ class ResNetClassifier(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def pooled(self, x, lengths=None):
+    def _choose_prelus(self):
+        """Sets each PReLU's ``from_output`` for this step: one check (one device sync) per
+        step rather than one per layer."""
         prelus = [m for m in self.modules() if isinstance(m, PReLU)]
-        # one check (one device sync) per training step rather than one per layer
         from_output = self.training and torch.is_grad_enabled() and bool(prelus) and bool(
             torch.cat([m.weight.detach().flatten() for m in prelus]).gt(0).all())
         for m in prelus:
             m.from_output = from_output
+
+    def pooled(self, x, lengths=None):
+        if not torch.compiler.is_compiling():  # compiled: plain PReLUs (module docstring)
+            self._choose_prelus()
         h, lengths = self.trunk(x, lengths)
         return self.pool(h, lengths)
 
