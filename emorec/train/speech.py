@@ -102,6 +102,7 @@ def _transfer_init(model, init_from: str):
 
 class ResNetFamily:
     name = "resnet"
+    fixed_shapes = True  # one batch shape per chunk size: the loop's CUDA fast path pays
 
     def __init__(self, cfg: dict, data: str, labels: str, dev_data: str | None = None,
                  dev_labels: str | None = None, init_from: str | None = None,
