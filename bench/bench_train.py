@@ -20,7 +20,20 @@ step shows as steady-state waiting.
 --loader-delay S adds S CPU seconds per batch in the workers: a deliberately slow loader,
 to check that the bench shows one (steady-state waiting, FAIL).
 Goal (issue 13): in the steady state the step waits <= 5% of its time for data.
-Writes bench/results/bench_train.txt (with --loader-delay: bench_train_loader_delay.txt) too."""
+Writes bench/results/bench_train.txt (with --loader-delay: bench_train_loader_delay.txt) too.
+
+--loader-rate: the loader alone, no model (issue 21): the recipe's own training batches
+(emorec.train.speech.ResNetFamily.train_batches of egs/voxceleb/conf/train_paper.yaml and
+egs/iemocap/conf/ser_paper.yaml: random T-chunks of whole-utterance-normalised features
+read from ark files, the SpecAugment copies, collation, pinned memory when CUDA is
+visible) read in this process, i.e. what one loader worker does; reports segments per
+CPU second of one worker and from it the workers needed for --target segments/s
+(default 6,000: ResNet34 on one H200, issue 21); PASS when each config's
+data.num_workers is at least twice that (headroom: a GPU node's cores also run the
+training process, and a cold page cache or network storage slows reading).  The utterances are 4-12 s (400-1200 frames, VoxCeleb's
+range; the page cache holds the arks, as it does for a warm epoch).  Not counted: the
+main process's unpickling of each batch a worker sends (small: tensors travel in shared
+memory).  Writes bench/results/bench_train_loader.txt."""
 from __future__ import annotations
 
 import argparse
@@ -47,6 +60,7 @@ from synthetic_data import make_synthetic_datadir  # noqa: E402
 
 GOAL_WAIT = 0.05
 PREFETCH = 4
+HEADROOM = 2  # --loader-rate: workers configured per worker needed
 
 
 class TimedCollate:
@@ -132,6 +146,52 @@ def bench(cfg, data, steps, device, num_workers, delay=0.0):
             "main CPU s/step": main_cpu / (steps + 1), "depth": depth}
 
 
+def loader_rate(cfg, data, batches: int, cuda: bool) -> float:
+    """Segments per CPU second of the family's own batches, read in this process (the work
+    of one loader worker), over ``batches`` batches after one."""
+    cfg = {**cfg, "data": {**cfg["data"], "num_workers": 0}}
+    family = speech.ResNetFamily(cfg, data, os.path.join(data, "utt2spk"))
+    assert family.train_batches(0, 0, 1).pin_memory == cuda
+
+    def epochs():
+        for epoch in range(batches + 1):
+            yield from family.train_batches(epoch, 0, 1)
+    it = epochs()
+    next(it)                              # opens the ark files
+    segments, t0 = 0, time.process_time()
+    for _ in range(batches):
+        x, _ = next(it)
+        segments += x.shape[0]
+    return segments / (time.process_time() - t0)
+
+
+def loader_main(a, target: float):
+    import math
+    rep = Report("bench_train_loader")
+    cuda = torch.cuda.is_available()
+    confs = {"train_paper": os.path.join(ROOT, "egs", "voxceleb", "conf", "train_paper.yaml"),
+             "ser_paper": os.path.join(ROOT, "egs", "iemocap", "conf", "ser_paper.yaml")}
+    rep.print(f"loader alone, this process = one worker, {a.loader_batches} batches per config, "
+              f"{os.cpu_count()} CPUs, pinned memory: {'yes' if cuda else 'no (no CUDA here)'}; "
+              f"synthetic 128-dim features, {a.loader_utts} utterances of 400-1200 frames in an ark")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "data")
+        make_synthetic_datadir(data, num_speakers=a.loader_utts // 20, utts_per_speaker=20, min_frames=400,
+                               max_frames=1200, dim=128)
+        for name, path in confs.items():
+            cfg = load_config(speech.SCHEMA, path)
+            rate = loader_rate(cfg, data, a.loader_batches, cuda)
+            need = math.ceil(target / rate)
+            d, aug = cfg["data"], cfg["augment"]
+            rep.print(f"{name}: batch {d['batch_size']}, chunks {d['chunk_sizes']}, SpecAugment "
+                      f"{aug['policy']} x {aug['copies']} copies: {rate:,.0f} segments per CPU second per worker "
+                      f"-> {need} workers (a core each) for {target:,.0f} segments/s; config: {d['num_workers']}")
+            verdict(rep, f"{name}: data.num_workers >= {HEADROOM}x the workers for {target:,.0f} segments/s "
+                         f"on this machine's cores", f"{d['num_workers']} configured, {need} needed",
+                    d["num_workers"] >= HEADROOM * need)
+    rep.close()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--demo-steps", type=int, default=0, help="0: 3x the prefetch depth + 1")
@@ -142,9 +202,16 @@ def main():
     p.add_argument("--device", default="auto")
     p.add_argument("--loader-delay", type=float, default=0.0,
                    help="CPU seconds added per batch in the workers (a slow loader, on purpose)")
+    p.add_argument("--loader-rate", action="store_true",
+                   help="the loader alone: segments per CPU second per worker, workers for --target")
+    p.add_argument("--target", type=float, default=6000, help="segments/s the loader must feed")
+    p.add_argument("--loader-batches", type=int, default=100)
+    p.add_argument("--loader-utts", type=int, default=400, help="synthetic utterances (multiple of 20)")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.loader_rate:
+        return loader_main(a, a.target)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device)
     conf = os.path.join(ROOT, "egs", "voxceleb", "conf")
     rep = Report("bench_train_loader_delay" if a.loader_delay else "bench_train")
