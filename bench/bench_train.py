@@ -7,7 +7,10 @@ the demo and paper configs, on this machine.
 
 Synthetic 128-dim features (tests/synthetic_data.py) in a temp dir,
 the real DataLoader / ChunkBatchSampler / SpecAugment path of emorec.train, SGD steps
-(CUDA with the config's AMP when available).  The loader prefetches
+(CUDA with the config's AMP when available, and there the loop's train.compile, cuDNN
+autotuning and channels-last; every chunk size is compiled before the timed steps).
+--chunk-sizes overrides data.chunk_sizes (fewer shapes: fewer compilations); --utts sets
+the synthetic utterances (more: fewer epoch ends, whose worker start-up counts as waiting).  The loader prefetches
 workers x prefetch_factor batches, which hide a slow loader for that many steps; the
 waiting is therefore reported over all steps and over the steady state, the steps after
 that many (0 steps: 3x the prefetch depth + 1, so the steady state is 2/3 of the run).
@@ -81,6 +84,8 @@ class TimedCollate:
 
 
 def bench(cfg, data, steps, device, num_workers, delay=0.0):
+    from emorec.train.loop import _fast_path
+
     reader = FeatureReader(os.path.join(data, "feats.scp"))
     utt2lab, classes = load_labels(os.path.join(data, "utt2spk"))
     keys = sorted(utt2lab)
@@ -99,6 +104,12 @@ def bench(cfg, data, steps, device, num_workers, delay=0.0):
     opt = torch.optim.SGD(model.parameters(), lr=cfg["optim"]["lr"], momentum=0.9)
     amp = cfg["train"]["amp"] if device.type == "cuda" else "none"
     scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
+    compiled = _fast_path(model, speech.ResNetFamily, device, cfg["train"])
+    net = torch.compile(model, dynamic=False) if compiled else model
+    for T in cfg["data"]["chunk_sizes"] if compiled else ():  # compile every shape before timing
+        with autocast_ctx(device, amp):
+            net(torch.randn(cfg["data"]["batch_size"], T, 128, device=device)).sum().backward()
+        opt.zero_grad(set_to_none=True)
     waits, computes = [], []
     chunks = frames = 0
     worker_cpu = 0.0
@@ -118,7 +129,7 @@ def bench(cfg, data, steps, device, num_workers, delay=0.0):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         t1 = time.perf_counter()
         with autocast_ctx(device, amp):
-            logits = model(x)
+            logits = net(x)
         loss = F.cross_entropy(logits.float(), y)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -143,7 +154,7 @@ def bench(cfg, data, steps, device, num_workers, delay=0.0):
             "steady wait": sum(waits[steady]) / (sum(waits[steady]) + sum(computes[steady])),
             "max wait s": max(waits), "worker CPU s/batch": worker_cpu / (steps + 1),
             "worker busy": worker_cpu / (wall * max(num_workers, 1)) if num_workers else 0.0,
-            "main CPU s/step": main_cpu / (steps + 1), "depth": depth}
+            "main CPU s/step": main_cpu / (steps + 1), "depth": depth, "compiled": compiled}
 
 
 def loader_rate(cfg, data, batches: int, cuda: bool) -> float:
@@ -202,6 +213,8 @@ def main():
     p.add_argument("--device", default="auto")
     p.add_argument("--loader-delay", type=float, default=0.0,
                    help="CPU seconds added per batch in the workers (a slow loader, on purpose)")
+    p.add_argument("--chunk-sizes", help="overrides data.chunk_sizes, e.g. 200")
+    p.add_argument("--utts", type=int, default=512, help="synthetic utterances (a multiple of 16)")
     p.add_argument("--loader-rate", action="store_true",
                    help="the loader alone: segments per CPU second per worker, workers for --target")
     p.add_argument("--target", type=float, default=6000, help="segments/s the loader must feed")
@@ -218,12 +231,13 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data")
-        make_synthetic_datadir(data, num_speakers=32, utts_per_speaker=16, min_frames=200,
+        make_synthetic_datadir(data, num_speakers=a.utts // 16, utts_per_speaker=16, min_frames=200,
                                max_frames=800, dim=128)
         steps_of = {"demo": a.demo_steps, "paper": a.paper_steps}
         for name in a.configs.split(","):
             steps = steps_of[name]
-            cfg = load_config(speech.SCHEMA, os.path.join(conf, f"train_{name}.yaml"))
+            cfg = load_config(speech.SCHEMA, os.path.join(conf, f"train_{name}.yaml"),
+                              [f"data.chunk_sizes=[{a.chunk_sizes}]"] if a.chunk_sizes else ())
             nw = cfg["data"]["num_workers"] if a.num_workers is None else a.num_workers
             nw = min(nw, os.cpu_count() or 1)
             print(f"running {name} ({nw} workers, {device})...", file=sys.stderr)
@@ -233,7 +247,7 @@ def main():
     rep.print(f"device {device}, torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}; "
               f"synthetic features, egs/voxceleb/conf/train_{{demo,paper}}.yaml"
               + (f"; loader slowed on purpose by {a.loader_delay:g} CPU s per batch" if a.loader_delay else ""))
-    keys = ["workers", "depth", "steps", "s/step", "chunks/s", "wait", "steady wait", "max wait s",
+    keys = ["compiled", "workers", "depth", "steps", "s/step", "chunks/s", "wait", "steady wait", "max wait s",
             "worker CPU s/batch", "worker busy", "main CPU s/step"]
     for name, r in rows:
         rep.print(f"{name}: " + ", ".join(
