@@ -142,21 +142,22 @@ def child(a):
     """One model, one process: warm-up + timed training steps -> JSON on stdout."""
     import torch
     import torch.nn.functional as F
+    from emorec.models.resnet import before_compiled_step
 
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = build(a.child, 128).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    if a.setting == "compiled":
-        model = torch.compile(model, dynamic=False)
+    net = torch.compile(model, dynamic=False) if a.setting == "compiled" else model
     x = torch.randn(a.batch, a.frames, 128)
     y = torch.randint(0, SPEAKERS, (a.batch,))
     before = rss_gib()
     times, walls = [], []
     for step in range(a.steps + 1):
         t0, w0 = time.process_time(), time.perf_counter()
-        loss = F.cross_entropy(model(x), y)
+        before_compiled_step(net)
+        loss = F.cross_entropy(net(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -224,6 +225,7 @@ def bf16_peak(rep, dev) -> float:
 def cuda_throughput(rep, a, models, gflop):
     import torch
     import torch.nn.functional as F
+    from emorec.models.resnet import before_compiled_step
     from emorec.train.loop import cuda_fast_path
 
     dev = torch.device("cuda")
@@ -248,6 +250,7 @@ def cuda_throughput(rep, a, models, gflop):
 
                 def steps(n, net=net, opt=opt, x=x, y=y):
                     for _ in range(n):
+                        before_compiled_step(net)
                         with torch.autocast("cuda", dtype=torch.bfloat16):
                             loss = F.cross_entropy(net(x).float(), y)
                         opt.zero_grad(set_to_none=True)
