@@ -29,7 +29,7 @@ Writes bench/results/bench_train.txt (with --loader-delay: bench_train_loader_de
 (emorec.train.speech.ResNetFamily.train_batches of egs/voxceleb/conf/train_paper.yaml and
 egs/iemocap/conf/ser_paper.yaml: random T-chunks of whole-utterance-normalised features
 read from ark files, the SpecAugment copies, collation, pinned memory when CUDA is
-visible) read in this process, i.e. what one loader worker does; reports segments per
+visible) read in this process at one torch thread, i.e. what one loader worker does; reports segments per
 CPU second of one worker and from it the workers needed for --target segments/s
 (default 6,000: ResNet34 on one H200, issue 21); PASS when each config's
 data.num_workers is at least twice that (headroom: a GPU node's cores also run the
@@ -181,6 +181,7 @@ def loader_rate(cfg, data, batches: int, cuda: bool) -> float:
 
 def loader_main(a, target: float):
     import math
+    torch.set_num_threads(1)  # as in a DataLoader worker (else idle OpenMP threads spin on CPU time)
     rep = Report("bench_train_loader")
     cuda = torch.cuda.is_available()
     confs = {"train_paper": os.path.join(ROOT, "egs", "voxceleb", "conf", "train_paper.yaml"),
