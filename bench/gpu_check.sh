@@ -17,7 +17,8 @@
 # then prints one PASS/FAIL line per goal. The recipe runs (3, 4) use one chunk size (200
 # frames) so that the model compiles once. Without CUDA the CPU-side parts run at small
 # sizes (a tiny ResNet for 3 and 4, the demo-shaped HuBERT for 5: plumbing, not figures),
-# and SKIPPED lines name what needs CUDA. Exit status 1 when a goal FAILs.
+# and SKIPPED lines name what needs CUDA. Exit status 1 when a goal FAILs (without CUDA:
+# when a part fails to run; the figures at small sizes are no goals).
 # Logs: DIR/log/*.log; the bench reports: DIR/results/*.txt.
 #
 # Options:
@@ -114,15 +115,16 @@ run bench_ssl python "$bench/bench_ssl.py" --config egs/iemocap/conf/ssl_paper.y
   --pooling mean,weighted "${ssl[@]}" --out "$dir/bench_ssl.jsonl"
 
 elapsed=$(( SECONDS - start ))
+if [ -n "$gpu" ]; then
+  verdict=PASS; [ "$elapsed" -lt 300 ] || verdict=FAIL
+  summary+=("[gpu_check] GOAL under 5 minutes on one GPU: measured $elapsed s -> $verdict")
+fi
 echo
 echo "== gpu_check: ${gpu:-no CUDA, CPU-side parts at small sizes (plumbing, not figures)}; ${elapsed} s; reports in $dir/results =="
 for line in "${summary[@]}"; do
   echo "$line" | sed -E 's/^(\[[a-z_]+\]) GOAL (.*): measured (.*) -> (PASS|FAIL)$/\4  \1 \2: \3/'
 done
-if [ -n "$gpu" ]; then
-  if [ "$elapsed" -lt 300 ]; then echo "PASS  [gpu_check] under 5 minutes: $elapsed s"
-  else echo "FAIL  [gpu_check] under 5 minutes: $elapsed s"; fi
-else
+if [ -z "$gpu" ]; then
   for what in "bench_resnet: CUDA section (>= 1.0x the peer's crops/s compiled at batch 128 bf16, >= 6,000 crops/s, GPU peak memory <= 1.1x the peer's)" \
               "bench_resnet: the compiled models (on CPU inductor takes minutes per shape; tests/test_models.py checks the one graph)" \
               "bench_train: the paper config's compiled steps on the GPU (loader data wait < 5% at the target rate)" \
@@ -130,5 +132,8 @@ else
               "gpu_check: under 5 minutes on one GPU"; do
     echo "SKIPPED (no CUDA)  $what"
   done
+  echo "(without CUDA the exit status counts only whether each part runs)"
 fi
-! printf '%s\n' "${summary[@]}" | grep -q -- '-> FAIL$'
+counted='-> FAIL$'
+[ -n "$gpu" ] || counted='(it runs|one epoch on|every family).* -> FAIL$'
+! printf '%s\n' "${summary[@]}" | grep -Eq -- "$counted"
