@@ -28,12 +28,13 @@ Compiled (``torch.compile``, the loop's ``train.compile``): the whole model is o
 no graph break in train or eval mode (tests/test_models.py). The slope check, a Python
 bool of a tensor, stays out of the graph: ``choose_prelus()`` sets each PReLU's
 ``from_output``, a plain attribute that the compiled graph is specialised on (a guard,
-so at most two graphs per shape); eager, the model runs it every training step, compiled
-the caller does (``before_compiled_step``, from ``emorec.train.speech.ResNetFamily.forward``),
-and without it the PReLUs stay ``torch.prelu``. The output-saving PReLU traces into the graph (its backward on whole
+so at most two graphs per shape); eager, the model runs it every training step;
+compiled, the caller does (``before_compiled_step``, called by
+``emorec.train.speech.ResNetFamily.forward``), and without it the PReLUs stay
+``torch.prelu``. The output-saving PReLU traces into the graph (its backward on whole
 tensors): with it the activations kept for backward equal the ReLU peer's; with
 ``torch.prelu`` the compiler's partitioner kept 1.4x the peer's (min-cut partitioner,
-traced on CPU).
+traced on CPU; bench/README.md).
 
 Transfer learning: the trunk is ``model.trunk`` (stem + stages); the head is
 ``model.embedding`` + ``model.classifier``.  ``model.freeze_trunk(True)`` freezes the
