@@ -92,7 +92,7 @@ if [ -n "$gpu" ]; then
 else
   echo "gpu_check: no CUDA; the CPU-side parts at small sizes; work dir $dir" >&2
   run bench_resnet python "$bench/bench_resnet.py" --sections cpu --batch 4 --frames 100 --repeats 1
-  run bench_loader python "$bench/bench_train.py" --loader-rate --loader-batches 20
+  run bench_loader python "$bench/bench_train.py" --loader-rate
   small=(--set train.epochs=1 --set "data.chunk_sizes=[200]" --set "model.blocks=[1,1,1,1]"
          --set model.channels=4 --set model.emb_dim=16 --set data.batch_size=8 --set data.num_workers=1)
   spk=8; utts=4; ser_utts=6
