@@ -13,7 +13,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # the bench scripts import emorec from this checkout
-RESULTS = os.path.join(ROOT, "bench", "results")
+RESULTS = os.environ.get("EMOREC_BENCH_RESULTS") or os.path.join(ROOT, "bench", "results")  # gpu_check.sh: its own
 FBANK_CONF = os.path.join(ROOT, "egs", "voxceleb", "conf", "fbank.conf")
 LOADED = 0.75  # load average per CPU above which a report says the machine was loaded
 

@@ -124,3 +124,25 @@ def test_config_schema_is_strict(tmp_path):
                         "--exp-dir", str(tmp_path / "e"), "--set", "optim.lr=abc"],
                        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
     assert r.returncode == 1 and "optim.lr" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_compile_option_defaults_off_on_cpu():
+    """train.compile: null (the default) compiles only on CUDA for a family of fixed batch
+    shapes; on CPU the model keeps its layout and cuDNN is left alone; true/false decide."""
+    from emorec.models import ResNetClassifier
+    from emorec.train.loop import _fast_path
+
+    cfg = load_config(speech.SCHEMA)
+    assert cfg["train"]["compile"] is None
+    with pytest.raises(ConfigError, match="train.compile"):
+        load_config(speech.SCHEMA, overrides=["train.compile=sometimes"])
+    model = ResNetClassifier(3, in_dim=16, blocks=[1, 1, 1, 1], channels=4, emb_dim=8)
+    cudnn = torch.backends.cudnn.benchmark
+    cpu = torch.device("cpu")
+    assert speech.ResNetFamily.fixed_shapes
+    assert _fast_path(model, speech.ResNetFamily, cpu, cfg["train"]) is False
+    assert torch.backends.cudnn.benchmark == cudnn
+    assert model.trunk.stem[0].weight.is_contiguous()
+    for value in (True, False):
+        on = load_config(speech.SCHEMA, overrides=[f"train.compile={str(value).lower()}"])
+        assert _fast_path(model, speech.ResNetFamily, cpu, on["train"]) is value

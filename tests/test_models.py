@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from emorec.models import AvgPooling, ResNetClassifier, StatsPooling, count_parameters
-from emorec.models.resnet import BasicBlock, PReLU, _PReLUFromOutput
+from emorec.models.resnet import BasicBlock, PReLU, _PReLUFromOutput, before_compiled_step
 from emorec.train import checkpoint
 from emorec.train.infer import load_model
 
@@ -188,3 +188,44 @@ def test_checkpoint_roundtrip_weights_only(tmp_path):
     assert meta["classes"] == ["a", "b", "c"]
     for k, v in m.state_dict().items():
         assert torch.equal(v, m2.state_dict()[k])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_resnet_compiles_without_graph_breaks(training):
+    """torch.compile sees the whole model as one graph (train.compile): no graph break from
+    the PReLU slope check (made outside the graph, by choose_prelus), from the output-saving
+    PReLU it selects, nor from the padding check."""
+    torch.manual_seed(0)
+    m = ResNetClassifier(5, in_dim=16, blocks=[1, 1, 1, 1], channels=4, emb_dim=8).train(training)
+    x = torch.randn(3, 20, 16)
+    for chosen in (False, True):
+        if chosen:
+            m.choose_prelus()
+        assert all(mod.from_output == (chosen and training) for mod in m.modules() if isinstance(mod, PReLU))
+        for args in ((x,), (x, torch.tensor([20, 11, 20]))):
+            e = torch._dynamo.explain(m)(*args)
+            assert (e.graph_count, e.graph_break_count) == (1, 0), e.break_reasons
+
+
+@pytest.mark.parametrize("stem_slope", [None, -0.1])
+def test_compiled_training_step_equals_eager(stem_slope):
+    """The compiled model, its PReLU choice made by before_compiled_step (as the ResNet
+    family does each step), gives the eager model's logits and gradients: with the
+    output-saving PReLUs traced into the graph, and with torch's when a slope is negative."""
+    torch.manual_seed(0)
+    eager = ResNetClassifier(5, in_dim=16, blocks=[1, 1, 1, 1], channels=4, emb_dim=8).train()
+    if stem_slope is not None:
+        eager.trunk.stem[2].weight.data[0] = stem_slope
+    twin = ResNetClassifier(5, in_dim=16, blocks=[1, 1, 1, 1], channels=4, emb_dim=8).train()
+    twin.load_state_dict(eager.state_dict())
+    compiled = torch.compile(twin, fullgraph=True, backend="aot_eager")
+    x, y = torch.randn(6, 23, 16), torch.randint(0, 5, (6,))
+    logits = {"eager": eager(x)}
+    F.cross_entropy(logits["eager"], y).backward()
+    before_compiled_step(compiled)
+    assert all(mod.from_output == (stem_slope is None) for mod in twin.modules() if isinstance(mod, PReLU))
+    logits["compiled"] = compiled(x)
+    F.cross_entropy(logits["compiled"], y).backward()
+    torch.testing.assert_close(logits["compiled"], logits["eager"], rtol=1e-5, atol=1e-6)
+    for (name, p), q in zip(eager.named_parameters(), twin.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=name)

@@ -20,9 +20,21 @@ their input for backward (``PReLU``), so an activation costs no memory of its ow
 a ReLU's; their backward runs over cache-sized slices of the batch and allocates only
 the input gradient, as ReLU's does, in about ReLU's time; the residual sum is added
 into batch norm's output in place (one activation-sized tensor, and its page faults,
-fewer per block).  (The trunk
-stays in the default NCHW layout: channels-last was ~7% faster on CPU but corrupted
-the heap in the backward of the 8-channel demo ResNet with torch 2.13's oneDNN.)
+fewer per block).  On CPU the trunk stays in the default NCHW layout (channels-last was
+~7% faster but corrupted the heap in the backward of the 8-channel demo ResNet with
+torch 2.13's oneDNN); the training loop makes it channels-last on CUDA.
+
+Compiled (``torch.compile``, the loop's ``train.compile``): the whole model is one graph,
+no graph break in train or eval mode (tests/test_models.py). The slope check, a Python
+bool of a tensor, stays out of the graph: ``choose_prelus()`` sets each PReLU's
+``from_output``, a plain attribute that the compiled graph is specialised on (a guard,
+so at most two graphs per shape); eager, the model runs it every training step;
+compiled, the caller does (``before_compiled_step``, called by
+``emorec.train.speech.ResNetFamily.forward``), and without it the PReLUs stay
+``torch.prelu``. The output-saving PReLU traces into the graph (its backward on whole
+tensors): with it the activations kept for backward equal the ReLU peer's; with
+``torch.prelu`` the compiler's partitioner kept 1.4x the peer's (min-cut partitioner,
+traced on CPU; bench/README.md).
 
 Transfer learning: the trunk is ``model.trunk`` (stem + stages); the head is
 ``model.embedding`` + ``model.classifier``.  ``model.freeze_trunk(True)`` freezes the
@@ -32,7 +44,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 from .pooling import make_pooling
 
@@ -65,11 +76,15 @@ class _PReLUFromOutput(torch.autograd.Function):
         return y
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, g):
         y, weight = ctx.saved_tensors
         a = weight.to(y.dtype).view([1, -1] + [1] * (y.dim() - 2))
         dims = [0] + list(range(2, y.dim()))
+        if torch.compiler.is_compiling():  # traced: whole tensors; the compiler fuses and plans memory
+            g_pos = torch.ops.aten.threshold_backward(g, y, 0)
+            g_neg = g - g_pos
+            gw = (g_neg * y).sum(dims, dtype=torch.float32)
+            return g_pos + a * g_neg, (gw / weight.float()).to(weight.dtype)
         gx = torch.empty_like(y)
         gw = torch.zeros(weight.shape, dtype=torch.float32, device=y.device)
         # slices on CPU only: a GPU gains nothing from them but kernel launches
@@ -86,9 +101,9 @@ class _PReLUFromOutput(torch.autograd.Function):
 
 class PReLU(nn.PReLU):
     """``nn.PReLU`` (same parameters, same outputs and gradients) that keeps its output
-    for backward while ``from_output`` is set; the model sets it per training step
-    when all slopes are positive (``ResNetClassifier.pooled``); otherwise, and outside
-    training, it is ``nn.PReLU``."""
+    for backward while ``from_output`` is set; ``ResNetClassifier.choose_prelus`` sets it
+    per training step when all slopes are positive; otherwise, and outside training, it
+    is ``nn.PReLU``."""
 
     from_output = False
 
@@ -153,8 +168,9 @@ class ResNetTrunk(nn.Module):
         self.out_dim = cin * f
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
-        if lengths is not None and bool((lengths >= x.shape[1]).all()):
-            lengths = None  # no padding: nothing to mask
+        if (lengths is not None and not torch.compiler.is_compiling()
+                and bool((lengths >= x.shape[1]).all())):
+            lengths = None  # no padding: nothing to mask (compiled: masks kept, no device sync)
         x = _mask(x.transpose(1, 2).unsqueeze(1), lengths)   # (B, 1, F, T)
         x = _mask(self.stem(x), lengths)
         for stage in self.stages:
@@ -195,13 +211,19 @@ class ResNetClassifier(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def pooled(self, x, lengths=None):
+    def choose_prelus(self):
+        """Sets each PReLU's ``from_output`` for this step: one check (one device sync) per
+        step rather than one per layer. Compiled, the model cannot run it itself: the caller
+        runs it before each training step (``before_compiled_step``)."""
         prelus = [m for m in self.modules() if isinstance(m, PReLU)]
-        # one check (one device sync) per training step rather than one per layer
         from_output = self.training and torch.is_grad_enabled() and bool(prelus) and bool(
             torch.cat([m.weight.detach().flatten() for m in prelus]).gt(0).all())
         for m in prelus:
             m.from_output = from_output
+
+    def pooled(self, x, lengths=None):
+        if not torch.compiler.is_compiling():  # compiled: the caller's (module docstring)
+            self.choose_prelus()
         h, lengths = self.trunk(x, lengths)
         return self.pool(h, lengths)
 
@@ -230,6 +252,16 @@ class ResNetClassifier(nn.Module):
         if self._frozen:
             self.trunk.eval()
         return self
+
+
+def before_compiled_step(net) -> None:
+    """Runs ``choose_prelus`` of a compiled ResNetClassifier (``torch.compile`` of the model,
+    or of DDP of it) eagerly, before a training step; nothing for anything else (an eager
+    model runs it itself)."""
+    inner = getattr(net, "_orig_mod", None)
+    inner = getattr(inner, "module", inner)
+    if isinstance(inner, ResNetClassifier):
+        inner.choose_prelus()
 
 
 def build_model(args: dict) -> ResNetClassifier:

@@ -15,7 +15,9 @@ sched:  name halving|linear.
 train:  epochs, seed, amp (bf16|fp16|none; CUDA only), num_threads, keep_checkpoints
         (0 = keep all epoch checkpoints), grad_clip (0 = off), log_interval (steps between
         progress lines and TensorBoard points), accum_steps (batches whose gradients are
-        summed into one optimiser step; the loss of each is divided by it)
+        summed into one optimiser step; the loss of each is divided by it), compile
+        (torch.compile the training forward; null: on with CUDA for a family of fixed batch
+        shapes, the ResNet, which also gets cuDNN autotuning and channels-last there)
 """
 from __future__ import annotations
 
@@ -116,7 +118,8 @@ LOOP_SCHEMA: Schema = {
               "warmup_steps": (integer, 0)},
     "train": {"epochs": (integer, 20), "seed": (integer, 777), "amp": (one_of("bf16", "fp16", "none"), "bf16"),
               "num_threads": (integer, 0), "keep_checkpoints": (integer, 0), "grad_clip": (number, 0.0),
-              "log_interval": (integer, 50), "accum_steps": (integer, 1)},
+              "log_interval": (integer, 50), "accum_steps": (integer, 1),
+              "compile": (optional(boolean), None)},
 }
 
 

@@ -22,7 +22,8 @@ is an object with:
 
 The loop owns: seeding, the device and DDP, the optimiser (optim.name) and the LR
 schedule (sched, in optimiser steps), gradient accumulation (train.accum_steps batches per
-optimiser step), mixed precision (train.amp, CUDA only), gradient clipping, one
+optimiser step), mixed precision (train.amp, CUDA only), torch.compile, cuDNN autotuning
+and channels-last on CUDA (train.compile, family.fixed_shapes), gradient clipping, one
 progress line every train.log_interval steps (loss, LR, throughput, ETA), TensorBoard
 (EXP/tensorboard), checkpoints and resume.
 
@@ -68,6 +69,23 @@ def _set_lr(optimizer, sched, epoch, step, steps_per_epoch, epochs) -> float:
     for g in optimizer.param_groups:
         g["lr"] = max(g["base_lr"] * f, sched["min_lr"])
     return optimizer.param_groups[-1]["lr"]
+
+
+def cuda_fast_path(model):
+    """cuDNN autotunes each convolution shape once; 4-D weights go channels-last (the
+    layout of cuDNN's tensor-core kernels). For fixed batch shapes (bench/bench_resnet.py)."""
+    torch.backends.cudnn.benchmark = True
+    return model.to(memory_format=torch.channels_last)
+
+
+def _fast_path(model, family, device, tcfg) -> bool:
+    """``cuda_fast_path`` on CUDA for a family whose batches come in a few fixed shapes
+    (``family.fixed_shapes``: one per chunk size). Returns whether to compile the model
+    (``train.compile``; null: on in exactly that case; variable shapes would recompile)."""
+    fixed = device.type == "cuda" and getattr(family, "fixed_shapes", False)
+    if fixed:
+        cuda_fast_path(model)
+    return fixed if tcfg["compile"] is None else tcfg["compile"]
 
 
 def _tensorboard(exp_dir):
@@ -169,14 +187,17 @@ def train(cfg: dict, family, exp_dir: str, resume: bool = False, ngpu: int = 1,
         best = ck.get("best", best)
 
     epochs = tcfg["epochs"]
+    compiled = _fast_path(model, family, device, tcfg)
     if main:
         log.info("config:\n%s", dump_config(cfg))
-        log.info("%s; %d batches/epoch/rank, world %d, device %s, amp %s", family.describe(model),
-                 len(family.train_batches(start_epoch, rank, world)), world, device, amp)
+        log.info("%s; %d batches/epoch/rank, world %d, device %s, amp %s, compiled %s", family.describe(model),
+                 len(family.train_batches(start_epoch, rank, world)), world, device, amp, compiled)
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
+    if compiled:  # one graph per batch shape; evaluation and checkpoints use the eager model
+        net = torch.compile(net, dynamic=False)
     writer = _tensorboard(exp_dir) if main else None
     cfg_plain = checkpoint.plain(cfg)
     stopped = False

@@ -27,6 +27,7 @@ from emorec.data.dataset import (ChunkBatchSampler, ChunkDataset, FeatureReader,
                                  load_labels, make_worker_init, read_num_frames)
 from emorec.fileio import read_kv
 from emorec.models import DEPTHS, build_model, count_parameters
+from emorec.models.resnet import before_compiled_step
 from emorec.train import checkpoint
 from emorec.train.config import (LOOP_SCHEMA, integer, number, string, either, list_of, one_of,
                                  optional)
@@ -102,6 +103,7 @@ def _transfer_init(model, init_from: str):
 
 class ResNetFamily:
     name = "resnet"
+    fixed_shapes = True  # one batch shape per chunk size: the loop's CUDA fast path pays
 
     def __init__(self, cfg: dict, data: str, labels: str, dev_data: str | None = None,
                  dev_labels: str | None = None, init_from: str | None = None,
@@ -184,6 +186,7 @@ class ResNetFamily:
             prefetch_factor=4 if nw > 0 else None)
 
     def forward(self, model, x, device):
+        before_compiled_step(model)  # compiled, the model cannot check its PReLU slopes itself
         return model(x.to(device, non_blocking=True))
 
     def evaluate(self, model, device):
