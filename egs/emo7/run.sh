@@ -9,7 +9,8 @@
 #                 [--savee DIR] [--tess DIR] [--iemocap DIR] ...
 #   stage 0: demo corpora (when no corpus path is given); one data dir per corpus
 #            (data/{cremad,ravdess,savee,tess,iemocap})
-#   stage 1: merge into 7 classes, statistical-model VAD, silence removal, < 1 s dropped,
+#   stage 1: merge into 7 classes, statistical-model VAD, noise reduction (--noise-reduction;
+#            default with --setup paper), silence removal, < 1 s dropped,
 #            counts table (data/emo7/all, data/emo7/all/counts.txt)
 #   stage 2: splits data/emo7/{strat,spk,loco/<corpus>}/{train,valid,test} and the
 #            class-balanced training sets .../train_aug (augmented copies of train only)
@@ -48,6 +49,7 @@ iemocap=                 # IEMOCAP_full_release
 include_song=false
 exc_to_happy=false
 min_duration=1.0         # seconds of speech after silence removal (paper 004)
+noise_reduction=         # true|false: spectral-gating noise reduction in stage 1; empty: true with --setup paper, false with demo
 augment_target=0         # utterances per class after augmentation; 0: the largest class
 baseline_features="handcrafted egemaps"   # utterance vectors of stage 3 (steps/make_handcrafted.sh)
 aug_nj=2                 # parallel vector jobs per protocol's augmented copies (~100 utterances)
@@ -91,6 +93,8 @@ fi
 data=data/emo7
 [ -n "$setup" ] || setup=$($use_demo && echo demo || echo paper)
 check_enum setup paper demo
+[ -n "$noise_reduction" ] || noise_reduction=$([ "$setup" = paper ] && echo true || echo false)
+check_enum noise_reduction true false
 [ -n "$ssl_config" ] || ssl_config=conf/ssl_$setup.yaml
 [ -n "$joint_config" ] || joint_config=conf/joint_$setup.yaml
 [ -n "$text_config" ] || text_config=conf/text_$setup.yaml
@@ -166,7 +170,7 @@ fi
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   stage_banner 1
   local/emo7_merge.sh --nj $nj --cmd "$train_cmd" --exc-to-happy $exc_to_happy \
-    --min-duration $min_duration --vad-config conf/vad.conf \
+    --min-duration $min_duration --noise-reduction $noise_reduction --vad-config conf/vad.conf \
     "$data" data/cremad data/ravdess data/savee data/tess data/iemocap
 fi
 

@@ -19,6 +19,17 @@ Pooling: the mean over valid frames of the last layer (``mean``), or over valid 
 a learned softmax-weighted sum of all hidden layers (``weighted``, as SUPERB does). The
 valid frames of an utterance of n samples are the first
 ``encoder._get_feat_extract_output_lengths(n)``; padded frames never enter the pooling.
+The hidden layers are taken with hooks on the transformer layers, not from
+``output_hidden_states``: under LayerDrop (hubert-base-ls960: ``layerdrop: 0.1``) a
+skipped layer records no output there, so its input stands for its output (what the
+skip means) and every pass has all ``num_hidden_layers + 1`` states.
+
+Standardisation: each layer's mean vector is standardised with per-dimension statistics
+of the training utterances (``layer_mean``, ``layer_std``: buffers, saved with the model;
+the identity until ``set_standardization``) before the pooling weights and the linear
+layer see it. The pooled vectors of a frozen encoder share a large common part and vary
+little between utterances; unstandardised, the linear layer's learning rate, weight decay
+and dropout (which scales the common part too) work against that small variation.
 
 Padding and the attention mask: encoders whose CNN normalises per frame
 (``config.feat_extract_norm == "layer"``: hubert-large, wav2vec2-large-lv60, the demo
@@ -108,8 +119,11 @@ class SSLPooledEncoder(nn.Module):
             raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
         self.encoder, self.mode, self.pooling, self.do_normalize = encoder, mode, pooling, do_normalize
         self.hidden_size = int(encoder.config.hidden_size)
+        self.num_states = encoder.config.num_hidden_layers + 1 if pooling == "weighted" else 1
         if pooling == "weighted":
-            self.layer_weights = nn.Parameter(torch.zeros(encoder.config.num_hidden_layers + 1))
+            self.layer_weights = nn.Parameter(torch.zeros(self.num_states))
+        self.register_buffer("layer_mean", torch.zeros(self.num_states, self.hidden_size))
+        self.register_buffer("layer_std", torch.ones(self.num_states, self.hidden_size))
         if mode == "head":
             encoder.requires_grad_(False)
         elif mode == "partial":
@@ -128,8 +142,19 @@ class SSLPooledEncoder(nn.Module):
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.combine(self.layer_means(wave, lengths))
 
+    @torch.no_grad()
+    def set_standardization(self, means: torch.Tensor) -> None:
+        """Per-layer, per-dimension mean and deviation of layer_means' [N, K, H] of the
+        training utterances (a dimension that does not vary is only centred)."""
+        means = means.to(self.layer_mean.device, torch.float64)
+        std = means.std(0, unbiased=False)
+        self.layer_mean.copy_(means.mean(0))
+        self.layer_std.copy_(torch.where(std > 1e-6 * std.max().clamp(min=1e-30), std, torch.ones_like(std)))
+
     def combine(self, means: torch.Tensor) -> torch.Tensor:
-        """Pooled vectors [B, H] from layer_means' [B, K, H] (the pooling is linear in the layers)."""
+        """Pooled vectors [B, H] from layer_means' [B, K, H], standardised (the pooling is
+        linear in the layers)."""
+        means = (means - self.layer_mean) / self.layer_std
         if self.pooling == "weighted":
             return (means * torch.softmax(self.layer_weights, 0)[None, :, None]).sum(1)
         return means[:, 0]
@@ -139,15 +164,48 @@ class SSLPooledEncoder(nn.Module):
         the last one (K = 1)."""
         if self.do_normalize:
             wave = normalize_waveform(wave, lengths)
-        kw = {"output_hidden_states": self.pooling == "weighted"}
+        kw = {}
         if takes_attention_mask(self.encoder):
             kw["attention_mask"] = (torch.arange(wave.shape[1], device=wave.device)[None]
                                     < lengths[:, None]).long()
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.mode != "head"):
-            out = self.encoder(wave, **kw)
-        layers = out.hidden_states if self.pooling == "weighted" else (out.last_hidden_state,)
+            if self.pooling == "weighted":
+                layers = self._hidden_states(wave, kw)
+            else:
+                layers = (self.encoder(wave, **kw).last_hidden_state,)
         mask = self.frame_mask(lengths, layers[0].shape[1])
         return torch.stack([masked_mean(h, mask) for h in layers], 1)
+
+    def _hidden_states(self, wave: torch.Tensor, kw: dict) -> list:
+        """The input of the first transformer layer and the output of each (the last: the
+        encoder's last_hidden_state, as transformers ties it); a layer skipped by LayerDrop
+        passes its input on."""
+        layers = self.encoder.encoder.layers
+        states = [None] * (len(layers) + 1)
+
+        def save_input(i):
+            def hook(module, args, kwargs):
+                states[i] = args[0] if args else kwargs["hidden_states"]
+            return hook
+
+        def save_output(i):
+            def hook(module, args, output):
+                states[i + 1] = output[0] if isinstance(output, tuple) else output
+            return hook
+
+        handles = [h for i, layer in enumerate(layers)
+                   for h in (layer.register_forward_pre_hook(save_input(i), with_kwargs=True),
+                             layer.register_forward_hook(save_output(i)))]
+        try:
+            states[-1] = self.encoder(wave, **kw).last_hidden_state
+        finally:
+            for h in handles:
+                h.remove()
+        # a state no hook saw lies between skipped layers: it equals the next one
+        for i in range(len(states) - 2, -1, -1):
+            if states[i] is None:
+                states[i] = states[i + 1]
+        return states
 
 
 class SSLClassifier(nn.Module):
