@@ -24,10 +24,10 @@ The hidden layers are taken with hooks on the transformer layers, not from
 skipped layer records no output there, so its input stands for its output (what the
 skip means) and every pass has all ``num_hidden_layers + 1`` states.
 
-Standardisation: each layer's mean vector is standardised with per-dimension statistics
-of the training utterances (``layer_mean``, ``layer_std``: buffers, saved with the model;
-the identity until ``set_standardization``) before the pooling weights and the linear
-layer see it. The pooled vectors of a frozen encoder share a large common part and vary
+Standardisation: each layer's mean vector (and the joint model's text vector) is
+standardised with per-dimension statistics of the training utterances (``Standardizer``:
+buffers, saved with the model; the identity until fitted) before the pooling weights and
+the linear layer see it. The pooled vectors of a frozen encoder share a large common part and vary
 little between utterances; unstandardised, the linear layer's learning rate, weight decay
 and dropout (which scales the common part too) work against that small variation.
 
@@ -108,6 +108,31 @@ def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
+class Standardizer(nn.Module):
+    """(x - mean) / std per dimension, the statistics those of training vectors (buffers:
+    saved with the model); the identity until ``fit``."""
+
+    def __init__(self, *shape: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(*shape))
+        self.register_buffer("std", torch.ones(*shape))
+
+    @property
+    def fitted(self) -> bool:
+        return not (bool(torch.all(self.mean == 0)) and bool(torch.all(self.std == 1)))
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> None:
+        """From training vectors x [N, *shape]; a dimension that does not vary is only centred."""
+        x = x.to(self.mean.device, torch.float64)
+        std = x.std(0, unbiased=False)
+        self.mean.copy_(x.mean(0))
+        self.std.copy_(torch.where(std > 1e-6 * std.max().clamp(min=1e-30), std, torch.ones_like(std)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
 class SSLPooledEncoder(nn.Module):
     """A speech SSL encoder whose output is one vector an utterance (see the module doc)."""
 
@@ -122,8 +147,7 @@ class SSLPooledEncoder(nn.Module):
         self.num_states = encoder.config.num_hidden_layers + 1 if pooling == "weighted" else 1
         if pooling == "weighted":
             self.layer_weights = nn.Parameter(torch.zeros(self.num_states))
-        self.register_buffer("layer_mean", torch.zeros(self.num_states, self.hidden_size))
-        self.register_buffer("layer_std", torch.ones(self.num_states, self.hidden_size))
+        self.standardize = Standardizer(self.num_states, self.hidden_size)
         if mode == "head":
             encoder.requires_grad_(False)
         elif mode == "partial":
@@ -142,19 +166,10 @@ class SSLPooledEncoder(nn.Module):
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.combine(self.layer_means(wave, lengths))
 
-    @torch.no_grad()
-    def set_standardization(self, means: torch.Tensor) -> None:
-        """Per-layer, per-dimension mean and deviation of layer_means' [N, K, H] of the
-        training utterances (a dimension that does not vary is only centred)."""
-        means = means.to(self.layer_mean.device, torch.float64)
-        std = means.std(0, unbiased=False)
-        self.layer_mean.copy_(means.mean(0))
-        self.layer_std.copy_(torch.where(std > 1e-6 * std.max().clamp(min=1e-30), std, torch.ones_like(std)))
-
     def combine(self, means: torch.Tensor) -> torch.Tensor:
         """Pooled vectors [B, H] from layer_means' [B, K, H], standardised (the pooling is
         linear in the layers)."""
-        means = (means - self.layer_mean) / self.layer_std
+        means = self.standardize(means)
         if self.pooling == "weighted":
             return (means * torch.softmax(self.layer_weights, 0)[None, :, None]).sum(1)
         return means[:, 0]
@@ -177,9 +192,8 @@ class SSLPooledEncoder(nn.Module):
         return torch.stack([masked_mean(h, mask) for h in layers], 1)
 
     def _hidden_states(self, wave: torch.Tensor, kw: dict) -> list:
-        """The input of the first transformer layer and the output of each (the last: the
-        encoder's last_hidden_state, as transformers ties it); a layer skipped by LayerDrop
-        passes its input on."""
+        """The input of the first transformer layer and the output of each (transformers'
+        hidden_states); a layer skipped by LayerDrop passes its input on."""
         layers = self.encoder.encoder.layers
         states = [None] * (len(layers) + 1)
 
@@ -197,14 +211,17 @@ class SSLPooledEncoder(nn.Module):
                    for h in (layer.register_forward_pre_hook(save_input(i), with_kwargs=True),
                              layer.register_forward_hook(save_output(i)))]
         try:
-            states[-1] = self.encoder(wave, **kw).last_hidden_state
+            last = self.encoder(wave, **kw).last_hidden_state
         finally:
             for h in handles:
                 h.remove()
-        # a state no hook saw lies between skipped layers: it equals the next one
-        for i in range(len(states) - 2, -1, -1):
+        # skipped layers saw nothing: the state before the first layer that ran is that
+        # layer's input, and a skipped layer's output is the state before it
+        if states[0] is None:
+            states[0] = next((h for h in states if h is not None), last)
+        for i in range(1, len(states)):
             if states[i] is None:
-                states[i] = states[i + 1]
+                states[i] = states[i - 1]
         return states
 
 
@@ -226,20 +243,25 @@ class SSLClassifier(nn.Module):
 
 class JointClassifier(nn.Module):
     """Paper 004, III.D.2: the SSL encoder on the audio and a BERT encoder on the transcript,
-    each last hidden state mean-pooled over valid positions, dropout, concatenated, one
-    linear layer; trained end to end."""
+    each last hidden state mean-pooled over valid positions, standardised, dropout,
+    concatenated, one linear layer; trained end to end."""
 
     def __init__(self, speech: SSLPooledEncoder, text_encoder: nn.Module, num_classes: int, dropout: float = 0.1):
         super().__init__()
         self.speech, self.text = speech, text_encoder
         self.dropout = nn.Dropout(dropout)
+        self.text_standardize = Standardizer(int(text_encoder.config.hidden_size))
         self.head = nn.Linear(speech.hidden_size + int(text_encoder.config.hidden_size), num_classes)
 
-    def forward(self, wave, lengths, input_ids, attention_mask, token_type_ids=None):
+    def text_vector(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        """The mean of BERT's last hidden state over the transcript's tokens, unstandardised."""
         kw = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             kw["token_type_ids"] = token_type_ids
-        t = masked_mean(self.text(**kw).last_hidden_state, attention_mask.bool())
+        return masked_mean(self.text(**kw).last_hidden_state, attention_mask.bool())
+
+    def forward(self, wave, lengths, input_ids, attention_mask, token_type_ids=None):
+        t = self.text_standardize(self.text_vector(input_ids, attention_mask, token_type_ids))
         s = self.speech(wave, lengths)
         return self.head(torch.cat([self.dropout(s), self.dropout(t)], dim=-1))
 
