@@ -8,7 +8,7 @@ of bf16 autocast, at the batch the config ships, on this machine.
 In head mode the training loop runs the frozen encoder once and reuses its outputs
 (emorec.train.ssl); the bench times the step on waveforms, i.e. that one pass.
 The encoder is --encoder (a local HuBERT/wav2vec2/WavLM directory or cached name), else
-a random-weight HuBERT of the demo's shape (egs/iemocap/conf/hubert_demo.yaml). Synthetic
+a random-weight HuBERT of the demo's shape (egs/voxceleb/conf/hubert_demo.yaml). Synthetic
 16 kHz wav files (2-5 s) in a temp dir, read through the real waveform batches of the
 family (emorec.data.waveform); AdamW steps through the family's forward. fp32 and bf16
 autocast runs are interleaved, --reps times each; medians are reported. CPU always; CUDA
@@ -107,7 +107,7 @@ def main():
             import yaml
             from transformers import Wav2Vec2FeatureExtractor
 
-            with open(os.path.join(ROOT, "egs/iemocap/conf/hubert_demo.yaml")) as f:
+            with open(os.path.join(ROOT, "egs/voxceleb/conf/hubert_demo.yaml")) as f:
                 mcfg = {**load_config(ssl_pretrain.SCHEMA)["model"], **yaml.safe_load(f)["model"]}
             enc_dir = os.path.join(tmp, "hubert")
             ssl_pretrain.HubertPretrainModel(ssl_pretrain.hubert_config(mcfg), 2).hubert.save_pretrained(enc_dir)

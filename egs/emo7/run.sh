@@ -21,8 +21,9 @@
 #            protocol is data/emo7/folds/*/foldK, train = train_aug, dev = valid, test):
 #            HuBERT + linear classifier (steps/train_ssl.sh), BERT on the transcripts and
 #            joint HuBERT+BERT per --text-source (ref: the corpora's transcripts; asr: those
-#            of steps/transcribe.sh); with --setup demo and no --ssl-model the demo HuBERT is
-#            pre-trained per protocol on its TRAIN audio only (steps/pretrain_hubert.sh), and
+#            of steps/transcribe.sh); with --setup demo and no --ssl-model the encoder is the
+#            demo HuBERT pre-trained once on the demo speaker corpus (../voxceleb stage 6,
+#            shared with egs/iemocap; no emotion corpus heard), and
 #            without --text-model the demo BERT built from its TRAIN text (steps/train_text.sh)
 #   stage 5: RESULTS.md again, with the Table 8 section (and the ASR's WER)
 # Either all five corpus paths are given, or none (demo).  --include-song true keeps
@@ -60,7 +61,6 @@ classes="angry calm disgust fearful happy sad surprised"   # posterior order of 
 ssl_config=              # empty: conf/ssl_$setup.yaml (paper: hubert-base-ls960, Table 7)
 joint_config=            # empty: conf/joint_$setup.yaml (paper: hubert-base-ls960 + bert-base-uncased)
 text_config=             # empty: conf/text_$setup.yaml (the BERT text model; demo: builds the demo BERT)
-hubert_config=conf/hubert_demo.yaml  # setup demo without --ssl-model: the demo HuBERT's pre-training
 ssl_model=               # local HuBERT/wav2vec2/WavLM dir or cached name; empty: the config's, and with setup demo the demo HuBERT
 text_model=              # local BERT dir or cached name; empty: the config's, and with setup demo the demo BERT
 ssl_train=train_aug      # training part of stage 4's systems (train_aug: class-balanced; or train)
@@ -98,14 +98,15 @@ check_enum noise_reduction true false
 [ -n "$ssl_config" ] || ssl_config=conf/ssl_$setup.yaml
 [ -n "$joint_config" ] || joint_config=conf/joint_$setup.yaml
 [ -n "$text_config" ] || text_config=conf/text_$setup.yaml
-for f in "$ssl_config" "$joint_config" "$text_config" "$hubert_config"; do
+for f in "$ssl_config" "$joint_config" "$text_config"; do
   [ -r "$f" ] || usage_error "cannot read config $f (in $PWD)"
 done
 folds=$data/folds
 pretrain_hubert=false
+hubert_config=../voxceleb/conf/hubert_demo.yaml   # the demo HuBERT's (../voxceleb stage 6)
 if [ -z "$ssl_model" ] && [ "$setup" = demo ]; then
   pretrain_hubert=true
-  ssl_model=exp/hubert_demo/foldJOB/model
+  ssl_model=../voxceleb/exp/hubert_demo/model
 fi
 if $use_demo; then
   corpus="DEMO corpora (synthetic, $demo_dir/{CREMA-D,RAVDESS,SAVEE,TESS,IEMOCAP_full_release}); not the real corpora"
@@ -144,7 +145,7 @@ fi
 if $dry_run; then
   echo "$0: setup $setup; corpora $($use_demo && echo "demo ($demo_dir)" || echo "real"); stages $stage to $stop_stage"
   echo "stage 4: SSL models, config $ssl_config, encoder ${ssl_model:-of the config}$($pretrain_hubert &&
-    echo " (pre-trained per protocol with $hubert_config)") -> exp/ssl; text models, config $text_config," \
+    echo " (pre-trained by ../voxceleb stage 6 with $hubert_config)") -> exp/ssl; text models, config $text_config," \
     "$text_encoder -> exp/text; joint models, config $joint_config -> exp/joint (text: $text_source$(
     [[ $text_source == *asr* ]] && echo ", asr $asr_model"))"
   echo "stage 5: RESULTS.md"
@@ -246,9 +247,9 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   local/emo7_folds.sh --train-name $ssl_train "$data" "$protocols" "$folds/speech"
   echo $classes | tr ' ' '\n' > "$folds/classes.txt.tmp"   # posterior order (a held-out corpus may own a class)
   replace_if_changed "$folds/classes.txt.tmp" "$folds/classes.txt"
-  if $pretrain_hubert; then  # the stand-in for a downloaded HuBERT, per protocol on its TRAIN audio
-    steps/pretrain_hubert.sh --cmd "$cuda_cmd" --nfolds $nf --pretrain-config "$hubert_config" \
-      "$folds/speech" exp/hubert_demo
+  if $pretrain_hubert; then  # the stand-in for a downloaded HuBERT: once, on the demo speaker corpus
+    (cd ../voxceleb && ./run.sh --setup demo --stage 0 --stop-stage 0 &&
+       ./run.sh --setup demo --stage 6 --stop-stage 6 --demo-hubert true)
   fi
   steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $nf --train-config "$ssl_config" --ssl-model "$ssl_model" \
     --train-opts "--classes $folds/classes.txt" "$folds/speech" exp/ssl
@@ -283,7 +284,7 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   stage_banner 5
   systems="hubert=exp/ssl:$folds/speech"
   notes=("setup $setup: $ssl_config, $joint_config, $text_config; speech encoder $(
-    $pretrain_hubert && echo "the demo HuBERT, pre-trained per protocol on its $ssl_train audio ($hubert_config)" ||
+    $pretrain_hubert && echo "the demo HuBERT, pre-trained once on the demo VoxCeleb's training audio ($hubert_config; no emotion corpus)" ||
     echo "${ssl_model:-of $ssl_config}")."
     "Training part: \`$ssl_train\`$([ $ssl_train = train_aug ] && echo " (class-balanced: train plus augmented copies of train; the SSL step reads their audio)"); the epoch is selected on the protocol's valid part by UA; the test part is scored once.")
   for src in $text_source; do
