@@ -11,7 +11,7 @@ on this machine.
 In head mode the training loop runs the frozen encoder once and reuses its outputs
 (emorec.train.ssl); the bench times the step on waveforms, i.e. that one pass.
 The encoder is --encoder (a local HuBERT/wav2vec2/WavLM directory or cached name), else
-a random-weight HuBERT of --encoder-shape: demo (egs/iemocap/conf/hubert_demo.yaml) or
+a random-weight HuBERT of --encoder-shape: demo (egs/voxceleb/conf/hubert_demo.yaml) or
 base (transformers' HubertConfig() defaults: hubert-base-ls960's shape, LayerDrop 0.1);
 the joint family's BERT is random too, of the matching shape (base: bert-base's).
 Synthetic 16 kHz wav files (2-5 s) in a temp dir, read through the real waveform batches
@@ -104,7 +104,7 @@ def random_encoders(tmp, shape: str) -> tuple:
         hcfg = HubertConfig()
         bert = dict(hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072, max_position=512)
     else:
-        with open(os.path.join(ROOT, "egs/iemocap/conf/hubert_demo.yaml")) as f:
+        with open(os.path.join(ROOT, "egs/voxceleb/conf/hubert_demo.yaml")) as f:
             mcfg = {**load_config(ssl_pretrain.SCHEMA)["model"], **yaml.safe_load(f)["model"]}
         hcfg = ssl_pretrain.hubert_config(mcfg)
         bert = dict(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_position=128)

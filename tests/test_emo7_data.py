@@ -314,6 +314,17 @@ def test_merge_and_splits_end_to_end(tmp_path, shell_env):
     for u, w in read_kv(str(all_dir / "wav.scp")).items():
         assert sf.info(w).samplerate == 16000
     assert "surprised" in r.stdout and "total" in r.stdout     # the counts table
+    assert (all_dir / "preprocessing").read_text() == "noise_reduction false\n"
+    # another --noise-reduction makes data/emo7/all again (the VAD is reused): same utterances,
+    # wavs of their own; the same setting again is a no-op
+    sources = [str(data / n) for n in ("crema-d", "ravdess", "savee", "tess")]
+    r = run("local/emo7_merge.sh", "--nj", "2", "--noise-reduction", "true", str(data / "emo7"), *sources)
+    assert "making it again" in r.stdout
+    assert list(read_kv(str(all_dir / "utt2emo"))) == list(emo)
+    assert all("/audio/trimmed_nr/" in w for w in read_kv(str(all_dir / "wav.scp")).values())
+    assert (all_dir / "preprocessing").read_text() == "noise_reduction true\n"
+    r = run("local/emo7_merge.sh", "--nj", "2", "--noise-reduction", "true", str(data / "emo7"), *sources)
+    assert "nothing to do" in r.stdout
 
     r = run("local/emo7_splits.sh", "--seed", "3", str(all_dir), str(data / "emo7"))
     utt2spk = read_kv(str(all_dir / "utt2spk"))

@@ -124,7 +124,7 @@ def test_text_source_is_a_checked_list(shell_env):
         r = run_recipe(shell_env, "--text-source", value, "--dry-run", "true")
         assert r.returncode == 0, r.stderr
         assert want in r.stdout and "setup demo" in r.stdout
-        assert "pre-trained per protocol with conf/hubert_demo.yaml" in r.stdout
+        assert "pre-trained by ../voxceleb stage 6 with ../voxceleb/conf/hubert_demo.yaml" in r.stdout
 
 
 def test_paper_setup_fails_naming_a_missing_hubert(shell_env, tmp_path):

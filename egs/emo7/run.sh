@@ -9,7 +9,8 @@
 #                 [--savee DIR] [--tess DIR] [--iemocap DIR] ...
 #   stage 0: demo corpora (when no corpus path is given); one data dir per corpus
 #            (data/{cremad,ravdess,savee,tess,iemocap})
-#   stage 1: merge into 7 classes, statistical-model VAD, silence removal, < 1 s dropped,
+#   stage 1: merge into 7 classes, statistical-model VAD, noise reduction (--noise-reduction;
+#            default with --setup paper), silence removal, < 1 s dropped,
 #            counts table (data/emo7/all, data/emo7/all/counts.txt)
 #   stage 2: splits data/emo7/{strat,spk,spksent,loco/<corpus>}/{train,valid,test} and the
 #            class-balanced training sets .../train_aug (augmented copies of train only)
@@ -20,8 +21,9 @@
 #            protocol is data/emo7/folds/*/foldK, train = train_aug, dev = valid, test):
 #            HuBERT + linear classifier (steps/train_ssl.sh), BERT on the transcripts and
 #            joint HuBERT+BERT per --text-source (ref: the corpora's transcripts; asr: those
-#            of steps/transcribe.sh); with --setup demo and no --ssl-model the demo HuBERT is
-#            pre-trained per protocol on its TRAIN audio only (steps/pretrain_hubert.sh), and
+#            of steps/transcribe.sh); with --setup demo and no --ssl-model the encoder is the
+#            demo HuBERT pre-trained once on the demo speaker corpus (../voxceleb stage 6,
+#            shared with egs/iemocap; no emotion corpus heard), and
 #            without --text-model the demo BERT built from its TRAIN text (steps/train_text.sh)
 #   stage 5: RESULTS.md again, with the Table 8 section (and the ASR's WER): mean ± std
 #            over --seeds, paired significance (utterances, speakers within corpus; Holm),
@@ -53,6 +55,7 @@ iemocap=                 # IEMOCAP_full_release
 include_song=false
 exc_to_happy=false
 min_duration=1.0         # seconds of speech after silence removal (paper 004)
+noise_reduction=         # true|false: spectral-gating noise reduction in stage 1; empty: true with --setup paper, false with demo
 augment_target=0         # utterances per class after augmentation; 0: the largest class
 balance=largest          # largest: train augmented up to --augment-target; paper: paper 004's train+valid balance
 paper_per_class="1600 400"  # --balance paper: utterances per class in train_aug and valid_aug
@@ -66,7 +69,6 @@ classes="angry calm disgust fearful happy sad surprised"   # posterior order of 
 ssl_config=              # empty: conf/ssl_$setup.yaml (paper: hubert-base-ls960, Table 7)
 joint_config=            # empty: conf/joint_$setup.yaml (paper: hubert-base-ls960 + bert-base-uncased)
 text_config=             # empty: conf/text_$setup.yaml (the BERT text model; demo: builds the demo BERT)
-hubert_config=conf/hubert_demo.yaml  # setup demo without --ssl-model: the demo HuBERT's pre-training
 ssl_model=               # local HuBERT/wav2vec2/WavLM dir or cached name; empty: the config's, and with setup demo the demo HuBERT
 text_model=              # local BERT dir or cached name; empty: the config's, and with setup demo the demo BERT
 ssl_train=train_aug      # training part of stage 4's systems (train_aug: class-balanced; or train)
@@ -104,17 +106,20 @@ fi
 data=data/emo7
 [ -n "$setup" ] || setup=$($use_demo && echo demo || echo paper)
 check_enum setup paper demo
+[ -n "$noise_reduction" ] || noise_reduction=$([ "$setup" = paper ] && echo true || echo false)
+check_enum noise_reduction true false
 [ -n "$ssl_config" ] || ssl_config=conf/ssl_$setup.yaml
 [ -n "$joint_config" ] || joint_config=conf/joint_$setup.yaml
 [ -n "$text_config" ] || text_config=conf/text_$setup.yaml
-for f in "$ssl_config" "$joint_config" "$text_config" "$hubert_config"; do
+for f in "$ssl_config" "$joint_config" "$text_config"; do
   [ -r "$f" ] || usage_error "cannot read config $f (in $PWD)"
 done
 folds=$data/folds
 pretrain_hubert=false
+hubert_config=../voxceleb/conf/hubert_demo.yaml   # the demo HuBERT's (../voxceleb stage 6)
 if [ -z "$ssl_model" ] && [ "$setup" = demo ]; then
   pretrain_hubert=true
-  ssl_model=exp/hubert_demo/foldJOB/model
+  ssl_model=../voxceleb/exp/hubert_demo/model
 fi
 if $use_demo; then
   corpus="DEMO corpora (synthetic, $demo_dir/{CREMA-D,RAVDESS,SAVEE,TESS,IEMOCAP_full_release}); not the real corpora"
@@ -162,8 +167,8 @@ if $dry_run; then
   if in_range 2; then echo "stage 2: splits strat, spk, spksent, loco/<corpus> (seed $seed; balance $balance), class-balanced train_aug (target $augment_target; 0: the largest class) -> $data"; fi
   if in_range 3; then echo "stage 3: baselines on $baseline_features vectors, 8 classifiers selected on valid -> exp/baselines, RESULTS.md"; fi
   if in_range 4; then
-    echo "stage 4: SSL models, config $ssl_config, $($pretrain_hubert && echo "encoder: the demo HuBERT pre-trained per protocol with" \
-      "$hubert_config (exp/hubert_demo/foldK)" || model_of ssl) -> exp/ssl/seedS; text models, config $text_config," \
+    echo "stage 4: SSL models, config $ssl_config, $($pretrain_hubert && echo "encoder $ssl_model (pre-trained by ../voxceleb stage 6 with" \
+      "$hubert_config)" || model_of ssl) -> exp/ssl/seedS; text models, config $text_config," \
       "$(model_of text) -> exp/text/seedS; joint models, config $joint_config$($pretrain_hubert || $demo_bert ||
       echo ", $(model_of joint)") -> exp/joint/seedS, seeds $seeds (text: $text_source$([[ $text_source == *asr* ]] &&
       echo ", asr $( [ "$asr_model" = pocketsphinx ] && echo pocketsphinx || model_of asr)"))"
@@ -191,7 +196,7 @@ fi
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   stage_banner 1
   local/emo7_merge.sh --nj $nj --cmd "$train_cmd" --exc-to-happy $exc_to_happy \
-    --min-duration $min_duration --vad-config conf/vad.conf \
+    --min-duration $min_duration --noise-reduction $noise_reduction --vad-config conf/vad.conf \
     "$data" data/cremad data/ravdess data/savee data/tess data/iemocap
 fi
 
@@ -271,9 +276,9 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   local/emo7_folds.sh --train-name $ssl_train --valid-name $valid_name "$data" "$protocols" "$folds/speech"
   echo $classes | tr ' ' '\n' > "$folds/classes.txt.tmp"   # posterior order (a held-out corpus may own a class)
   replace_if_changed "$folds/classes.txt.tmp" "$folds/classes.txt"
-  if $pretrain_hubert; then  # the stand-in for a downloaded HuBERT, per protocol on its TRAIN audio
-    steps/pretrain_hubert.sh --cmd "$cuda_cmd" --nfolds $nf --pretrain-config "$hubert_config" \
-      "$folds/speech" exp/hubert_demo
+  if $pretrain_hubert; then  # the stand-in for a downloaded HuBERT: once, on the demo speaker corpus
+    (cd ../voxceleb && ./run.sh --setup demo --stage 0 --stop-stage 0 &&
+       ./run.sh --setup demo --stage 6 --stop-stage 6 --demo-hubert true)
   fi
   for s in $seeds; do
     steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $nf --train-config "$ssl_config" --ssl-model "$ssl_model" \
@@ -313,7 +318,7 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   stage_banner 5
   systems="hubert=exp/ssl:$folds/speech"
   notes=("setup $setup: $ssl_config, $joint_config, $text_config; speech encoder $(
-    $pretrain_hubert && echo "the demo HuBERT, pre-trained per protocol on its $ssl_train audio ($hubert_config)" ||
+    $pretrain_hubert && echo "the demo HuBERT, pre-trained once on the demo VoxCeleb's training audio ($hubert_config; no emotion corpus)" ||
     echo "${ssl_model:-of $ssl_config}")."
     "Training part: \`$ssl_train\`$([ $ssl_train = train_aug ] && echo " (class-balanced: train plus augmented copies of train; the SSL step reads their audio)"); the epoch is selected on the protocol's \`$valid_name\` part by UA$(
     [ $balance = largest ] || echo " (--balance paper: train and valid balanced together as in paper 004, augmented copies in both)"); the test part is scored once.")
@@ -330,7 +335,7 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   notes+=("Rows are UA / WA in % on each protocol's TEST part. Demo numbers are not comparable with the paper's (separate table below).")
   # the seeds redraw only the classifiers' training (issue 20, item 2): say what they share
   fixed="the corpora, the splits and the augmented copies (seed $seed)"
-  if $pretrain_hubert; then fixed+=", the demo HuBERT (pre-trained once per protocol)"; else fixed+=", the pretrained speech encoder"; fi
+  if $pretrain_hubert; then fixed+=", the demo HuBERT (pre-trained once on the demo speaker corpus)"; else fixed+=", the pretrained speech encoder"; fi
   if $demo_bert; then fixed+=", the demo BERT (built once per protocol and transcript source)"; else fixed+=", the pretrained text encoder"; fi
   notes+=("Seeds $seeds redraw the training of each system (new layers' initialisation, batch order); they share $fixed, so the spread over seeds leaves out the variance of those; the baselines are one run (seed $seed).")
   note_opts=()

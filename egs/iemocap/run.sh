@@ -17,7 +17,8 @@
 #   stage 3: speech emotion models per fold (transfer modes in --ser-modes)
 #   stage 4: BERT text models per fold and text source; SSL speech (HuBERT) and joint HuBERT+BERT
 #            models per fold
-#            (the demo HuBERT pre-trained per fold on TRAIN audio unless --ssl-model is given)
+#            (with --setup demo and no --ssl-model: the demo HuBERT, pre-trained once on the demo
+#            speaker corpus by ../voxceleb stage 6 and shared with egs/emo7)
 #   stage 5: late fusion of speech and text log-posteriors
 #   stage 6: UA/WA per fold, confusion matrices, RESULTS.md; the packaged model exp/expN/model
 #            (steps/export_model.sh: the 5 fold models as an ensemble; emorec-infer --model)
@@ -46,7 +47,6 @@ text_config=                     # empty: conf/text_$setup.yaml
 text_model=                      # local BERT dir or cached name; empty: the config's model.encoder, else a small BERT built per fold
 ssl_config=                      # empty: conf/ssl_$setup.yaml (paper: hubert-base-ls960, Table 7 of paper 004)
 joint_config=                    # empty: conf/joint_$setup.yaml (paper: hubert-base-ls960 + bert-base-uncased)
-hubert_config=conf/hubert_demo.yaml  # setup demo: the demo HuBERT's pre-training
 text_source="ref asr"            # transcripts of the text, joint and fusion systems: ref (the corpus's), asr (--asr-model's:
                                  # what exists at use time; systems named *_asr, the exported model uses them), or both
 asr_model=pocketsphinx           # text source asr: pocketsphinx, or a Whisper dir / cached name
@@ -99,9 +99,10 @@ runs=${seeds:-config}            # "config": one run with the configs' seed, in 
 run_dir() { if [ "$1" = config ]; then echo "$exp"; else echo "$exp/seed$1"; fi; }
 seed_opt() { if [ "$1" != config ]; then echo "--seed $1"; fi; }
 pretrain_hubert=false
+hubert_config=../voxceleb/conf/hubert_demo.yaml   # the demo HuBERT's (../voxceleb stage 6)
 if [ -z "$ssl_model" ] && [ "$setup" = demo ]; then
   pretrain_hubert=true
-  ssl_model=$exp/hubert_demo/foldJOB/model
+  ssl_model=../voxceleb/exp/hubert_demo/model
 fi
 if [ -z "$speaker_model" ]; then
   speaker_model=../voxceleb/exp/resnet_$setup/avg_model.pt
@@ -152,8 +153,8 @@ if $dry_run; then
   fi
   if in_range 4; then
     echo "stage 4: text models ($text_source transcripts), config $text_config, $(model_of text), on $folds -> $exp/text;" \
-      "SSL models, config $ssl_config, $($pretrain_hubert && echo "encoder: the demo HuBERT pre-trained per fold with" \
-      "$hubert_config ($exp/hubert_demo/foldK)" || model_of ssl); joint models, config $joint_config$($pretrain_hubert ||
+      "SSL models, config $ssl_config, $($pretrain_hubert && echo "encoder $ssl_model (pre-trained by ../voxceleb stage 6 with" \
+      "$hubert_config)" || model_of ssl); joint models, config $joint_config$($pretrain_hubert ||
       echo ", $(model_of joint)") -> $exp/{ssl,joint}"
   fi
   if in_range 5; then echo "stage 5: late fusion of $exp/ser_finetune and of $exp/ssl with the text models ($text_source transcripts) -> $exp/fusion{,_ssl}{,_asr}/{w1,znorm}"; fi
@@ -220,8 +221,10 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
     done
   done
   # Paper 004: a self-supervised speech encoder + linear classifier, and jointly with BERT.
-  if $pretrain_hubert; then  # once per fold, not per seed: it stands in for a downloaded model
-    steps/pretrain_hubert.sh --cmd "$cuda_cmd" --pretrain-config "$hubert_config" "$folds" "$exp/hubert_demo"
+  if $pretrain_hubert; then  # once, on the demo speaker corpus: it stands in for a downloaded model
+    vox_demo=(--setup demo --seed "$seed" --demo-dir "$PWD/$demo_dir")   # the demo VoxCeleb beside the demo IEMOCAP
+    (cd ../voxceleb && ./run.sh "${vox_demo[@]}" --stage 0 --stop-stage 0 &&
+       ./run.sh "${vox_demo[@]}" --stage 6 --stop-stage 6 --demo-hubert true)
   fi
   for r in $runs; do
     e=$(run_dir $r)
@@ -284,11 +287,11 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   fi
   ssl_note=
   if $pretrain_hubert; then
-    ssl_note=" The demo HuBERT ($hubert_config: ~0.4M parameters, pre-trained on a fold's ~13 min of training audio in about a CPU-minute) only stands in for a pretrained encoder so that the SSL code path runs; its pooled layers carry little emotion (its pre-training loss ends barely below guessing), so \`speech_ssl\` near chance says nothing about HuBERT."
+    ssl_note=" The demo HuBERT ($hubert_config: ~0.4M parameters, pre-trained once on the demo VoxCeleb's training audio, no emotion corpus) only stands in for a pretrained encoder so that the SSL code path runs; what \`speech_ssl\` reaches here says nothing about HuBERT."
   fi
   # the seeds redraw the emotion training only; say what one seed fixes (issue 20, item 2)
   fixed="the folds, the speaker model ($speaker_model, trained once)"
-  if $pretrain_hubert; then fixed+=", the demo HuBERT (pre-trained once per fold)"; fi
+  if $pretrain_hubert; then fixed+=", the demo HuBERT (pre-trained once on the demo speaker corpus)"; fi
   [ -n "$text_model" ] || [ "$setup" != demo ] || fixed+=", the demo BERT (built once per fold and text source)"
   seeds_note=" Seeds ($seeds) redraw only the emotion models' training (initialisation of the new layers, batch order, augmentation); they share $fixed, so the spread over seeds leaves out the variance of those components."
   [ -n "$seeds" ] || seeds_note=

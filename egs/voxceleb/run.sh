@@ -17,6 +17,9 @@
 #   stage 3: average the last checkpoints
 #   stage 4: extract embeddings
 #   stage 5: cosine scoring of the trials, EER / minDCF, RESULTS.md
+#   stage 6: with --demo-hubert true, the demo HuBERT pre-trained on the training set's
+#            audio (steps/pretrain_hubert.sh -> exp/hubert_demo/model): the stand-in for
+#            hubert-base-ls960 that egs/iemocap and egs/emo7 --setup demo share
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/utils/lib/script_init.sh"
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -37,6 +40,8 @@ exp=                             # empty: exp/resnet_$setup
 ngpu=1                           # GPUs of the training job (0: CPU; N>1: DDP)
 nnodes=1                         # nodes of the training job, each with --ngpu GPUs (slurm.pl; README: Slurm)
 num_avg=3                        # checkpoints averaged into the final model
+demo_hubert=false                # true: stage 6 pre-trains the demo HuBERT (the emotion recipes ask for it)
+hubert_config=conf/hubert_demo.yaml  # its pre-training config
 
 . utils/parse_options.sh
 positional_args 0 "$@"
@@ -45,6 +50,8 @@ check_enum setup paper demo
 [ -n "$train_config" ] || train_config=conf/train_$setup.yaml
 [ -n "$exp" ] || exp=exp/resnet_$setup
 [ -r "$train_config" ] || usage_error "cannot read config $train_config (in $PWD)"
+check_enum demo_hubert true false
+[ -r "$hubert_config" ] || usage_error "cannot read config $hubert_config (in $PWD)"
 
 if [ -z "$voxceleb_root" ]; then
   voxceleb_root=$demo_dir/VoxCeleb1
@@ -84,6 +91,7 @@ if $dry_run; then
   if in_range 3; then echo "stage 3: average of the last $num_avg checkpoints -> $exp/avg_model.pt"; fi
   if in_range 4; then echo "stage 4: embeddings of data/voxceleb_test${extra_trials[*]:+ and data/voxceleb1_all} with $exp/avg_model.pt"; fi
   if in_range 5; then echo "stage 5: cosine scoring of vox1_o${extra_trials[*]:+ ${extra_trials[*]%%=*}} -> RESULTS.md"; fi
+  if in_range 6 && $demo_hubert; then echo "stage 6: demo HuBERT, config $hubert_config, on $train_data -> exp/hubert_demo/model"; fi
   exit 0
 fi
 
@@ -155,4 +163,9 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   done
   local/voxceleb_results.sh --setup "$setup" --corpus "$corpus" --command "$EMOREC_COMMAND" \
     "$exp/avg_model.pt" "$train_config" "$train_data" RESULTS.md "${score_dirs[@]}"
+fi
+
+if [ $stage -le 6 ] && [ $stop_stage -ge 6 ] && $demo_hubert; then
+  stage_banner 6
+  steps/pretrain_hubert.sh --cmd "$cuda_cmd" --pretrain-config "$hubert_config" "$train_data" exp/hubert_demo
 fi

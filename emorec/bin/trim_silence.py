@@ -1,9 +1,12 @@
 """Remove the non-speech frames (vad.scp, steps/compute_vad.sh) from every utterance of a
 data dir and drop the ones left shorter than --min-duration.
 
-Usage: python -m emorec.bin.trim_silence [--min-duration 1.0] SRC_DIR DST_DIR WAV_DIR
+Usage: python -m emorec.bin.trim_silence [--min-duration 1.0] [--noise-reduction] SRC_DIR DST_DIR WAV_DIR
 
-The audio is read at 16 kHz (resampled on reading), the samples of the speech frames are
+The audio is read at 16 kHz (resampled on reading), with --noise-reduction its stationary
+noise is gated out (emorec.denoise.reduce_noise, the noise profile from the utterance's
+non-speech frames; paper 004's order: sample rate, noise reduction, silence removal; the
+VAD decisions were made on the original audio), the samples of the speech frames are
 kept (pauses shorter than the VAD's min_pause are speech, so they stay) and written as
 16-bit PCM WAV_DIR/<utt>.wav; DST_DIR gets the same lists as SRC_DIR for the kept
 utterances, wav.scp naming the trimmed files, utt2dur their durations, and no vad.scp
@@ -24,6 +27,7 @@ import soundfile
 
 from emorec.audio import AudioError, load_audio, parse_wav_scp
 from emorec.data.datadir import subset_data_dir
+from emorec.denoise import reduce_noise
 from emorec.fileio import DataDirError, atomic_write, write_kv
 from emorec.features import num_frames
 from emorec.vad import VadConfig, speech_samples
@@ -36,6 +40,8 @@ def main(argv=None) -> int:
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--min-duration", type=float, default=1.0, help="seconds (1.0)")
     ap.add_argument("--max-fail-frac", type=float, default=0.05)
+    ap.add_argument("--noise-reduction", action="store_true",
+                    help="gate out stationary noise before removing the silence (emorec.denoise)")
     ap.add_argument("--vad-config", help="the VAD option file vad.scp was made with (its "
                                          "frame length and shift cut the audio)")
     ap.add_argument("src_dir")
@@ -74,6 +80,8 @@ def main(argv=None) -> int:
                 if decisions.size != num_frames(wave.size, cfg.framing()):
                     raise ValueError(f"{decisions.size} VAD frames in {vad_scp} for "
                                      f"{wave.size} samples of {rx!r}")
+                if a.noise_reduction:
+                    wave = reduce_noise(wave, sr, noise=speech_samples(wave, 1 - decisions, cfg))
                 speech = speech_samples(wave, decisions, cfg)
                 n = speech.size
                 if n >= a.min_duration * sr:

@@ -19,6 +19,17 @@ Pooling: the mean over valid frames of the last layer (``mean``), or over valid 
 a learned softmax-weighted sum of all hidden layers (``weighted``, as SUPERB does). The
 valid frames of an utterance of n samples are the first
 ``encoder._get_feat_extract_output_lengths(n)``; padded frames never enter the pooling.
+The hidden layers are taken with hooks on the transformer layers, not from
+``output_hidden_states``: under LayerDrop (hubert-base-ls960: ``layerdrop: 0.1``) a
+skipped layer records no output there, so its input stands for its output (what the
+skip means) and every pass has all ``num_hidden_layers + 1`` states.
+
+Standardisation: each layer's mean vector (and the joint model's text vector) is
+standardised with per-dimension statistics of the training utterances (``Standardizer``:
+buffers, saved with the model; the identity until fitted) before the pooling weights and
+the linear layer see it. The pooled vectors of a frozen encoder share a large common part and vary
+little between utterances; unstandardised, the linear layer's learning rate, weight decay
+and dropout (which scales the common part too) work against that small variation.
 
 Padding and the attention mask: encoders whose CNN normalises per frame
 (``config.feat_extract_norm == "layer"``: hubert-large, wav2vec2-large-lv60, the demo
@@ -97,6 +108,31 @@ def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
+class Standardizer(nn.Module):
+    """(x - mean) / std per dimension, the statistics those of training vectors (buffers:
+    saved with the model); the identity until ``fit``."""
+
+    def __init__(self, *shape: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(*shape))
+        self.register_buffer("std", torch.ones(*shape))
+
+    @property
+    def fitted(self) -> bool:
+        return not (bool(torch.all(self.mean == 0)) and bool(torch.all(self.std == 1)))
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> None:
+        """From training vectors x [N, *shape]; a dimension that does not vary is only centred."""
+        x = x.to(self.mean.device, torch.float64)
+        std = x.std(0, unbiased=False)
+        self.mean.copy_(x.mean(0))
+        self.std.copy_(torch.where(std > 1e-6 * std.max().clamp(min=1e-30), std, torch.ones_like(std)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
 class SSLPooledEncoder(nn.Module):
     """A speech SSL encoder whose output is one vector an utterance (see the module doc)."""
 
@@ -108,8 +144,10 @@ class SSLPooledEncoder(nn.Module):
             raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
         self.encoder, self.mode, self.pooling, self.do_normalize = encoder, mode, pooling, do_normalize
         self.hidden_size = int(encoder.config.hidden_size)
+        self.num_states = encoder.config.num_hidden_layers + 1 if pooling == "weighted" else 1
         if pooling == "weighted":
-            self.layer_weights = nn.Parameter(torch.zeros(encoder.config.num_hidden_layers + 1))
+            self.layer_weights = nn.Parameter(torch.zeros(self.num_states))
+        self.standardize = Standardizer(self.num_states, self.hidden_size)
         if mode == "head":
             encoder.requires_grad_(False)
         elif mode == "partial":
@@ -129,7 +167,9 @@ class SSLPooledEncoder(nn.Module):
         return self.combine(self.layer_means(wave, lengths))
 
     def combine(self, means: torch.Tensor) -> torch.Tensor:
-        """Pooled vectors [B, H] from layer_means' [B, K, H] (the pooling is linear in the layers)."""
+        """Pooled vectors [B, H] from layer_means' [B, K, H], standardised (the pooling is
+        linear in the layers)."""
+        means = self.standardize(means)
         if self.pooling == "weighted":
             return (means * torch.softmax(self.layer_weights, 0)[None, :, None]).sum(1)
         return means[:, 0]
@@ -139,15 +179,50 @@ class SSLPooledEncoder(nn.Module):
         the last one (K = 1)."""
         if self.do_normalize:
             wave = normalize_waveform(wave, lengths)
-        kw = {"output_hidden_states": self.pooling == "weighted"}
+        kw = {}
         if takes_attention_mask(self.encoder):
             kw["attention_mask"] = (torch.arange(wave.shape[1], device=wave.device)[None]
                                     < lengths[:, None]).long()
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.mode != "head"):
-            out = self.encoder(wave, **kw)
-        layers = out.hidden_states if self.pooling == "weighted" else (out.last_hidden_state,)
+            if self.pooling == "weighted":
+                layers = self._hidden_states(wave, kw)
+            else:
+                layers = (self.encoder(wave, **kw).last_hidden_state,)
         mask = self.frame_mask(lengths, layers[0].shape[1])
         return torch.stack([masked_mean(h, mask) for h in layers], 1)
+
+    def _hidden_states(self, wave: torch.Tensor, kw: dict) -> list:
+        """The input of the first transformer layer and the output of each (transformers'
+        hidden_states); a layer skipped by LayerDrop passes its input on."""
+        layers = self.encoder.encoder.layers
+        states = [None] * (len(layers) + 1)
+
+        def save_input(i):
+            def hook(module, args, kwargs):
+                states[i] = args[0] if args else kwargs["hidden_states"]
+            return hook
+
+        def save_output(i):
+            def hook(module, args, output):
+                states[i + 1] = output[0] if isinstance(output, tuple) else output
+            return hook
+
+        handles = [h for i, layer in enumerate(layers)
+                   for h in (layer.register_forward_pre_hook(save_input(i), with_kwargs=True),
+                             layer.register_forward_hook(save_output(i)))]
+        try:
+            last = self.encoder(wave, **kw).last_hidden_state
+        finally:
+            for h in handles:
+                h.remove()
+        # skipped layers saw nothing: the state before the first layer that ran is that
+        # layer's input, and a skipped layer's output is the state before it
+        if states[0] is None:
+            states[0] = next((h for h in states if h is not None), last)
+        for i in range(1, len(states)):
+            if states[i] is None:
+                states[i] = states[i - 1]
+        return states
 
 
 class SSLClassifier(nn.Module):
@@ -168,20 +243,25 @@ class SSLClassifier(nn.Module):
 
 class JointClassifier(nn.Module):
     """Paper 004, III.D.2: the SSL encoder on the audio and a BERT encoder on the transcript,
-    each last hidden state mean-pooled over valid positions, dropout, concatenated, one
-    linear layer; trained end to end."""
+    each last hidden state mean-pooled over valid positions, standardised, dropout,
+    concatenated, one linear layer; trained end to end."""
 
     def __init__(self, speech: SSLPooledEncoder, text_encoder: nn.Module, num_classes: int, dropout: float = 0.1):
         super().__init__()
         self.speech, self.text = speech, text_encoder
         self.dropout = nn.Dropout(dropout)
+        self.text_standardize = Standardizer(int(text_encoder.config.hidden_size))
         self.head = nn.Linear(speech.hidden_size + int(text_encoder.config.hidden_size), num_classes)
 
-    def forward(self, wave, lengths, input_ids, attention_mask, token_type_ids=None):
+    def text_vector(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        """The mean of BERT's last hidden state over the transcript's tokens, unstandardised."""
         kw = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             kw["token_type_ids"] = token_type_ids
-        t = masked_mean(self.text(**kw).last_hidden_state, attention_mask.bool())
+        return masked_mean(self.text(**kw).last_hidden_state, attention_mask.bool())
+
+    def forward(self, wave, lengths, input_ids, attention_mask, token_type_ids=None):
+        t = self.text_standardize(self.text_vector(input_ids, attention_mask, token_type_ids))
         s = self.speech(wave, lengths)
         return self.head(torch.cat([self.dropout(s), self.dropout(t)], dim=-1))
 

@@ -19,6 +19,13 @@ layers (classifier, layer weights) at optim.lr; biases and norms without weight 
 Head mode (SSL family, no cropping): the frozen encoder's per-layer means over valid
 frames of every utterance are computed once and reused each epoch (the pooling is linear
 in the layers), so 6 epochs cost one pass of the encoder; the audio is not read again.
+
+Standardisation (both families, every mode): before the first training step the pooled
+layers are standardised with the statistics of the training utterances
+(emorec.models.ssl.Standardizer): in head mode those of the cached layer means of
+every training utterance, otherwise of the starting encoder's on at most STANDARDIZE_UTTS
+of them (evenly spaced, whole utterances); the joint model's text vectors: of those
+utterances' transcripts. Saved with the model; a resumed run keeps them.
 """
 from __future__ import annotations
 
@@ -48,6 +55,8 @@ _MODEL = {"encoder": (optional(string), None), "mode": (one_of(*MODES), "head"),
           "pooling": (one_of(*POOLINGS), "mean"), "dropout": (number, 0.1)}
 _DATA = {"batch_size": (integer, 4), "max_batch_seconds": (number, 0.0), "max_seconds": (number, 0.0),
          "eval_max_batch_seconds": (number, 120.0), "num_workers": (integer, 0)}
+
+STANDARDIZE_UTTS = 256
 
 SCHEMA = {"model": dict(_MODEL), "data": dict(_DATA), **_LOOP}
 JOINT_SCHEMA = {"model": {**_MODEL, "text_encoder": (optional(string), None), "max_len": (integer, 128)},
@@ -79,6 +88,7 @@ class SSLFamily:
         self.y_train = class_index(train.labels, classes, "train utt2emo")
         self.y_dev = class_index(dev.labels, classes, "dev utt2emo")
         self.one_by_one = False
+        self._standardized = False
         self._cache = {}  # id(WaveSet) -> the frozen encoder's layer means (head mode)
 
     def _speech_encoder(self):
@@ -119,25 +129,28 @@ class SSLFamily:
         if not self._cached(wset):
             return None
         if id(wset) not in self._cache:
-            speech = getattr(model, "module", model).speech
-            feats = torch.zeros(len(wset.utts), *self._cache_shape(speech))
-            with torch.no_grad():
-                for idx, inputs in eval_batches(wset, self.cfg["data"]["eval_max_batch_seconds"],
-                                                self.one_by_one, self.cfg["data"]["num_workers"]):
-                    with autocast_ctx(device, self.cfg["train"]["amp"]):
-                        means = speech.layer_means(inputs["wave"].to(device), inputs["lengths"].to(device))
-                    feats[idx] = means.float().cpu()
-            self._cache[id(wset)] = feats
+            self._cache[id(wset)] = self._layer_means(model, wset, device)
         return self._cache[id(wset)]
+
+    def _layer_means(self, model, wset: WaveSet, device) -> torch.Tensor:
+        """The encoder's layer means [N, K, H] of every utterance of wset, in eval mode
+        (batches as for scoring)."""
+        speech = getattr(model, "module", model).speech
+        was_training = speech.training
+        speech.eval()
+        feats = torch.zeros(len(wset.utts), speech.num_states, speech.hidden_size)
+        with torch.no_grad():
+            for idx, inputs in eval_batches(wset, self.cfg["data"]["eval_max_batch_seconds"],
+                                            self.one_by_one, self.cfg["data"]["num_workers"]):
+                with autocast_ctx(device, self.cfg["train"]["amp"]):
+                    means = speech.layer_means(inputs["wave"].to(device), inputs["lengths"].to(device))
+                feats[idx] = means.float().cpu()
+        speech.train(was_training)
+        return feats
 
     def _cached(self, wset: WaveSet) -> bool:
         return (self.frozen_cache and self.cfg["model"]["mode"] == "head"
                 and not (wset is self.train and self.cfg["data"]["max_seconds"] > 0))
-
-    @staticmethod
-    def _cache_shape(speech):
-        k = speech.encoder.config.num_hidden_layers + 1 if speech.pooling == "weighted" else 1
-        return k, speech.hidden_size
 
     def train_batches(self, epoch, rank, world):
         d = self.cfg["data"]
@@ -146,7 +159,27 @@ class SSLFamily:
                            self._extra(self.train_texts), audio=not self._cached(self.train))
 
     def forward(self, model, inputs, device):
+        if not self._standardized:
+            self._standardize(getattr(model, "module", model), device)
         return self._logits(model, inputs, device, self.train)
+
+    def _standardize(self, model, device):
+        """Fits the standardisation of the pooled vectors on the training utterances, once per
+        fresh model (a resumed one has it from its checkpoint)."""
+        self._standardized = True
+        if model.speech.standardize.fitted:
+            return
+        feats = self._frozen(model, self.train, device)
+        if feats is None:
+            feats = self._layer_means(model, self._sample(), device)
+        model.speech.standardize.fit(feats)
+
+    def _sample(self) -> WaveSet:
+        """At most STANDARDIZE_UTTS training utterances, evenly spaced, in training-set order."""
+        n = len(self.train.utts)
+        idx = np.unique(np.linspace(0, n - 1, min(n, STANDARDIZE_UTTS)).round().astype(int))
+        return WaveSet([self.train.utts[i] for i in idx], [self.train.wavs[i] for i in idx],
+                       self.train.num_samples[idx], None)
 
     def _logits(self, model, inputs, device, wset):
         feats = self._frozen(model, wset, device)
@@ -220,6 +253,22 @@ class JointFamily(SSLFamily):
             return dict(self.tok([texts[i] for i in idx], padding=True, truncation=True, max_length=max_len,
                                  return_tensors="pt"))
         return tokenise
+
+    def _standardize(self, model, device):
+        fresh = not model.text_standardize.fitted
+        super()._standardize(model, device)
+        if not fresh:
+            return
+        pos = {u: i for i, u in enumerate(self.train.utts)}
+        idx = [pos[u] for u in self._sample().utts]
+        tokenise = self._extra(self.train_texts)
+        was_training = model.text.training
+        model.text.eval()
+        with torch.no_grad():
+            vecs = torch.cat([model.text_vector(**{k: v.to(device) for k, v in tokenise(idx[i:i + 64]).items()})
+                              .float() for i in range(0, len(idx), 64)])
+        model.text.train(was_training)
+        model.text_standardize.fit(vecs)
 
     def _logits(self, model, inputs, device, wset):
         keep = ("input_ids", "attention_mask", "token_type_ids")
