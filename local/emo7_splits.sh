@@ -11,8 +11,10 @@
 # utterances until each class has --augment-target utterances (0: the largest class);
 # wavs under OUT_DIR/audio/aug/<protocol>, origins in train_aug/utt2orig.
 # Every dir is checked with utils/validate_data_dir.sh; the counts tables are printed.
-# Restartable: the splits are skipped when OUT_DIR/splits.done exists, a protocol's
-# augmentation when its train_aug/utt2orig exists.
+# Restartable (the restart rule of DEVELOPERS.md): the splits are skipped when they were
+# made from the same ALL_DIR (lists and audio) and seed (OUT_DIR/splits.done.stamp), a
+# protocol's augmentation when its train_aug was made from the same train part and
+# options (train_aug.stamp).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
@@ -27,7 +29,15 @@ out=$2
 for f in utt2emo utt2corpus utt2spk wav.scp; do
   [ -f "$all/$f" ] || { echo "$0: no such file $all/$f" >&2; exit 1; }
 done
-if [ ! -f "$out/splits.done" ]; then
+. "$EMOREC_ROOT/utils/lib/stamp.sh"
+# (ALL_DIR's lists by name: later stages add vectors to it)
+fp=(--final "$out/splits.done" --step emo7_splits --version 1 --option "seed=$seed")
+for f in wav.scp utt2spk utt2emo utt2corpus text spk2gender; do
+  [ ! -f "$all/$f" ] || fp+=(--input "$all/$f")
+done
+if ! stamp_done "${fp[@]}"; then
+  stamp_begin "${fp[@]}" --output "$out/strat" --output "$out/spk" --output "$out/loco" \
+    --output "$out/audio/aug"
   python -m emorec.bin.make_emo7_splits --seed "$seed" "$all" "$out"
   touch "$out/splits.done"
 fi
@@ -38,7 +48,10 @@ done
 text_opt=()
 [ -f "$all/text" ] || text_opt=(--no-text)
 for p in $protocols; do
-  if [ ! -f "$out/$p/train_aug/utt2orig" ]; then
+  fp=(--final "$out/$p/train_aug" --step augment_balance --version 1 --input "$out/$p/train"
+      --option "seed=$seed" --option "target=$augment_target" --option "ops=$augment_ops")
+  if ! stamp_done "${fp[@]}"; then
+    stamp_begin "${fp[@]}" --output "$out/audio/aug/$p"
     python -m emorec.bin.augment_balance --seed "$seed" --target "$augment_target" \
       --ops "$augment_ops" "$out/$p/train" "$out/$p/train_aug.tmp" "$out/audio/aug/$p"
     rm -rf "$out/$p/train_aug"

@@ -212,9 +212,11 @@ def test_report_names_the_corpus_and_labels_the_paper_column(tmp_path):
     common = ["--data", str(data), "--protocols", "strat loco", "--classifiers", "knn naive_bayes",
               "--paper-table", str(CONFIG.parent / "paper004_table6.tsv"),
               str(tmp_path / "exp"), str(out)]
-    assert report_baselines.main(["--corpus", "DEMO corpus (demo/)", "--demo", "true"] + common) == 0
+    roots = tmp_path / "corpus_roots"   # as the data preps record them
+    roots.write_text("cremad demo /x/demo/CREMA-D\ntess demo /x/demo/TESS\n")
+    assert report_baselines.main(["--corpus-roots", str(roots), "--demo", "true"] + common) == 0
     md = out.read_text()
-    assert "- corpus: DEMO corpus (demo/)" in md
+    assert "- corpus: DEMO (synthetic, not the real corpus): cremad /x/demo/CREMA-D, tess /x/demo/TESS" in md
     assert "**Not comparable**" in md
     strat, loco = md.split("## Leave one corpus out")[0], md.split("## Leave one corpus out")[1]
     assert "62.94" in strat and "56.72" in strat and "62.94" not in loco     # paper: strat only
@@ -229,8 +231,9 @@ def test_report_names_the_corpus_and_labels_the_paper_column(tmp_path):
     assert len(pngs) == 2 and all(p.stat().st_size > 1000 for p in pngs)
     assert "tess" in md and f"`{data / 'loco'}`: utterances per part" in md    # the counts tables
     assert "| a | 80 | 24 | 24 |" in md
-    assert report_baselines.main(["--corpus", "real: /data/CREMA-D ...", "--demo", "false"] + common) == 0
-    assert "Not comparable" not in out.read_text()
+    roots.write_text("cremad real /data/CREMA-D\ntess real /data/TESS\n")
+    assert report_baselines.main(["--corpus-roots", str(roots), "--demo", "false"] + common) == 0
+    assert "Not comparable" not in out.read_text() and "- corpus: real: cremad /data/CREMA-D" in out.read_text()
 
 
 def test_a_split_whose_train_aug_needs_no_copies_trains_on_train(tmp_path, shell_env, emorec_root):

@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from emorec.fileio import DataDirError, atomic_dir, atomic_write, is_done, read_kv
+from emorec.fileio import DataDirError, atomic_dir, atomic_write, read_kv
 
 
 def test_read_kv_names_file_and_line(tmp_path):
@@ -38,15 +38,3 @@ def test_atomic_dir_has_the_umask_mode_not_0700(tmp_path):
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
 
 
-def test_is_done_is_makes_rule(tmp_path):
-    inp, out = tmp_path / "in", tmp_path / "out"
-    inp.write_text("x")
-    assert not is_done(out, inp)
-    out.write_text("y")
-    os.utime(inp, (1, 1))
-    assert is_done(out, inp)
-    os.utime(inp, None)
-    os.utime(out, (1, 1))
-    assert not is_done(out, inp)
-    with pytest.raises(FileNotFoundError, match="missing input"):
-        is_done(out, tmp_path / "nope")

@@ -196,7 +196,7 @@ def test_kill_and_rerun(tmp_path, shell_env):
     try:
         deadline = time.time() + 150
         while time.time() < deadline:
-            done = [j for j in range(1, 5) if (fdir / f"raw_fbank_killed.{j}.scp.done").exists()]
+            done = [j for j in range(1, 5) if (fdir / f"raw_fbank_killed.{j}.scp").exists()]
             if done == [2, 3, 4] and (fdir / "raw_fbank_killed.1.ark.tmp").exists():
                 break
             assert proc.poll() is None, proc.stdout.read().decode()

@@ -34,6 +34,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/utils/lib/script_init.sh"
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./cmd.sh
+. utils/lib/stamp.sh
 
 stage=0
 stop_stage=5
@@ -103,19 +104,11 @@ if [ -z "$ssl_model" ] && [ "$setup" = demo ]; then
   pretrain_hubert=true
   ssl_model=exp/hubert_demo/foldJOB/model
 fi
-if $use_demo; then
-  corpus="DEMO corpora (synthetic, $demo_dir/{CREMA-D,RAVDESS,SAVEE,TESS,IEMOCAP_full_release}); not the real corpora"
-else
-  corpus="real: CREMA-D $crema_d, RAVDESS $ravdess, SAVEE $savee, TESS $tess, IEMOCAP $iemocap"
-fi
 report() {  # RESULTS.md: the baselines (stage 3), then with the Table 8 section (stage 5: "$@")
   python -m emorec.bin.report_baselines --data "$data" --protocols "strat spk loco" \
-    --feature-sets "$baseline_features" --all-dir "$data/all" --corpus "$corpus" \
+    --feature-sets "$baseline_features" --all-dir "$data/all" --corpus-roots "$data/all/corpus_roots" \
     --demo $use_demo --paper-table conf/paper004_table6.tsv --command "$EMOREC_COMMAND" "$@" \
     exp/baselines RESULTS.md
-}
-replace_if_changed() {  # NEW OLD: NEW replaces OLD unless their contents are the same
-  if cmp -s "$1" "$2"; then rm -f "$1"; else mv "$1" "$2"; fi
 }
 # protocols of stages 3-5: the splits of stage 2 (loco: one per corpus)
 protocols() {
@@ -192,7 +185,9 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
            "no augmented vectors; its baselines train on $data/$p/train"
       continue
     fi
-    if [ ! -f "$aug/utt2spk" ]; then
+    fp=(--final "$aug" --step augmented_subset --version 1 --input "$data/$p/train_aug")
+    if ! stamp_done "${fp[@]}"; then
+      stamp_begin "${fp[@]}"
       awk '$1 != $2 { print $1 }' "$data/$p/train_aug/utt2orig" > "$data/$p/augmented.list"
       utils/subset_data_dir.sh --utt-list "$data/$p/augmented.list" "$data/$p/train_aug" "$aug.tmp"
       rm -f "$data/$p/augmented.list"
@@ -220,10 +215,8 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   for c in cremad ravdess savee tess iemocap; do
     [ -f "data/$c/text" ] && texts+=("data/$c/text")
   done
-  # (rewritten only when changed: the text folds, and the demo BERT built from them, are
-  # remade when their transcripts are newer)
   cat "${texts[@]}" | utils/filter_scp.pl "$data/all/utt2spk" | LC_ALL=C sort > "$data/text.ref.tmp"
-  replace_if_changed "$data/text.ref.tmp" "$data/text.ref"
+  mv "$data/text.ref.tmp" "$data/text.ref"
   # Folds: the K-th protocol is foldK of every view. Those whose test part has reference
   # transcripts come first, so the text views (utterances with a transcript; a protocol
   # without any, leave-one-out of a corpus without transcripts, has none) number theirs
@@ -241,7 +234,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   # Paper 004, Table 8: HuBERT + linear classifier; BERT on the transcripts; both jointly.
   local/emo7_folds.sh --train-name $ssl_train "$data" "$protocols" "$folds/speech"
   echo $classes | tr ' ' '\n' > "$folds/classes.txt.tmp"   # posterior order (a held-out corpus may own a class)
-  replace_if_changed "$folds/classes.txt.tmp" "$folds/classes.txt"
+  mv "$folds/classes.txt.tmp" "$folds/classes.txt"
   if $pretrain_hubert; then  # the stand-in for a downloaded HuBERT, per protocol on its TRAIN audio
     steps/pretrain_hubert.sh --cmd "$cuda_cmd" --nfolds $nf --pretrain-config "$hubert_config" \
       "$folds/speech" exp/hubert_demo
@@ -251,9 +244,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   for src in $text_source; do
     sfx=${src/ref/}; sfx=${sfx:+_$sfx}     # ref: exp/{text,joint}; asr: exp/{text,joint}_asr
     if [ $src = asr ]; then
-      if [ ! -s "$data/all_asr/text" ] || [ "$data/all/wav.scp" -nt "$data/all_asr/text" ]; then
-        steps/transcribe.sh --nj $nj --cmd "$cuda_cmd" --asr-model "$asr_model" "$data/all" "$data/all_asr"
-      fi
+      steps/transcribe.sh --nj $nj --cmd "$cuda_cmd" --asr-model "$asr_model" "$data/all" "$data/all_asr"
       python -m emorec.bin.compute_wer "$data/text.ref" "$data/all_asr/text" > "$data/all_asr/wer.txt.tmp"
       mv "$data/all_asr/wer.txt.tmp" "$data/all_asr/wer.txt"
       echo "$0: ASR ($asr_model) against the reference transcripts: $(cat "$data/all_asr/wer.txt")"

@@ -13,8 +13,8 @@ the corpora's reference transcripts or an ASR output), every part gets a `text`
 and keeps only the utterances that have a non-empty transcript (an augmented copy takes
 its original's, train_aug/utt2orig); OUT_DIR/text_coverage.txt counts, per fold and part,
 the utterances kept and those dropped for want of one. A part left empty is an error.
-Written to a temporary dir and renamed; skipped when OUT_DIR/folds.txt is newer than
-every input and lists the same protocols (--skip-done).
+Written to a temporary dir and renamed; with --skip-done, skipped when made from the same
+inputs and options (emorec.stamp, OUT_DIR.stamp).
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from pathlib import Path
 
 from emorec.data.datadir import subset_data_dir
 from emorec.data.emo7 import transcripts_of
-from emorec.fileio import DataDirError, atomic_dir, is_done, read_kv, write_kv, write_lines
+from emorec.fileio import DataDirError, atomic_dir, read_kv, write_kv, write_lines
+from emorec.stamp import Stamp, options_of
 
 PARTS = {"dev": "valid", "test": "test"}
 
@@ -46,13 +47,14 @@ def main(argv=None) -> int:
     try:
         if not protocols:
             raise ValueError("no protocol given")
-        inputs = [root / p / src / "utt2spk" for p in protocols for src in parts.values()]
+        inputs = [root / p / src for p in protocols for src in parts.values()]
         inputs += [a.text] if a.text else []
         listing = [f"fold{k} {p}" for k, p in enumerate(protocols, 1)]
-        if (a.skip_done and is_done(out / "folds.txt", inputs)
-                and (out / "folds.txt").read_text(encoding="utf-8").splitlines() == listing):
-            print(f"make_emo7_folds: {out} is up to date, skipping")
+        stamp = Stamp(out, step="make_emo7_folds", version=1, inputs=inputs,
+                      options=options_of(a, "data_root", "text", "out_dir"))
+        if a.skip_done and stamp.done():
             return 0
+        stamp.begin()
         transcripts = read_kv(a.text, allow_empty_value=True) if a.text else {}
         coverage = []
         with atomic_dir(out) as tmp:

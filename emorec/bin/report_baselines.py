@@ -212,7 +212,8 @@ def main(argv=None) -> int:
     ap.add_argument("--feature-sets", default="handcrafted egemaps")
     ap.add_argument("--classifiers", default="knn mlp xgboost lightgbm logreg random_forest "
                                              "naive_bayes decision_tree")
-    ap.add_argument("--corpus", required=True, help="the corpus, named in the header")
+    ap.add_argument("--corpus-roots", required=True,
+                    help="the data prep's corpus_roots file: names the corpus in the header")
     ap.add_argument("--demo", type=_bool, required=True,
                     help="true: the numbers are on the demo corpus (paper column not comparable)")
     ap.add_argument("--all-dir", help="merged data dir, for its counts table")
@@ -268,7 +269,7 @@ def main(argv=None) -> int:
         L = [f"# {title}", "", f"- date: {datetime.datetime.now():%Y-%m-%d %H:%M}",
              f"- git: {report._git_rev(Path(report.__file__).resolve().parents[1])}",
              f"- command: `{command}`"]
-        L.append(f"- corpus: {a.corpus}")
+        L.append(f"- corpus: {report.describe_corpus(a.corpus_roots)}")
         L.append("- metrics: WA = overall accuracy, UA = mean per-class recall (over the classes "
                  "present in the test part), in %, on each split's TEST part. Every hyper-parameter "
                  "(KNN's k, the other classifiers' grids in conf/baselines.yaml) is chosen on the "

@@ -38,7 +38,7 @@ def get_parser():
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="config override (repeatable)")
     p.add_argument("--skip-done", action="store_true",
-                   help="do nothing when EXP/final.pt (written last) exists")
+                   help="do nothing when EXP/final.pt was trained from the same data, config and options")
     p.add_argument("--stop-after-epochs", type=int, default=None,
                    help="stop (without final.pt) once this many epochs are done; for tests")
     return p
@@ -47,19 +47,8 @@ def get_parser():
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = get_parser().parse_args(argv)
-    from emorec.fileio import is_done
-
-    if args.skip_done and is_done(os.path.join(args.exp_dir, "final.pt")):
-        print(f"train: {args.exp_dir}/final.pt exists, skipping")
-        return 0
-    if args.ngpu > 1 and "LOCAL_RANK" not in os.environ:
-        # re-run this command under torchrun, one process per GPU (or CPU process)
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={args.ngpu}", "-m", "emorec.bin.train"] + argv
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        os.execvp(cmd[0], cmd)
-
     from emorec.fileio import atomic_write_text
+    from emorec.stamp import Stamp
     from emorec.train import checkpoint, loop, speech
     from emorec.train.config import ConfigError, dump_config, load_config
 
@@ -75,6 +64,24 @@ def main(argv=None):
     if args.dev_data and not dev_labels:
         dev_labels = os.path.join(args.dev_data, os.path.basename(labels))
     transfer = args.transfer or ("finetune" if args.init_from else "scratch")
+    try:
+        stamp = Stamp(os.path.join(args.exp_dir, "final.pt"), step="train", version=1,
+                      inputs=[p for p in (args.data, labels, args.dev_data, dev_labels, args.init_from) if p],
+                      options={"config": cfg, "transfer": transfer})
+    except FileNotFoundError as e:
+        print(f"train: ERROR: {e}", file=sys.stderr)
+        return 1
+    if args.skip_done and stamp.done():
+        return 0
+    if int(os.environ.get("RANK", "0")) == 0:  # another fingerprint: no resuming its checkpoints
+        stamp.begin(stale=[os.path.join(args.exp_dir, "best.pt")]
+                    + [c for _, c in checkpoint.epoch_checkpoints(args.exp_dir)])
+    if args.ngpu > 1 and "LOCAL_RANK" not in os.environ:
+        # re-run this command under torchrun, one process per GPU (or CPU process)
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={args.ngpu}", "-m", "emorec.bin.train"] + argv
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.execvp(cmd[0], cmd)
     if transfer != "scratch" and not args.init_from and not args.resume:
         print(f"train: ERROR: --transfer {transfer} needs --init-from CKPT", file=sys.stderr)
         return 1
