@@ -174,7 +174,8 @@ def open_job(me: str, args, version: int, options: dict, inputs=(),
     finished job with --skip-done (0)."""
     try:
         stamp = Stamp(args.scp_out, step=me, version=version, inputs=[args.wav_scp, *inputs],
-                      options={**options, "ark": os.path.abspath(args.ark_out)},
+                      options={**options, "max_fail_frac": args.max_fail_frac,
+                               "ark": os.path.abspath(args.ark_out)},
                       outputs=[args.ark_out] + ([utt2num_frames] if utt2num_frames else []))
     except FileNotFoundError as e:
         print(f"ERROR: {me}: {e}", file=sys.stderr)

@@ -114,6 +114,13 @@ def _show(v, width: int = 60) -> str:
     return s if len(s) <= width else s[:width - 3] + "..."
 
 
+def _grouped(what: str, paths: List[str]) -> List[str]:
+    """One phrase for many paths (a corpus moved: its audio files)."""
+    if len(paths) <= 1:
+        return [f"{what} {p}" for p in paths]
+    return [f"{what} {len(paths)} files under {os.path.commonpath(paths)}"]
+
+
 def differences(old: Mapping, new: Mapping, limit: int = 3) -> List[str]:
     """What changed between two fingerprints, in words (the first ``limit`` changes)."""
     why: List[str] = []
@@ -126,13 +133,9 @@ def differences(old: Mapping, new: Mapping, limit: int = 3) -> List[str]:
         if oo.get(k, "<unset>") != no.get(k, "<unset>"):
             why.append(f"option {k}: {_show(oo.get(k, '<unset>'))} -> {_show(no.get(k, '<unset>'))}")
     oi, ni = old.get("inputs") or {}, new.get("inputs") or {}
-    for k in sorted(set(oi) | set(ni)):
-        if k not in oi:
-            why.append(f"new input {k}")
-        elif k not in ni:
-            why.append(f"input {k} no longer used")
-        elif oi[k] != ni[k]:
-            why.append(f"input {k} changed")
+    why += _grouped("new input", sorted(set(ni) - set(oi)))
+    why += _grouped("input no longer used:", sorted(set(oi) - set(ni)))
+    why += [f"input {k} changed" for k in sorted(set(oi) & set(ni)) if oi[k] != ni[k]]
     if len(why) > limit:
         why = why[:limit] + [f"{len(why) - limit} more"]
     return why

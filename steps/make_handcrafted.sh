@@ -55,6 +55,7 @@ python -c "import emorec.bin.compute_handcrafted" 2>/dev/null \
 
 . "$EMOREC_ROOT/utils/lib/stamp.sh"
 fp=(--final "$data/$feature_set.scp" --step make_handcrafted --version 1 --option "feature_set=$feature_set"
+    --option "max_fail_frac=$max_fail_frac"
     --input "$data/wav.scp" --input "$data/utt2spk")
 [ -f "$data/vad.scp" ] && fp+=(--input "$data/vad.scp")
 if stamp_done "${fp[@]}"; then exit 0; fi

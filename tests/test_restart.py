@@ -192,9 +192,9 @@ def _recipe(tmp_path: Path) -> Path:
 
 
 def test_emo7_rerun_on_other_corpora_or_label_options_redoes_the_data(tmp_path, shell_env):
-    """Issue 20: a run on one corpus set, then reruns in the same folder with a label
-    option changed and with other corpus roots: the data stages are redone (an unchanged
-    rerun is not), and the corpus named comes from the data."""
+    """Issue 20: a run on one corpus set, then a rerun in the same folder with other
+    corpus roots and label options: the data stages are redone (an unchanged rerun is
+    not), and the corpus named comes from the data."""
     from emorec.data import demo_emo7
     from emorec.report import describe_corpus
 
@@ -223,14 +223,13 @@ def test_emo7_rerun_on_other_corpora_or_label_options_redoes_the_data(tmp_path, 
     n_merged = len((merged / "utt2emo").read_text().splitlines())
     log = run("A")
     assert "emo7_merge: redoing" not in log and "emo7_merge: data/emo7/all/counts.txt is up to date; skipping" in log
-    # label options: one is the merge's own, the other the RAVDESS prep's (its songs)
-    log = run("A", "--exc-to-happy", "true", "--include-song", "true")
-    why = log.split("emo7_merge: redoing ")[1].split("\n")[0]
-    assert 'option exc_to_happy: "false" -> "true"' in why and f"{sets['A']}/RAVDESS/" in why
-    assert len((merged / "utt2emo").read_text().splitlines()) > n_merged   # RAVDESS's songs are in
-    # other corpus roots: the data is redone, and named by them
+    # other corpus roots and label options (the merge's own, and the RAVDESS prep's songs):
+    # the data is redone, and named by the roots
     log = run("B", "--exc-to-happy", "true", "--include-song", "true")
-    assert "emo7_merge: redoing" in log
+    why = log.split("emo7_merge: redoing ")[1].split("\n")[0]
+    assert why.startswith('data/emo7/all/counts.txt: option exc_to_happy: "false" -> "true"; new input ')
+    assert f"files under {sets['B']}" in why and f"input no longer used: " in why
+    assert len((merged / "utt2emo").read_text().splitlines()) > n_merged   # RAVDESS's songs are in
     corpus = describe_corpus(merged / "corpus_roots")
     assert f"cremad {sets['B']}/CREMA-D" in corpus and str(sets["A"]) not in corpus
     assert str(sets["B"]) in (rec / "data/cremad/wav.scp").read_text()
