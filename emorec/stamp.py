@@ -141,6 +141,16 @@ def differences(old: Mapping, new: Mapping, limit: int = 3) -> List[str]:
     return why
 
 
+SPEED_ONLY = {"data": ("num_workers",), "train": ("num_threads",)}  # config keys that change speed only
+
+
+def config_options(cfg: Mapping) -> Dict[str, object]:
+    """A resolved training config as a Stamp's options, less the keys that change only
+    speed (a run resumed with other loader workers ends bit-identical)."""
+    return {sec: ({k: v for k, v in val.items() if k not in SPEED_ONLY.get(sec, ())}
+                  if isinstance(val, Mapping) else val) for sec, val in cfg.items()}
+
+
 def options_of(args, *exclude: str) -> Dict[str, object]:
     """An argparse namespace's values as a Stamp's options, less ``exclude`` (the
     inputs and outputs, which the Stamp knows otherwise, and what does not change the

@@ -48,11 +48,11 @@ def main(argv=None) -> int:
     if a.num_threads > 0:
         cfg["train"]["num_threads"] = a.num_threads
     work = Path(a.work_dir)
-    from emorec.stamp import Stamp
+    from emorec.stamp import Stamp, config_options
 
     try:
         stamp = Stamp(work / "model", step="pretrain_hubert", version=1, inputs=[a.train_data_dir],
-                      options={"config": cfg})
+                      options={"config": config_options(cfg)})
     except FileNotFoundError as e:
         print(f"pretrain_hubert: ERROR: {e}", file=sys.stderr)
         return 1

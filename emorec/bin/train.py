@@ -48,7 +48,7 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = get_parser().parse_args(argv)
     from emorec.fileio import atomic_write_text
-    from emorec.stamp import Stamp
+    from emorec.stamp import Stamp, config_options
     from emorec.train import checkpoint, loop, speech
     from emorec.train.config import ConfigError, dump_config, load_config
 
@@ -67,7 +67,7 @@ def main(argv=None):
     try:
         stamp = Stamp(os.path.join(args.exp_dir, "final.pt"), step="train", version=1,
                       inputs=[p for p in (args.data, labels, args.dev_data, dev_labels, args.init_from) if p],
-                      options={"config": cfg, "transfer": transfer})
+                      options={"config": config_options(cfg), "transfer": transfer})
     except FileNotFoundError as e:
         print(f"train: ERROR: {e}", file=sys.stderr)
         return 1

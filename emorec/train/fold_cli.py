@@ -53,7 +53,7 @@ def fold_config(prog: str, schema: dict, a, ap: argparse.ArgumentParser,
                 encoders: Dict[str, Tuple[Optional[str], str]]) -> Tuple[Optional[int], Optional[dict]]:
     """``encoders`` maps a model.KEY to (the value given on the command line, its option).
     Returns (exit status, None) to stop now, or (None, config) to train."""
-    from emorec.stamp import Stamp, options_of
+    from emorec.stamp import Stamp, config_options, options_of
     from emorec.train.config import ConfigError, load_config
 
     try:
@@ -85,8 +85,9 @@ def fold_config(prog: str, schema: dict, a, ap: argparse.ArgumentParser,
     try:
         stamp = Stamp(Path(a.exp_dir) / "test.logpost.ark", step=prog, version=1, log=print,
                       inputs=[a.fold_data_dir] + ([a.classes] if a.classes else []) + local_encoders,
-                      options={"config": cfg, **options_of(a, "fold_data_dir", "exp_dir", "classes", "set",
-                                                           "config", "num_threads", "ngpu")})
+                      options={"config": config_options(cfg),
+                               **options_of(a, "fold_data_dir", "exp_dir", "classes", "set", "config",
+                                            "num_threads", "ngpu")})
     except FileNotFoundError as e:
         print(f"{prog}: ERROR: {e}", file=sys.stderr)
         return 1, None
