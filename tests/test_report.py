@@ -79,8 +79,7 @@ def test_unscored_test_utterances_are_errors(exp, monkeypatch):
 def _roots(exp, kind="real"):
     """The corpus_roots file a data prep writes (emorec.data.datadir.write_corpus_roots)."""
     path = exp / "corpus_roots"
-    path.write_text(f"iemocap {kind} /data/x
-")
+    path.write_text(f"iemocap {kind} /data/x\n")
     return str(path)
 
 
