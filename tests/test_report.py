@@ -106,7 +106,7 @@ def test_report_cli_writes_results_and_pngs(exp):
     for p in pngs:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the corpus must be named
-    r = subprocess.run(["bash", "-c", cmd.replace('--corpus-roots "{_roots(exp)}" ', "")], cwd=ROOT,
+    r = subprocess.run(["bash", "-c", cmd.replace(f'--corpus-roots "{_roots(exp)}" ', "")], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "--corpus-roots is required" in r.stderr
 

@@ -181,7 +181,7 @@ def test_average_model(setup, shell_env):
     torch.testing.assert_close(avg["model"][k], (e1[k] + e2[k]) / 2)
     assert avg["averaged"] == ["epoch_1.pt", "epoch_2.pt"]
 
-    # a rerun keeps the average; a newer epoch checkpoint makes it average again
+    # a rerun keeps the average, even after a touch; another epoch checkpoint makes it average again
     def average():
         return subprocess.run(["bash", "steps/average_model.sh", "--num", "2", str(exp), str(exp / "avg2.pt")],
                               env=shell_env, check=True, capture_output=True, text=True, timeout=120,
@@ -189,4 +189,8 @@ def test_average_model(setup, shell_env):
     before = (exp / "avg2.pt").stat().st_mtime_ns
     assert "up to date" in average().stderr and (exp / "avg2.pt").stat().st_mtime_ns == before
     os.utime(exp / "epoch_2.pt", ns=(before + 10**9, before + 10**9))
+    assert "up to date" in average().stderr and (exp / "avg2.pt").stat().st_mtime_ns == before
+    ck = _load(exp / "epoch_2.pt")
+    ck["model"][k] = ck["model"][k] + 1                                # another epoch 2
+    torch.save(ck, exp / "epoch_2.pt")
     assert "up to date" not in average().stderr and (exp / "avg2.pt").stat().st_mtime_ns > before
