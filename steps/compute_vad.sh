@@ -16,8 +16,9 @@
 # Writes <vad-dir>/vad_<name>.JOB.{ark,scp} and then <data-dir>/vad.scp: per utterance a
 # float vector of 0/1, one per 25 ms / 10 ms frame, the same frames as steps/make_fbank.sh
 # gives the same audio (read at 16 kHz, resampled on reading).  Restartable: a job whose
-# scp was made from the same wav.scp, audio and config (its .scp.stamp) is skipped.  Bad audio is logged as "WARNING:
-# <wav.scp>:<line>: <utt>: <reason>" and skipped (Kaldi's 5% rule).
+# scp was made from the same wav.scp, audio and config (its .scp.stamp) is skipped.  Bad
+# audio is logged as "WARNING: <wav.scp>:<line>: <utt>: <reason>" and skipped (Kaldi's 5%
+# rule).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 

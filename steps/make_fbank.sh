@@ -21,8 +21,8 @@
 #
 # Restartable: a job whose scp (renamed into place after its ark) was made from the same
 # wav.scp, audio and config (its .scp.stamp; the restart rule of DEVELOPERS.md) is
-# skipped, so rerunning after a kill finishes only the rest.  Bad audio (missing/empty/corrupt/too short) is logged as
-# "WARNING: <wav.scp>:<line>: <utt>: <reason>" in the job log and skipped; a job fails
+# skipped, so rerunning after a kill finishes only the rest.  Bad audio
+# (missing/empty/corrupt/too short) is logged as "WARNING: <wav.scp>:<line>: <utt>: <reason>" in the job log and skipped; a job fails
 # when more than 5% of its utterances fail, and so does this script when more than 5%
 # of all utterances got no features (Kaldi's 5% rule; Kaldi's binaries only fail a job
 # in which nothing succeeded, we apply the 5% to each job too). Within the 5%, the

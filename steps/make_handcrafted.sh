@@ -23,8 +23,8 @@
 # per utterance. Restartable (the restart rule of DEVELOPERS.md): nothing is done when
 # <data-dir>/<set>.scp (written last) was made from the same wav.scp (and audio), utt2spk,
 # vad.scp and feature set (<set>.scp.stamp); a job whose scp was made from the same
-# inputs is skipped. Bad audio is logged as "WARNING: <wav.scp>:<line>: <utt>: <reason>" in the job
-# log and skipped (Kaldi's 5% rule, as steps/make_fbank.sh).
+# inputs is skipped. Bad audio is logged as "WARNING: <wav.scp>:<line>: <utt>: <reason>" in
+# the job log and skipped (Kaldi's 5% rule, as steps/make_fbank.sh).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
