@@ -45,8 +45,9 @@ if stamp_done "${fp[@]}"; then
   cat "$out/all/counts.txt"
   exit 0
 fi
+# (trimmed wavs of a killed run with the same fingerprint are reused: emorec.bin.trim_silence)
 stamp_begin "${fp[@]}" --output "$out/combined" --output "$out/mapped" --output "$out/all" \
-  --output "$out/audio/trimmed"
+  --stale "$out/audio/trimmed"
 exc_opt=()
 [ "$exc_to_happy" = true ] && exc_opt=(--exc-to-happy)
 

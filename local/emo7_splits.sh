@@ -37,7 +37,7 @@ for f in wav.scp utt2spk utt2emo utt2corpus text spk2gender; do
 done
 if ! stamp_done "${fp[@]}"; then
   stamp_begin "${fp[@]}" --output "$out/strat" --output "$out/spk" --output "$out/loco" \
-    --output "$out/audio/aug"
+    --stale "$out/audio/aug"
   python -m emorec.bin.make_emo7_splits --seed "$seed" "$all" "$out"
   touch "$out/splits.done"
 fi
@@ -51,7 +51,7 @@ for p in $protocols; do
   fp=(--final "$out/$p/train_aug" --step augment_balance --version 1 --input "$out/$p/train"
       --option "seed=$seed" --option "target=$augment_target" --option "ops=$augment_ops")
   if ! stamp_done "${fp[@]}"; then
-    stamp_begin "${fp[@]}" --output "$out/audio/aug/$p"
+    stamp_begin "${fp[@]}" --stale "$out/audio/aug/$p"   # (a killed run's copies are reused)
     python -m emorec.bin.augment_balance --seed "$seed" --target "$augment_target" \
       --ops "$augment_ops" "$out/$p/train" "$out/$p/train_aug.tmp" "$out/audio/aug/$p"
     rm -rf "$out/$p/train_aug"
