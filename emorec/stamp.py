@@ -32,7 +32,6 @@ import os
 import re
 import shutil
 import sys
-from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Union
 
 DIGEST_MAX = 4 << 20  # bytes; bigger inputs are known by size, mtime and inode
@@ -41,6 +40,7 @@ PathLike = Union[str, os.PathLike]
 # Below a directory input, what later steps add without changing it: Kaldi's splits of a
 # data dir (a function of its lists), logs, utils/fix_data_dir.sh's backups, temp dirs.
 DERIVED_DIR = re.compile(r"split[0-9]+(utt)?|log|\.backup|.*\.tmp.*")
+SPEED_ONLY = {"data": ("num_workers",), "train": ("num_threads",)}  # config keys that change speed only
 
 
 def _paths(p) -> List[str]:
@@ -139,9 +139,6 @@ def differences(old: Mapping, new: Mapping, limit: int = 3) -> List[str]:
     if len(why) > limit:
         why = why[:limit] + [f"{len(why) - limit} more"]
     return why
-
-
-SPEED_ONLY = {"data": ("num_workers",), "train": ("num_threads",)}  # config keys that change speed only
 
 
 def config_options(cfg: Mapping) -> Dict[str, object]:

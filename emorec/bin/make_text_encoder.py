@@ -19,7 +19,6 @@ OUT_DIR.stamp holds the same TEXT_FILEs and options).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
