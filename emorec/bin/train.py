@@ -64,6 +64,15 @@ def main(argv=None):
     if args.dev_data and not dev_labels:
         dev_labels = os.path.join(args.dev_data, os.path.basename(labels))
     transfer = args.transfer or ("finetune" if args.init_from else "scratch")
+    if transfer != "scratch" and not args.init_from and not args.resume:
+        print(f"train: ERROR: --transfer {transfer} needs --init-from CKPT", file=sys.stderr)
+        return 1
+    if args.init_from:  # a bad --init-from fails in one line, before EXP is created
+        try:
+            checkpoint.load(args.init_from)
+        except (OSError, ValueError) as e:
+            print(f"train: ERROR: --init-from {e}", file=sys.stderr)
+            return 1
     try:
         stamp = Stamp(os.path.join(args.exp_dir, "final.pt"), step="train", version=1,
                       inputs=[p for p in (args.data, labels, args.dev_data, dev_labels, args.init_from) if p],
@@ -82,15 +91,6 @@ def main(argv=None):
                f"--nproc_per_node={args.ngpu}", "-m", "emorec.bin.train"] + argv
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.execvp(cmd[0], cmd)
-    if transfer != "scratch" and not args.init_from and not args.resume:
-        print(f"train: ERROR: --transfer {transfer} needs --init-from CKPT", file=sys.stderr)
-        return 1
-    if args.init_from:  # a bad --init-from fails in one line, before EXP is created
-        try:
-            checkpoint.load(args.init_from)
-        except (OSError, ValueError) as e:
-            print(f"train: ERROR: --init-from {e}", file=sys.stderr)
-            return 1
     if int(os.environ.get("RANK", "0")) == 0:
         atomic_write_text(os.path.join(args.exp_dir, "config.yaml"), dump_config(cfg))
     family = speech.ResNetFamily.for_run(cfg, args.exp_dir, args.resume, data=args.data, labels=labels,
