@@ -1,20 +1,20 @@
 """One parallel job's kaldiio ark/scp outputs, written so a killed job leaves nothing a
 rerun would trust (the protocol of ``steps/make_fbank.sh`` and ``steps/compute_vad.sh``).
 
-  1. ``start()`` deletes SCP and its stamp SCP.done first (an existing scp is never left
-     pointing into an ark being replaced);
+  1. ``start()`` begins the job's emorec.stamp.Stamp: deletes SCP, ARK and
+     utt2num_frames (an existing scp is never left pointing into an ark being replaced)
+     and records the fingerprint (wav.scp and the audio it names, the job's other
+     inputs, its options, the ark path) in SCP.stamp;
   2. matrices/vectors go to ARK.tmp; the scp lines already name the FINAL ark path, the
      offsets being those of ARK.tmp, which becomes ARK byte for byte;
   3. ``commit()``: after fsync, rename the ark, then write utt2num_frames, then the scp
-     (the completion marker), then SCP.done holding a digest of the inputs, each with
-     ``emorec.fileio.atomic_write``.
-``is_done()`` is true when SCP, ARK and a SCP.done with the same digest exist.
+     (the completion marker, written last), each with ``emorec.fileio.atomic_write``.
+With --skip-done a job is skipped when its stamp is done (the toolkit's restart rule).
 SIGTERM/SIGINT/SIGHUP raise ``Terminated`` (after ``catch_signals()``); ``cleanup()``
 removes the .tmp files.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import signal
@@ -26,9 +26,10 @@ import kaldiio
 import numpy as np
 
 from emorec.audio import AudioError, parse_wav_scp
-from emorec.fileio import atomic_write, atomic_write_text, with_path
+from emorec.fileio import atomic_write, with_path
+from emorec.stamp import Stamp
 
-__all__ = ["ArkJob", "Entries", "add_job_arguments", "open_job", "Terminated", "catch_signals", "digest", "rm", "run_job"]
+__all__ = ["ArkJob", "Entries", "add_job_arguments", "open_job", "Terminated", "catch_signals", "rm", "run_job"]
 
 
 class Terminated(BaseException):
@@ -52,37 +53,17 @@ def rm(*paths) -> None:
             pass
 
 
-def digest(input_path: str, *parts: str) -> str:
-    """sha256 of a file's bytes and some strings (configuration, output path, version)."""
-    h = hashlib.sha256()
-    with open(input_path, "rb") as f:
-        h.update(f.read())
-    for p in parts:
-        h.update(p.encode())
-    return h.hexdigest()
-
-
 class ArkJob:
-    def __init__(self, ark: str, scp: str, digest_text: str, utt2num_frames: Optional[str] = None):
+    def __init__(self, ark: str, scp: str, stamp: Stamp, utt2num_frames: Optional[str] = None):
         self.ark, self.scp, self.u2nf = ark, scp, utt2num_frames
-        self.done = scp + ".done"
-        self.digest = digest_text
-        self.tmps = [p + ".tmp" for p in (ark, scp, utt2num_frames, self.done) if p]
+        self.stamp = stamp
+        self.tmps = [p + ".tmp" for p in (ark, scp, utt2num_frames) if p]
         self.scp_lines: List[str] = []
         self.u2nf_lines: List[str] = []
         self._fark = None
 
-    def is_done(self) -> bool:
-        if not (os.path.isfile(self.scp) and os.path.isfile(self.ark)
-                and os.path.isfile(self.done)):
-            return False
-        with open(self.done) as f:
-            return f.read().strip() == self.digest
-
     def start(self) -> None:
-        rm(self.done, self.scp)
-        if self.u2nf:
-            rm(self.u2nf)
+        self.stamp.begin()
         for d in {os.path.dirname(p) for p in (self.ark, self.scp, self.u2nf) if p}:
             if d:
                 os.makedirs(d, exist_ok=True)
@@ -126,7 +107,6 @@ class ArkJob:
                 f.writelines(self.u2nf_lines)
         with atomic_write(self.scp, fsync=True) as f:
             f.writelines(self.scp_lines)
-        atomic_write_text(self.done, self.digest + "\n")
 
     def cleanup(self) -> None:
         if self._fark is not None and not self._fark.closed:
@@ -189,23 +169,26 @@ def add_job_arguments(p) -> None:
     p.add_argument("--max-fail-frac", type=float, default=0.05,
                    help="fail (writing nothing) when more than this share of the entries fail")
     p.add_argument("--skip-done", action="store_true",
-                   help="exit 0 at once if SCP_OUT and a matching SCP_OUT.done exist")
+                   help="exit 0 at once if SCP_OUT was made from the same inputs and options")
     p.add_argument("wav_scp")
     p.add_argument("ark_out")
     p.add_argument("scp_out")
 
 
-def open_job(me: str, args, kind: str, *config: str,
+def open_job(me: str, args, version: int, options: dict, inputs=(),
              utt2num_frames: Optional[str] = None) -> Tuple[Optional[ArkJob], int]:
-    """``(job, 0)`` for the job of ``args`` (add_job_arguments), its digest made of the
-    wav.scp, ``config``, the ark path and ``kind``; ``(None, status)`` when there is
-    nothing to do: a missing wav.scp (logged, 1), a finished job with --skip-done (0)."""
-    if not os.path.isfile(args.wav_scp):
-        print(f"ERROR: {me}: no such file {args.wav_scp}", file=sys.stderr)
+    """``(job, 0)`` for the job of ``args`` (add_job_arguments), fingerprinted by the
+    wav.scp and ``inputs``, ``options``, the ark path and the step's ``version``;
+    ``(None, status)`` when there is nothing to do: a missing input (logged, 1), a
+    finished job with --skip-done (0)."""
+    try:
+        stamp = Stamp(args.scp_out, step=me, version=version, inputs=[args.wav_scp, *inputs],
+                      options={**options, "max_fail_frac": args.max_fail_frac,
+                               "ark": os.path.abspath(args.ark_out)},
+                      outputs=[args.ark_out] + ([utt2num_frames] if utt2num_frames else []))
+    except FileNotFoundError as e:
+        print(f"ERROR: {me}: {e}", file=sys.stderr)
         return None, 1
-    job = ArkJob(args.ark_out, args.scp_out,
-                 digest(args.wav_scp, *config, os.path.abspath(args.ark_out), kind), utt2num_frames)
-    if args.skip_done and job.is_done():
-        print(f"LOG: {me}: {args.scp_out} is complete and up to date; skipping", file=sys.stderr)
+    if args.skip_done and stamp.done():
         return None, 0
-    return job, 0
+    return ArkJob(args.ark_out, args.scp_out, stamp, utt2num_frames), 0

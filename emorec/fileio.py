@@ -103,25 +103,6 @@ def _umask() -> int:
     return mask
 
 
-# ------------------------------------------------------------------ restart rule
-
-def is_done(outputs, inputs=()) -> bool:
-    """The toolkit's one restart rule (make's), decided in Python by every entry point
-    (``--skip-done``): a job is done when each of its final outputs (written last,
-    atomically) exists and none is older than any of its inputs. A missing input is an
-    error naming it."""
-    outputs = [Path(p) for p in ([outputs] if isinstance(outputs, (str, os.PathLike)) else outputs)]
-    inputs = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
-    if not all(p.exists() for p in outputs):
-        return False
-    missing = [p for p in inputs if not p.exists()]
-    if missing:
-        raise FileNotFoundError(f"{missing[0]}: missing input")
-    if not inputs:
-        return True
-    return min(p.stat().st_mtime for p in outputs) >= max(p.stat().st_mtime for p in inputs)
-
-
 # ------------------------------------------------------------------ Kaldi lists
 
 def byte_key(s: str) -> bytes:

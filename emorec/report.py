@@ -372,6 +372,25 @@ def is_scripted(utt: str) -> bool:
     return utt_play(utt) is not None
 
 
+def describe_corpus(roots_file) -> str:
+    """The corpus a RESULTS.md names, from the corpus_roots file its data prep wrote
+    (emorec.data.datadir.write_corpus_roots): each corpus's root, and whether the tree
+    is the synthetic demo, read from the data, never from the command line."""
+    from emorec.data.datadir import read_corpus_roots
+
+    roots = read_corpus_roots(roots_file)
+    kinds = {kind for kind, _ in roots.values()}
+    if kinds == {"demo"}:
+        head = "DEMO (synthetic, not the real corpus): "
+    elif kinds == {"real"}:
+        head = "real: "
+    else:
+        head = "MIXED, demo and real trees: "
+    show_kind = len(kinds) > 1
+    return head + ", ".join(f"{name}{f' ({kind})' if show_kind else ''} {root}"
+                            for name, (kind, root) in roots.items()) + f" (recorded in {roots_file})"
+
+
 def read_design(path) -> Dict[str, Tuple[str, str]]:
     """The demo corpus's generation plan (emorec.data.demo_corpus.write_design):
     ``TURN LABEL WORD_POOL AROUSAL`` per line -> {turn: (word pool, arousal)}."""

@@ -15,9 +15,12 @@
 # each class capped at the sum of --paper-per-class "TRAIN VALID" originals and augmented up
 # to it (pool_aug), then split per class into train_aug and valid_aug (copies in both).
 # Every dir is checked with utils/validate_data_dir.sh; the counts tables are printed.
-# Restartable: the splits are skipped when OUT_DIR/splits.done exists, a protocol's
-# balancing when its train_aug/balance names the balance asked for (mode, sizes, ops; copies of the paper
-# balance go to OUT_DIR/audio/aug_paper/<protocol>, so the two never share a wav name).
+# Restartable (the restart rule of DEVELOPERS.md): the splits are skipped when they were
+# made from the same ALL_DIR (lists and audio) and seed (OUT_DIR/splits.done.stamp), a
+# protocol's balancing when its train_aug was made from the same parts and balance
+# (mode, sizes, ops, seed: train_aug.stamp). Copies of the paper balance go to
+# OUT_DIR/audio/aug_paper/<protocol>, so the two modes never share a wav name; a killed
+# run's copies are reused for the same fingerprint only.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
@@ -37,7 +40,15 @@ out=$2
 for f in utt2emo utt2corpus utt2spk wav.scp; do
   [ -f "$all/$f" ] || { echo "$0: no such file $all/$f" >&2; exit 1; }
 done
-if [ ! -f "$out/splits.done" ]; then
+. "$EMOREC_ROOT/utils/lib/stamp.sh"
+# (ALL_DIR's lists by name: later stages add vectors to it)
+fp=(--final "$out/splits.done" --step emo7_splits --version 2 --option "seed=$seed")
+for f in wav.scp utt2spk utt2emo utt2corpus text spk2gender; do
+  [ ! -f "$all/$f" ] || fp+=(--input "$all/$f")
+done
+if ! stamp_done "${fp[@]}"; then
+  stamp_begin "${fp[@]}" --output "$out/strat" --output "$out/spk" --output "$out/spksent" --output "$out/loco" \
+    --stale "$out/audio/aug" --stale "$out/audio/aug_paper"
   python -m emorec.bin.make_emo7_splits --seed "$seed" "$all" "$out"
   touch "$out/splits.done"
 fi
@@ -54,29 +65,30 @@ else
   stamp="paper $n_train $n_valid $augment_ops"; parts+=" valid_aug"
 fi
 for p in $protocols; do
-  if [ "$(cat "$out/$p/train_aug/balance" 2>/dev/null)" != "$stamp" ]; then
-    # another balance was asked for: its copies' wavs must not be reused under the same names
-    # (no stamp: a killed run, whose wavs are this plan's and are reused)
-    [ ! -f "$out/$p/train_aug/balance" ] || rm -rf "$out/audio/aug/$p" "$out/audio/aug_paper/$p"
+  fp=(--final "$out/$p/train_aug" --step augment_balance --version 2 --input "$out/$p/train"
+      --option "seed=$seed" --option "balance=$stamp")
+  [ $balance = largest ] || fp+=(--input "$out/$p/valid")
+  if ! stamp_done "${fp[@]}"; then
+    stamp_begin "${fp[@]}" --output "$out/$p/valid_aug" --output "$out/$p/pool" --output "$out/$p/pool_aug" \
+      --stale "$out/audio/aug/$p" --stale "$out/audio/aug_paper/$p"
     if [ $balance = paper ]; then
       total=$((n_train + n_valid))
-      rm -rf "$out/$p/pool"
+      rm -rf "$out/$p/pool.all"
       utils/combine_data.sh "$out/$p/pool.all" "$out/$p/train" "$out/$p/valid"
       python -m emorec.bin.emo7_balance_paper cap --seed "$seed" --per-class $total "$out/$p/pool.all" "$out/$p/pool"
       rm -rf "$out/$p/pool.all"
       python -m emorec.bin.augment_balance --seed "$seed" --target $total \
         --ops "$augment_ops" "$out/$p/pool" "$out/$p/pool_aug.tmp" "$out/audio/aug_paper/$p"
-      rm -rf "$out/$p/pool_aug"
       mv "$out/$p/pool_aug.tmp" "$out/$p/pool_aug"
+      # train_aug (the stamp's final output) written last
       python -m emorec.bin.emo7_balance_paper split --seed "$seed" --valid-per-class $n_valid \
         "$out/$p/pool_aug" "$out/$p/train_aug" "$out/$p/valid_aug"
     else
       python -m emorec.bin.augment_balance --seed "$seed" --target "$augment_target" \
         --ops "$augment_ops" "$out/$p/train" "$out/$p/train_aug.tmp" "$out/audio/aug/$p"
-      rm -rf "$out/$p/train_aug" "$out/$p/valid_aug" "$out/$p/pool" "$out/$p/pool_aug"
+      rm -rf "$out/$p/train_aug"
       mv "$out/$p/train_aug.tmp" "$out/$p/train_aug"
     fi
-    echo "$stamp" > "$out/$p/train_aug/balance"
   fi
   for part in $parts; do
     utils/validate_data_dir.sh --no-feats ${text_opt[@]+"${text_opt[@]}"} "$out/$p/$part"

@@ -3,8 +3,8 @@
 #
 # Usage: steps/average_model.sh [--num N] <exp-dir> <out.pt>
 #   e.g. steps/average_model.sh --num 3 exp/resnet34 exp/resnet34/avg3.pt
-# Skips when <out.pt> exists and is not older than the checkpoints it averages
-# (emorec.bin.average_model --skip-done; the restart rule of DEVELOPERS.md).
+# Skips when <out.pt> was made from the same checkpoints (emorec.bin.average_model
+# --skip-done; the restart rule of DEVELOPERS.md).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 

@@ -16,8 +16,9 @@
 # Writes <vad-dir>/vad_<name>.JOB.{ark,scp} and then <data-dir>/vad.scp: per utterance a
 # float vector of 0/1, one per 25 ms / 10 ms frame, the same frames as steps/make_fbank.sh
 # gives the same audio (read at 16 kHz, resampled on reading).  Restartable: a job whose
-# scp and matching .scp.done exist is skipped.  Bad audio is logged as "WARNING:
-# <wav.scp>:<line>: <utt>: <reason>" and skipped (Kaldi's 5% rule).
+# scp was made from the same wav.scp, audio and config (its .scp.stamp) is skipped.  Bad
+# audio is logged as "WARNING: <wav.scp>:<line>: <utt>: <reason>" and skipped (Kaldi's 5%
+# rule).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
@@ -62,11 +63,16 @@ if ! $cmd JOB=1:"$nj" "$logdir/compute_vad_${name}.JOB.log" \
   exit 1
 fi
 
+scps=()
 for n in $(seq "$nj"); do
-  [ -f "$vaddir/vad_${name}.$n.scp.done" ] \
+  [ -f "$vaddir/vad_${name}.$n.scp" ] \
     || { echo "$me: job $n left no complete scp; see $logdir/compute_vad_${name}.$n.log" >&2; exit 1; }
-  cat "$vaddir/vad_${name}.$n.scp"
-done | LC_ALL=C sort > "$data/vad.scp.tmp"
+  scps+=("$vaddir/vad_${name}.$n.scp")
+done
+# vad.scp's stamp names the jobs' (through their scps): what reads it sees a change
+. "$EMOREC_ROOT/utils/lib/stamp.sh"
+stamp_begin --final "$data/vad.scp" --step compute_vad --version 1 "${scps[@]/#/--input=}"
+cat "${scps[@]}" | LC_ALL=C sort > "$data/vad.scp.tmp"
 mv "$data/vad.scp.tmp" "$data/vad.scp"
 
 nv=$(wc -l < "$data/vad.scp")

@@ -16,8 +16,9 @@
 #
 # Writes <out-dir>/xvector.JOB.{ark,scp}, then <out-dir>/xvector.scp (all jobs, sorted;
 # written last through a .tmp name) and <out-dir>/log/extract.JOB.log.
-# Restartable: finished jobs (their xvector.JOB.scp exists) are not rerun; does nothing
-# when xvector.scp exists.
+# Restartable (the restart rule of DEVELOPERS.md): does nothing when xvector.scp was made
+# from the same model, feats.scp and options (xvector.scp.stamp); a job made from the same
+# inputs is not rerun.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
@@ -39,10 +40,10 @@ for f in "$model" "$data/feats.scp"; do
   [ -f "$f" ] || { echo "$me: no such file $f" >&2; exit 1; }
 done
 [[ $nj =~ ^[1-9][0-9]*$ ]] || { echo "$me: --nj must be a positive integer, got '$nj'" >&2; exit 1; }
-if [ -f "$out/xvector.scp" ]; then
-  echo "$me: $out/xvector.scp exists; nothing to do"
-  exit 0
-fi
+. "$EMOREC_ROOT/utils/lib/stamp.sh"
+fp=(--final "$out/xvector.scp" --step extract_embeddings --version 1 --input "$model" --input "$data/feats.scp")
+if stamp_done "${fp[@]}"; then exit 0; fi
+stamp_begin "${fp[@]}"
 nutt=$(wc -l < "$data/feats.scp")
 [ "$nutt" -ge "$nj" ] || nj=$nutt
 mkdir -p "$out/log"
@@ -51,10 +52,10 @@ out_abs=$(cd "$out" && pwd)   # the scp names the arks by absolute path
 "$EMOREC_ROOT/utils/split_data.sh" --per-utt "$data" "$nj"
 sdata=$data/split${nj}utt
 
-# finished jobs (xvector.JOB.scp present) return at once
+# finished jobs return at once
 $cmd --num-threads "$num_threads" JOB=1:"$nj" "$out/log/extract.JOB.log" \
   python -m emorec.bin.extract_embeddings --model "$model" --data "$sdata/JOB" \
-    --out-ark "$out_abs/xvector.JOB.ark" --out-scp "$out_abs/xvector.JOB.scp" --skip-existing \
+    --out-ark "$out_abs/xvector.JOB.ark" --out-scp "$out_abs/xvector.JOB.scp" --skip-done \
     --device "$device" --num-threads "$num_threads" --max-frames "$max_frames" \
     --max-batch "$max_batch" \
   || { echo "$me: extraction failed, see $out/log/extract.*.log" >&2; exit 1; }

@@ -13,8 +13,9 @@
 #          scores, then equal weights -> OUT_DIR/znorm[/foldK]/
 #   equal_raw  raw scores, w1 = 0.5 (ablation; not in the default --methods)
 # Outputs {dev,test}.logpost.ark (log-softmax of the fused scores: same decisions)
-# and classes.txt per method and fold. A fold whose fused scores are newer than its
-# speech and text scores is skipped (make's rule), so a rescored fold is fused again.
+# and classes.txt per method and fold. A fold fused from the same speech and text scores,
+# dev labels and options is skipped (the restart rule of DEVELOPERS.md), so a rescored
+# fold is fused again.
 #
 # Options:
 #   --cmd CMD             job runner                                   [run.pl]

@@ -14,14 +14,15 @@
 #   --max-fail-frac F       a job, and the whole run, fails when more than this fraction of
 #                           its utterances got no features (default 0.05)
 #
-# Writes <fbank-dir>/raw_fbank_<name>.JOB.{ark,scp} (+ .scp.done, utt2num_frames_<name>.JOB)
-# and then <data-dir>/feats.scp and <data-dir>/utt2num_frames (LC_ALL=C sorted, tmp+rename).
+# Writes <fbank-dir>/raw_fbank_<name>.JOB.{ark,scp} (+ .scp.stamp, utt2num_frames_<name>.JOB)
+# and then <data-dir>/feats.scp (+ .stamp, naming the jobs') and <data-dir>/utt2num_frames
+# (LC_ALL=C sorted, tmp+rename).
 # An existing feats.scp is moved to <data-dir>/.backup first, as Kaldi does.
 #
-# Restartable: a job whose scp and matching .scp.done stamp exist (the scp is renamed
-# into place after its ark, the stamp last) is skipped, so rerunning after a kill
-# finishes only the rest.  Bad audio (missing/empty/corrupt/too short) is logged as
-# "WARNING: <wav.scp>:<line>: <utt>: <reason>" in the job log and skipped; a job fails
+# Restartable: a job whose scp (renamed into place after its ark) was made from the same
+# wav.scp, audio and config (its .scp.stamp; the restart rule of DEVELOPERS.md) is
+# skipped, so rerunning after a kill finishes only the rest.  Bad audio
+# (missing/empty/corrupt/too short) is logged as "WARNING: <wav.scp>:<line>: <utt>: <reason>" in the job log and skipped; a job fails
 # when more than 5% of its utterances fail, and so does this script when more than 5%
 # of all utterances got no features (Kaldi's 5% rule; Kaldi's binaries only fail a job
 # in which nothing succeeded, we apply the 5% to each job too). Within the 5%, the
@@ -87,10 +88,13 @@ scps=() u2nfs=()
 for n in $(seq "$nj"); do
   s=$fbankdir/raw_fbank_${name}.$n.scp
   u=$fbankdir/utt2num_frames_${name}.$n
-  [ -f "$s" ] && [ -f "$s.done" ] && [ -f "$u" ] \
+  [ -f "$s" ] && [ -f "$u" ] \
     || { echo "$me: job $n left no complete $s; see $logdir/make_fbank_${name}.$n.log" >&2; exit 1; }
   scps+=("$s"); u2nfs+=("$u")
 done
+# feats.scp's stamp names the jobs' (through their scps): what trains on it sees a change
+. "$EMOREC_ROOT/utils/lib/stamp.sh"
+stamp_begin --final "$data/feats.scp" --step make_fbank --version 1 "${scps[@]/#/--input=}"
 cat "${scps[@]}" | LC_ALL=C sort > "$data/feats.scp.tmp"
 cat "${u2nfs[@]}" | LC_ALL=C sort > "$data/utt2num_frames.tmp"
 mv "$data/utt2num_frames.tmp" "$data/utt2num_frames"

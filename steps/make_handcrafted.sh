@@ -17,13 +17,14 @@
 #
 # Audio is read at 16 kHz (other rates resampled). When <data-dir>/vad.scp exists, only
 # the frames it marks as speech are used (silence removal of the data side).
-# Writes <vector-dir>/raw_<set>_<name>.JOB.{ark,scp} (+ .scp.done) and then
+# Writes <vector-dir>/raw_<set>_<name>.JOB.{ark,scp} (+ .scp.stamp) and then
 # <data-dir>/<set>.scp (LC_ALL=C sorted, tmp+rename); utils/subset_data_dir.sh and
 # utils/split_data.sh carry it into subsets like any *.scp, so vectors are computed once
-# per utterance. Restartable: nothing is done when <data-dir>/<set>.scp is newer than
-# wav.scp and utt2spk (written last); a job whose scp and matching .scp.done stamp exist
-# is skipped. Bad audio is logged as "WARNING: <wav.scp>:<line>: <utt>: <reason>" in the job
-# log and skipped (Kaldi's 5% rule, as steps/make_fbank.sh).
+# per utterance. Restartable (the restart rule of DEVELOPERS.md): nothing is done when
+# <data-dir>/<set>.scp (written last) was made from the same wav.scp (and audio), utt2spk,
+# vad.scp and feature set (<set>.scp.stamp); a job whose scp was made from the same
+# inputs is skipped. Bad audio is logged as "WARNING: <wav.scp>:<line>: <utt>: <reason>" in
+# the job log and skipped (Kaldi's 5% rule, as steps/make_fbank.sh).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
@@ -52,16 +53,17 @@ fi
 python -c "import emorec.bin.compute_handcrafted" 2>/dev/null \
   || { echo "$me: cannot import emorec (source path.sh first)" >&2; exit 1; }
 
-if [ -f "$data/$feature_set.scp" ] && [ "$data/$feature_set.scp" -nt "$data/wav.scp" ] \
-   && [ "$data/$feature_set.scp" -nt "$data/utt2spk" ]; then
-  echo "$me: $data/$feature_set.scp is newer than wav.scp and utt2spk; nothing to do"
-  exit 0
-fi
+. "$EMOREC_ROOT/utils/lib/stamp.sh"
+fp=(--final "$data/$feature_set.scp" --step make_handcrafted --version 1 --option "feature_set=$feature_set"
+    --option "max_fail_frac=$max_fail_frac"
+    --input "$data/wav.scp" --input "$data/utt2spk")
+[ -f "$data/vad.scp" ] && fp+=(--input "$data/vad.scp")
+if stamp_done "${fp[@]}"; then exit 0; fi
 name=$(basename "$data")
 mkdir -p "$logdir" "$vecdir"
 vecdir=$(cd "$vecdir" && pwd)   # the scp files name the arks by absolute path
 logdir=$(cd "$logdir" && pwd)
-rm -f "$data/$feature_set.scp"
+stamp_begin "${fp[@]}"
 
 . "$EMOREC_ROOT/utils/lib/split_jobs.sh"
 split_for_jobs "$data" "$nj" "$me"
@@ -83,7 +85,7 @@ fi
 scps=()
 for n in $(seq "$nj"); do
   s=$vecdir/raw_${feature_set}_${name}.$n.scp
-  [ -f "$s" ] && [ -f "$s.done" ] \
+  [ -f "$s" ] \
     || { echo "$me: job $n left no complete $s; see $logdir/make_${feature_set}_${name}.$n.log" >&2; exit 1; }
   scps+=("$s")
 done

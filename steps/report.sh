@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Usage: steps/report.sh [options] --corpus TEXT <EXP_ROOT> <OUT_MD>
-#  e.g.: steps/report.sh --data data/exp3/loso --corpus "IEMOCAP, /data/IEMOCAP_full_release" \
+# Usage: steps/report.sh [options] --corpus-roots FILE <EXP_ROOT> <OUT_MD>
+#  e.g.: steps/report.sh --data data/exp3/loso --corpus-roots data/exp3/all/corpus_roots \
 #          --systems "speech=exp/ser_finetune text=exp/text fusion_w1=exp/fusion/w1 fusion_znorm=exp/fusion/znorm" \
 #          --ablations "speech_scratch=exp/ser_scratch speech_probe=exp/ser_probe" exp RESULTS.md
 #
@@ -9,12 +9,12 @@
 # test utterances count as errors), paired-bootstrap significance between the systems,
 # improvised/scripted breakdown, the share of test transcripts seen in training,
 # confusion matrices (markdown and one PNG per system, counts and row-normalised) and
-# RESULTS.md naming the corpus. Without --systems every dir under EXP_ROOT holding
+# RESULTS.md naming the corpus its data came from. Without --systems every dir under EXP_ROOT holding
 # fold*/test.logpost.ark is reported (named by its path: exp/fusion/w1 -> fusion_w1).
 # Always rewrites OUT_MD.
 #
 # Options (lists are space-separated NAME=DIR words; DIR relative, without spaces):
-#   --corpus TEXT           the corpus named in the header (required)     []
+#   --corpus-roots FILE     the data prep's corpus_roots: the corpus named in the header (required) []
 #   --cmd CMD               job runner (log in EXP_ROOT/log/report.log)    [run.pl]
 #   --data DIR              folds root                                    [data/loso]
 #   --systems "LIST"        systems of the main tables, in order          []
@@ -39,7 +39,7 @@ cmd=run.pl
 data=data/loso
 title="Emotion recognition results (IEMOCAP recipe)"
 plots_dir=
-corpus=
+corpus_roots=
 systems=
 seeds=
 ablations=
@@ -61,9 +61,9 @@ out=$2
 [ -d "$exp" ] || { echo "$0: no directory $exp" >&2; exit 1; }
 [ -d "$data" ] || { echo "$0: no directory $data" >&2; exit 1; }
 
-[ -n "$corpus" ] || { echo "$0: --corpus is required (RESULTS.md names its corpus)" >&2; exit 1; }
+[ -n "$corpus_roots" ] || { echo "$0: --corpus-roots is required (RESULTS.md names its corpus)" >&2; exit 1; }
 
-opts=(--data "$data" --corpus "$corpus" --title "$title" --command "${command:-$EMOREC_COMMAND}" --seeds "$seeds")
+opts=(--data "$data" --corpus-roots "$corpus_roots" --title "$title" --command "${command:-$EMOREC_COMMAND}" --seeds "$seeds")
 [ -n "$plots_dir" ] && opts+=(--plots-dir "$plots_dir")
 [ -n "$notes" ] && opts+=(--notes "$notes")
 [ -n "$paper_table" ] && opts+=(--paper-table "$paper_table")

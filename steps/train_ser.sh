@@ -16,9 +16,10 @@
 # with whole segments and best.pt keeps the best dev UA (the test set is never used for
 # selection). Then best.pt scores dev and test: EXP_DIR/foldK/{dev,test}.logpost.ark
 # (natural-log posteriors, kaldiio text ark) + classes.txt. Restarts (--skip-done of the
-# entry points, DEVELOPERS.md): a fold with final.pt is not trained again; a fold whose
-# scores are not older than best.pt is not scored again, so a rerun does only what is
-# missing and a killed training resumes from its last epoch.
+# entry points, the restart rule of DEVELOPERS.md): a fold whose final.pt was trained from
+# the same data, config and options is not trained again, scores of the same best.pt and
+# data are not made again, so a rerun does only what is missing or changed and a killed
+# training resumes from its last epoch.
 #
 # Options:
 #   --cmd CMD               job runner ("$cuda_cmd": run.pl --gpu 1 / slurm.pl --gpu 1) [run.pl]

@@ -20,7 +20,7 @@
 # Writes <exp-dir>/epoch_N.pt, final.pt (last), config.yaml, tensorboard/, log/train.log.
 # Restartable: emorec.bin.train --skip-done does nothing when <exp-dir>/final.pt is done
 # (the restart rule of DEVELOPERS.md); otherwise it resumes from the last epoch
-# checkpoint (with --resume true).
+# checkpoint of a run with the same data, config and options (with --resume true).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 

@@ -20,7 +20,8 @@
 #                      be read (0.05)
 #
 # Jobs write <out-data-dir>/asr/text.JOB (logs in <out-data-dir>/log/transcribe.JOB.log);
-# a rerun keeps the jobs whose output is newer than their part of wav.scp.
+# a rerun keeps the jobs made from the same part of wav.scp (and audio), model and options
+# (the restart rule of DEVELOPERS.md).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 

@@ -212,9 +212,11 @@ def test_report_names_the_corpus_and_labels_the_paper_column(tmp_path):
     common = ["--data", str(data), "--protocols", "strat loco", "--classifiers", "knn naive_bayes",
               "--paper-table", str(CONFIG.parent / "paper004_table6.tsv"),
               str(tmp_path / "exp"), str(out)]
-    assert report_baselines.main(["--corpus", "DEMO corpus (demo/)", "--demo", "true"] + common) == 0
+    roots = tmp_path / "corpus_roots"   # as the data preps record them
+    roots.write_text("cremad demo /x/demo/CREMA-D\ntess demo /x/demo/TESS\n")
+    assert report_baselines.main(["--corpus-roots", str(roots)] + common) == 0
     md = out.read_text()
-    assert "- corpus: DEMO corpus (demo/)" in md
+    assert "- corpus: DEMO (synthetic, not the real corpus): cremad /x/demo/CREMA-D, tess /x/demo/TESS" in md
     assert "**Not comparable**" in md
     strat, loco = md.split("## Leave one corpus out")[0], md.split("## Leave one corpus out")[1]
     assert "62.94" in strat and "56.72" in strat and "62.94" not in loco     # paper: strat only
@@ -229,8 +231,9 @@ def test_report_names_the_corpus_and_labels_the_paper_column(tmp_path):
     assert len(pngs) == 2 and all(p.stat().st_size > 1000 for p in pngs)
     assert "tess" in md and f"`{data / 'loco'}`: utterances per part" in md    # the counts tables
     assert "| a | 80 | 24 | 24 |" in md
-    assert report_baselines.main(["--corpus", "real: /data/CREMA-D ...", "--demo", "false"] + common) == 0
-    assert "Not comparable" not in out.read_text()
+    roots.write_text("cremad real /data/CREMA-D\ntess real /data/TESS\n")
+    assert report_baselines.main(["--corpus-roots", str(roots)] + common) == 0
+    assert "Not comparable" not in out.read_text() and "- corpus: real: cremad /data/CREMA-D" in out.read_text()
 
 
 def test_a_split_whose_train_aug_needs_no_copies_trains_on_train(tmp_path, shell_env, emorec_root):
@@ -308,9 +311,11 @@ def test_report_table8_seeds_significance_ceiling_and_overlap(tmp_path):
         write_scores(d / "test.logpost.ark", utts, mat - np.log(np.exp(mat).sum(1, keepdims=True)), CLASSES)
         d.joinpath("train_history.json").write_text(json.dumps({"best_dev_ua": 0.5}))
     out = tmp_path / "RESULTS.md"
+    roots = tmp_path / "corpus_roots"
+    roots.write_text("cremad demo /x/demo/CREMA-D\n")
     assert report_baselines.main(
         ["--data", str(data), "--protocols", "strat", "--classifiers", "knn", "--feature-sets", "handcrafted",
-         "--paper-table", str(CONFIG.parent / "paper004_table6.tsv"), "--corpus", "demo", "--demo", "true",
+         "--paper-table", str(CONFIG.parent / "paper004_table6.tsv"), "--corpus-roots", str(roots),
          "--all-dir", str(all_dir), "--ssl-systems", f"hubert={tmp_path / 'exp/ssl'}:{folds}",
          "--table8", str(CONFIG.parent / "paper004_table8.tsv"), "--seeds", "1 2", "--overlap-folds", str(folds),
          str(tmp_path / "exp"), str(out)]) == 0

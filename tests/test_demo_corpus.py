@@ -162,4 +162,4 @@ def test_deterministic(demo, tmp_path):
 def test_skip_when_done(demo):
     r = subprocess.run(["bash", "local/make_demo_corpus.sh", "--size", "tiny", demo], cwd=REPO,
                        check=True, capture_output=True, text=True)
-    assert "nothing to do" in r.stdout
+    assert "up to date; skipping" in r.stdout

@@ -78,8 +78,8 @@ def test_protocols_become_folds_with_transcripts_of_copies(tmp_path, shell_env):
     assert keys(speech / "fold2/dev") == keys(root / "loco/savee/valid")
     assert keys(speech / "fold2/test") == keys(root / "loco/savee/test")
     assert not (speech / "fold1/train/text").exists()
-    assert "up to date, skipping" in run("local/emo7_folds.sh", "--train-name", "train_aug", str(root),
-                                         "strat loco/savee", str(speech)).stdout
+    assert "up to date; skipping" in run("local/emo7_folds.sh", "--train-name", "train_aug", str(root),
+                                         "strat loco/savee", str(speech)).stderr
 
     # the text view: transcripts (copies take their original's), utterances without one left out
     text = tmp_path / "folds" / "text_ref"

@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from emorec.fileio import (DataDirError, atomic_dir, atomic_write, check_labels, is_done, read_classes, read_kv,
+from emorec.fileio import (DataDirError, atomic_dir, atomic_write, check_labels, read_classes, read_kv,
                            read_text)
 
 
@@ -37,20 +37,6 @@ def test_atomic_dir_has_the_umask_mode_not_0700(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
-
-
-def test_is_done_is_makes_rule(tmp_path):
-    inp, out = tmp_path / "in", tmp_path / "out"
-    inp.write_text("x")
-    assert not is_done(out, inp)
-    out.write_text("y")
-    os.utime(inp, (1, 1))
-    assert is_done(out, inp)
-    os.utime(inp, None)
-    os.utime(out, (1, 1))
-    assert not is_done(out, inp)
-    with pytest.raises(FileNotFoundError, match="missing input"):
-        is_done(out, tmp_path / "nope")
 
 
 LATIN1_LINE = b"s1-u2 /data/caf\xe9.wav\n"

@@ -127,13 +127,10 @@ def test_fuse_cli_fold_roots(tmp_path):
         assert (tmp_path / f"fus/znorm/fold{k}/dev.logpost.ark").is_file()
         assert (tmp_path / f"fus/w1/fold{k}/classes.txt").read_text() == "ang\nhap\n"
 
-    # a rerun skips fused folds that are newer than their inputs; rescoring one fold
-    # (a newer speech ark) makes exactly that fold fused again
-    import os
+    # a rerun skips fused folds made from the same scores (the restart rule); rescoring
+    # one fold (other speech scores) makes exactly that fold fused again
     before = {k: (tmp_path / f"fus/w1/fold{k}/test.logpost.ark").stat().st_mtime_ns for k in (1, 2)}
-    newer = before[1] + 10**9
-    for s in ("dev", "test"):
-        os.utime(tmp_path / f"speech/fold2/{s}.logpost.ark", ns=(newer, newer))
+    _write_fold(tmp_path / "speech", "fold2", (utts, 2 * np.asarray(sp)), (utts, 2 * np.asarray(sp)))
     assert fuse.main(["--data", str(tmp_path / "data"), str(tmp_path / "speech"), str(tmp_path / "text"),
                       str(tmp_path / "fus")]) == 0
     after = {k: (tmp_path / f"fus/w1/fold{k}/test.logpost.ark").stat().st_mtime_ns for k in (1, 2)}

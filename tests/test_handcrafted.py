@@ -152,11 +152,12 @@ def test_make_handcrafted_step(tmp_path, shell_env, emorec_root):
     np.testing.assert_allclose(vecs["spk1-utt1"], Handcrafted()(wave), rtol=1e-5)
     logs = sorted((tmp_path / "log").glob("make_handcrafted_my data.*.log"))
     assert len(logs) == 2 and all("# Ended (code 0)" in p.read_text() for p in logs)
-    # rerun: the final scp is newer than wav.scp, nothing to do
-    r = subprocess.run(cmd, env=shell_env, capture_output=True, text=True, cwd=tmp_path)
-    assert r.returncode == 0 and "nothing to do" in r.stdout, r.stdout + r.stderr
-    # a newer wav.scp with the same content: both jobs are complete and skipped
+    # rerun, even with a newer wav.scp of the same content: made from the same inputs, skipped
     os.utime(d / "wav.scp", ns=((d / "handcrafted.scp").stat().st_mtime_ns + 10**9,) * 2)
+    r = subprocess.run(cmd, env=shell_env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and "handcrafted.scp is up to date; skipping" in r.stderr, r.stdout + r.stderr
+    # the combined scp lost: both jobs are complete and skipped
+    (d / "handcrafted.scp").unlink()
     r = subprocess.run(cmd, env=shell_env, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert all("up to date; skipping" in p.read_text() for p in logs)

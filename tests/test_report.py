@@ -76,16 +76,23 @@ def test_unscored_test_utterances_are_errors(exp, monkeypatch):
     assert s.cm.sum() == 8                                    # the confusion holds scored utterances
 
 
+def _roots(exp, kind="real"):
+    """The corpus_roots file a data prep writes (emorec.data.datadir.write_corpus_roots)."""
+    path = exp / "corpus_roots"
+    path.write_text(f"iemocap {kind} /data/x\n")
+    return str(path)
+
+
 def test_report_cli_writes_results_and_pngs(exp):
     out = exp / "out dir/RESULTS.md"
     # run from the repo root (path.sh, utils/); a relative system dir is looked up below EXP_ROOT
-    cmd = (f'. ./path.sh && steps/report.sh --data "{exp / "data/loso"}" --corpus "IEMOCAP, /data/x" '
+    cmd = (f'. ./path.sh && steps/report.sh --data "{exp / "data/loso"}" --corpus-roots "{_roots(exp)}" '
            f'--systems "text=text fusion_w1=fusion/w1" --paper-table "{PAPER}" '
            f'--ablations text_again=text "{exp / "exp"}" "{out}"')
     r = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     md = out.read_text()
-    assert "- corpus: IEMOCAP, /data/x" in md
+    assert "- corpus: real: iemocap /data/x" in md   # from the data prep's corpus_roots
     assert "| `text` | 75.00 ± 11.79 |" in md
     assert "70.33" in md and "76.07" in md and "NOT comparable" not in md  # paper numbers beside ours
     assert "fold2: 0.90" in md                                             # chosen w1 per fold
@@ -100,9 +107,9 @@ def test_report_cli_writes_results_and_pngs(exp):
     for p in pngs:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the corpus must be named
-    r = subprocess.run(["bash", "-c", cmd.replace('--corpus "IEMOCAP, /data/x" ', "")], cwd=ROOT,
+    r = subprocess.run(["bash", "-c", cmd.replace(f'--corpus-roots "{_roots(exp)}" ', "")], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
-    assert r.returncode != 0 and "--corpus is required" in r.stderr
+    assert r.returncode != 0 and "--corpus-roots is required" in r.stderr
 
 
 def test_report_seeds_spread_and_significance(exp):
@@ -115,7 +122,7 @@ def test_report_seeds_spread_and_significance(exp):
         _system(seeds / s, "a", good if shift == 0 else [LABELS[0], np.array([1, 2, 3, 0])])
         _system(seeds / s, "b", bad)
     out = exp / "s/RESULTS.md"
-    assert cli.main(["--data", str(exp / "data/loso"), "--corpus", "demo", "--seeds", "1 2",
+    assert cli.main(["--data", str(exp / "data/loso"), "--corpus-roots", _roots(exp, "demo"), "--seeds", "1 2",
                      "--system", "a=a", "--system", "b=b", str(seeds), str(out)]) == 0
     md = out.read_text()
     s = report.evaluate_system("a", "a", exp / "data/loso", {"seed1": seeds / "seed1/a", "seed2": seeds / "seed2/a"})
@@ -156,14 +163,14 @@ def test_demo_design_ceiling_and_paper_not_comparable(exp, tmp_path):
     assert ceil["prosody alone (speech cue)"][0] == pytest.approx(0.75)
     assert ceil["both cues (fusion)"] == pytest.approx((1.0, 1.0))
     out = exp / "d/RESULTS.md"
-    assert cli.main(["--data", str(exp / "data/loso"), "--corpus", "demo corpus (synthetic), demo/IEMOCAP_full_release",
+    assert cli.main(["--data", str(exp / "data/loso"), "--corpus-roots", _roots(exp, "demo"),
                      "--system", "text=text", "--paper-table", str(PAPER), "--demo-design", str(design),
                      str(exp / "exp"), str(out)]) == 0
     md = out.read_text()
     assert "paper UA % (real corpus; NOT comparable)" in md
     assert "| design ceiling: both cues (fusion) | 100.00 | 100.00 |" in md
     design.write_text(lines[0])
-    assert cli.main(["--data", str(exp / "data/loso"), "--corpus", "demo", "--system", "text=text",
+    assert cli.main(["--data", str(exp / "data/loso"), "--corpus-roots", _roots(exp, "demo"), "--system", "text=text",
                      "--demo-design", str(design), str(exp / "exp"), str(out)]) == 1
 
 
@@ -204,7 +211,7 @@ def test_report_discovers_systems(exp):
     from emorec.bin import report as cli
 
     out = exp / "auto/RESULTS.md"
-    assert cli.main(["--data", str(exp / "data/loso"), "--corpus", "demo", str(exp / "exp"), str(out)]) == 0
+    assert cli.main(["--data", str(exp / "data/loso"), "--corpus-roots", _roots(exp, "demo"), str(exp / "exp"), str(out)]) == 0
     md = out.read_text()
     assert "`fusion_w1`" in md and "`text`" in md
 
@@ -221,7 +228,7 @@ def test_quoted_config_that_is_not_there_fails_naming_it(exp):
     cfg = exp / "my conf.yaml"
     cfg.write_text("train: {}\n")
     out = exp / "cfg/RESULTS.md"
-    cmd = (f'. ./path.sh && steps/report.sh --data "{exp / "data/loso"}" --corpus "IEMOCAP, /data/x" '
+    cmd = (f'. ./path.sh && steps/report.sh --data "{exp / "data/loso"}" --corpus-roots "{_roots(exp)}" '
            f'--systems "text=text" --quote-configs "{cfg}" "{exp / "exp"}" "{out}"')
     r = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and not out.exists()

@@ -46,10 +46,10 @@ def test_extract_and_score_end_to_end(tmp_path, shell_env):
         for k in keys:
             ref = m.extract(torch.from_numpy(normalise(feats[k]))[None])[0].numpy()
             np.testing.assert_allclose(emb[k], ref, rtol=1e-4, atol=1e-5)
-    # rerun: nothing to do
+    # rerun: made from the same model and features, skipped
     r = subprocess.run(["bash", "steps/extract_embeddings.sh", str(model), str(data), str(xv)],
                        cwd=root, env=shell_env, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and "nothing to do" in r.stdout
+    assert r.returncode == 0 and "xvector.scp is up to date; skipping" in r.stderr
 
     out = tmp_path / "scores dir"
     r = subprocess.run(["bash", "steps/score_trials.sh", str(data / "trials"), str(xv / "xvector.scp"),

@@ -155,13 +155,14 @@ def test_transfer_probe_finetune_and_posteriors(setup, shell_env):
     assert (out.parent / "classes.txt").read_text().split() == ["ang", "neu", "sad"]
     assert out.read_text().startswith("spk000-utt000  [ ")
 
-    # --skip-done (make's rule): scores not older than the model are kept; a newer model rescores
+    # --skip-done (the restart rule): scores of the same model are kept, another model rescores
     score = [sys.executable, "-m", "emorec.bin.score_posteriors", "--skip-done", "--model", str(probe / "best.pt"),
              "--data", str(data), "--out", str(out)]
     before = out.stat().st_mtime_ns
     r = subprocess.run(score, env=shell_env, check=True, capture_output=True, text=True, timeout=120)
     assert "skipping" in r.stderr and out.stat().st_mtime_ns == before
-    os.utime(probe / "best.pt", ns=(before + 10**9, before + 10**9))
+    ck = torch.load(probe / "best.pt", weights_only=True)
+    torch.save({**ck, "epoch": ck["epoch"] + 1}, probe / "best.pt")
     r = subprocess.run(score, env=shell_env, check=True, capture_output=True, text=True, timeout=120)
     assert "skipping" not in r.stderr and out.stat().st_mtime_ns > before
     r = subprocess.run(score + ["--data", str(data)], env=shell_env, capture_output=True, text=True,
@@ -182,7 +183,7 @@ def test_average_model(setup, shell_env):
     torch.testing.assert_close(avg["model"][k], (e1[k] + e2[k]) / 2)
     assert avg["averaged"] == ["epoch_1.pt", "epoch_2.pt"]
 
-    # a rerun keeps the average; a newer epoch checkpoint makes it average again
+    # a rerun keeps the average, even after a touch; another epoch checkpoint makes it average again
     def average():
         return subprocess.run(["bash", "steps/average_model.sh", "--num", "2", str(exp), str(exp / "avg2.pt")],
                               env=shell_env, check=True, capture_output=True, text=True, timeout=120,
@@ -190,6 +191,10 @@ def test_average_model(setup, shell_env):
     before = (exp / "avg2.pt").stat().st_mtime_ns
     assert "up to date" in average().stderr and (exp / "avg2.pt").stat().st_mtime_ns == before
     os.utime(exp / "epoch_2.pt", ns=(before + 10**9, before + 10**9))
+    assert "up to date" in average().stderr and (exp / "avg2.pt").stat().st_mtime_ns == before
+    ck = _load(exp / "epoch_2.pt")
+    ck["model"][k] = ck["model"][k] + 1                                # another epoch 2
+    torch.save(ck, exp / "epoch_2.pt")
     assert "up to date" not in average().stderr and (exp / "avg2.pt").stat().st_mtime_ns > before
 
 

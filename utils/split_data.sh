@@ -8,7 +8,8 @@
 #   Every list in the dir is split consistently: utt2spk, text, feats.scp, wav.scp,
 #   utt2*, segments, other *.scp (utterance keyed); spk2* and cmvn.scp (speaker
 #   keyed); with segments, wav.scp and reco2* follow the recordings of each part.
-#   spk2utt is regenerated. An existing split newer than every list is reused.
+#   spk2utt is regenerated. An existing split made from the same lists is reused (the
+#   restart rule of DEVELOPERS.md: <data-dir>/splitN.stamp).
 #   Concatenating the parts' lists in order gives the original lists back.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/script_init.sh"
@@ -62,20 +63,9 @@ classify_data_files "$data"
 all_files=(utt2spk ${utt_files[@]+"${utt_files[@]}"} ${spk_files[@]+"${spk_files[@]}"} \
            ${reco_files[@]+"${reco_files[@]}"} ${copy_files[@]+"${copy_files[@]}"})
 
-# Reuse an up-to-date split.
-marker=$sdir/.split_done
-if [ -f "$marker" ] && [ "$(cat "$marker")" = "${all_files[*]}" ]; then
-  uptodate=true
-  for f in "${all_files[@]}"; do
-    if [ "$data/$f" -nt "$marker" ]; then uptodate=false; break; fi
-  done
-  for n in $(seq "$numsplit"); do
-    [ -f "$sdir/$n/utt2spk" ] || uptodate=false
-  done
-  if $uptodate; then
-    exit 0
-  fi
-fi
+. "$utils/lib/stamp.sh"
+fp=(--final "$sdir" --step split_data --version 1 --option "per_utt=$per_utt" "${all_files[@]/#/--input=$data/}")
+if stamp_done "${fp[@]}"; then exit 0; fi
 
 tmp=$sdir.tmp.$$
 rm -rf "$tmp"
@@ -132,11 +122,10 @@ for n in $(seq "$numsplit"); do
   done
 done
 rm -f "$tmp"/.*2part
-echo "${all_files[*]}" > "$tmp/.split_done"
 
-rm -rf "$sdir"
+stamp_begin "${fp[@]}"   # removes the old split
 if ! mv -T "$tmp" "$sdir" 2>/dev/null; then
   # another process finished the same split at the same time
-  [ -f "$sdir/.split_done" ] || { echo "$me: could not move $tmp to $sdir" >&2; exit 1; }
+  [ -f "$sdir/$numsplit/spk2utt" ] || { echo "$me: could not move $tmp to $sdir" >&2; exit 1; }
 fi
 exit 0

@@ -41,6 +41,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/utils/lib/script_init.sh"
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./cmd.sh
+. utils/lib/stamp.sh
 
 stage=0
 stop_stage=5
@@ -121,19 +122,11 @@ if [ -z "$ssl_model" ] && [ "$setup" = demo ]; then
   pretrain_hubert=true
   ssl_model=../voxceleb/exp/hubert_demo/model
 fi
-if $use_demo; then
-  corpus="DEMO corpora (synthetic, $demo_dir/{CREMA-D,RAVDESS,SAVEE,TESS,IEMOCAP_full_release}); not the real corpora"
-else
-  corpus="real: CREMA-D $crema_d, RAVDESS $ravdess, SAVEE $savee, TESS $tess, IEMOCAP $iemocap"
-fi
 report() {  # RESULTS.md: the baselines (stage 3), then with the Table 8 section (stage 5: "$@")
   python -m emorec.bin.report_baselines --data "$data" --protocols "strat spk spksent loco" \
-    --feature-sets "$baseline_features" --all-dir "$data/all" --corpus "$corpus" \
-    --demo $use_demo --paper-table conf/paper004_table6.tsv --command "$EMOREC_COMMAND" "$@" \
+    --feature-sets "$baseline_features" --all-dir "$data/all" --corpus-roots "$data/all/corpus_roots" \
+    --paper-table conf/paper004_table6.tsv --command "$EMOREC_COMMAND" "$@" \
     exp/baselines RESULTS.md
-}
-replace_if_changed() {  # NEW OLD: NEW replaces OLD unless their contents are the same
-  if cmp -s "$1" "$2"; then rm -f "$1"; else mv "$1" "$2"; fi
 }
 # protocols of stages 3-5: the splits of stage 2 (loco: one per corpus)
 protocols() {
@@ -160,7 +153,7 @@ model_of() { sed -n "s/^$1: //p" <<< "$models" | paste -sd ';' | sed 's/;/, /g';
 # A GPU stage says under its banner when its jobs would run on CPU here (emorec.bin.check_gpu)
 gpu_stage_banner() { stage_banner "$1"; python -m emorec.bin.check_gpu --asked "$ngpu" --banner "$cuda_cmd"; }
 if $dry_run; then
-  echo "$0: setup $setup; corpora $corpus; stages $stage to $stop_stage"
+  echo "$0: setup $setup; corpora $($use_demo && echo "demo ($demo_dir)" || echo "as given"); stages $stage to $stop_stage"
   echo "jobs: train_cmd=\"$train_cmd\" cuda_cmd=\"$cuda_cmd\" (set by $EMOREC_CMD_SH)"
   if in_range 0; then echo "stage 0: $($use_demo && echo "demo corpora ($demo_size) -> $demo_dir; ")data dirs data/{cremad,ravdess,savee,tess,iemocap}"; fi
   if in_range 1; then echo "stage 1: 7 classes (exc to happy: $exc_to_happy, RAVDESS song: $include_song), VAD conf/vad.conf, silence removed, < ${min_duration} s dropped -> $data/all"; fi
@@ -225,9 +218,10 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
            "no augmented vectors; its baselines train on $data/$p/train"
       continue
     fi
-    awk '$1 != $2 { print $1 }' "$aug_src/utt2orig" > "$data/$p/augmented.list"
-    if [ ! -f "$aug/utt2spk" ] || ! cut -d' ' -f1 "$aug/utt2spk" | cmp -s - "$data/$p/augmented.list"; then
-      rm -rf "$aug"
+    fp=(--final "$aug" --step augmented_subset --version 1 --input "$aug_src")
+    if ! stamp_done "${fp[@]}"; then
+      stamp_begin "${fp[@]}"
+      awk '$1 != $2 { print $1 }' "$aug_src/utt2orig" > "$data/$p/augmented.list"
       utils/subset_data_dir.sh --utt-list "$data/$p/augmented.list" "$aug_src" "$aug.tmp"
       mv "$aug.tmp" "$aug"
     fi
@@ -254,10 +248,8 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   for c in cremad ravdess savee tess iemocap; do
     [ -f "data/$c/text" ] && texts+=("data/$c/text")
   done
-  # (rewritten only when changed: the text folds, and the demo BERT built from them, are
-  # remade when their transcripts are newer)
   cat "${texts[@]}" | utils/filter_scp.pl "$data/all/utt2spk" | LC_ALL=C sort > "$data/text.ref.tmp"
-  replace_if_changed "$data/text.ref.tmp" "$data/text.ref"
+  mv "$data/text.ref.tmp" "$data/text.ref"
   # Folds: the K-th protocol is foldK of every view. Those whose test part has reference
   # transcripts come first, so the text views (utterances with a transcript; a protocol
   # without any, leave-one-out of a corpus without transcripts, has none) number theirs
@@ -275,7 +267,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   # Paper 004, Table 8: HuBERT + linear classifier; BERT on the transcripts; both jointly.
   local/emo7_folds.sh --train-name $ssl_train --valid-name $valid_name "$data" "$protocols" "$folds/speech"
   echo $classes | tr ' ' '\n' > "$folds/classes.txt.tmp"   # posterior order (a held-out corpus may own a class)
-  replace_if_changed "$folds/classes.txt.tmp" "$folds/classes.txt"
+  mv "$folds/classes.txt.tmp" "$folds/classes.txt"
   if $pretrain_hubert; then  # the stand-in for a downloaded HuBERT: once, on the demo speaker corpus
     (cd ../voxceleb && ./run.sh --setup demo --stage 0 --stop-stage 0 &&
        ./run.sh --setup demo --stage 6 --stop-stage 6 --demo-hubert true)
@@ -287,9 +279,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   for src in $text_source; do
     sfx=${src/ref/}; sfx=${sfx:+_$sfx}     # ref: exp/{text,joint}; asr: exp/{text,joint}_asr
     if [ $src = asr ]; then
-      if [ ! -s "$data/all_asr/text" ] || [ "$data/all/wav.scp" -nt "$data/all_asr/text" ]; then
-        steps/transcribe.sh --nj $nj --cmd "$cuda_cmd" --asr-model "$asr_model" "$data/all" "$data/all_asr"
-      fi
+      steps/transcribe.sh --nj $nj --cmd "$cuda_cmd" --asr-model "$asr_model" "$data/all" "$data/all_asr"
       python -m emorec.bin.compute_wer "$data/text.ref" "$data/all_asr/text" > "$data/all_asr/wer.txt.tmp"
       mv "$data/all_asr/wer.txt.tmp" "$data/all_asr/wer.txt"
       echo "$0: ASR ($asr_model) against the reference transcripts: $(cat "$data/all_asr/wer.txt")"

@@ -278,13 +278,8 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
     name=$(basename "$d") proto=$(basename "$(dirname "$d")")
     if [ $proto = loso ]; then ablations+=" $name=ablation/loso/$name"; else random_ablations+=" $name=ablation/random5/$name"; fi
   done
-  if $use_demo; then
-    corpus="the synthetic DEMO corpus (espeak-ng, seed $seed), root $PWD/$iemocap_root; not IEMOCAP"
-    design_opt=(--demo-design "$demo_dir/IEMOCAP_design.txt")
-  else
-    corpus="IEMOCAP, root $iemocap_root"
-    design_opt=()
-  fi
+  design_opt=()
+  ! $use_demo || design_opt=(--demo-design "$demo_dir/IEMOCAP_design.txt")
   ssl_note=
   if $pretrain_hubert; then
     ssl_note=" The demo HuBERT ($hubert_config: ~0.4M parameters, pre-trained once on the demo VoxCeleb's training audio, no emotion corpus) only stands in for a pretrained encoder so that the SSL code path runs; what \`speech_ssl\` reaches here says nothing about HuBERT."
@@ -297,10 +292,10 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   [ -n "$seeds" ] || seeds_note=
   $use_vad && vad_note=" VAD (paper 003) selects the frames read." || vad_note=
   $script_disjoint && folds_note=" Script-disjoint folds ($folds)." || folds_note=
-  steps/report.sh --cmd "$train_cmd" --command "$EMOREC_COMMAND" --data "$folds" --corpus "$corpus" --seeds "$seeds" --systems "$systems" \
+  steps/report.sh --cmd "$train_cmd" --command "$EMOREC_COMMAND" --data "$folds" --corpus-roots "$data/all/corpus_roots" --seeds "$seeds" --systems "$systems" \
     --ablations "$ablations" --random-data "$data/random5" --random-ablations "$random_ablations" \
     --paper-table conf/paper000_table2.tsv "${design_opt[@]}" --w1-inputs "$w1_inputs" \
-    --quote-configs "$ser_config $text_config $ssl_config $joint_config $hubert_config" --title "Exp $exp_set results of egs/iemocap, setup $setup, on $( $use_demo && echo "the demo corpus" || echo "IEMOCAP ($iemocap_root)")" \
+    --quote-configs "$ser_config $text_config $ssl_config $joint_config $hubert_config" --title "Exp $exp_set results of egs/iemocap, setup $setup" \
     --notes "Speech systems of one table share a training budget ($ser_config); speaker model: $speaker_model. Whether transfer helps on this corpus: the \`speech_finetune\` − \`speech_scratch\` rows of the significance table.$seeds_note$vad_note$folds_note$asr_note$ssl_note" \
     "$exp" RESULTS.md
   echo "$0: results in $PWD/RESULTS.md, plots in $PWD/plots/"

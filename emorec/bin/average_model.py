@@ -2,8 +2,7 @@
 
   python -m emorec.bin.average_model --exp-dir EXP --num N --out EXP/avg_N.pt
 (or explicit checkpoints: --out OUT.pt CKPT1 CKPT2 ...). With --skip-done, does nothing
-when OUT is done by the toolkit's restart rule (emorec.fileio.is_done: it exists and is
-not older than any of the checkpoints it averages)."""
+when OUT was made from the same checkpoints (the toolkit's restart rule, emorec.stamp)."""
 from __future__ import annotations
 
 import argparse
@@ -16,10 +15,10 @@ def main(argv=None):
     p.add_argument("--num", type=int, default=3)
     p.add_argument("--out", required=True)
     p.add_argument("--skip-done", action="store_true",
-                   help="do nothing when --out exists and is not older than the checkpoints (make's rule)")
+                   help="do nothing when --out was made from the same checkpoints")
     p.add_argument("checkpoints", nargs="*")
     a = p.parse_args(argv)
-    from emorec.fileio import is_done
+    from emorec.stamp import Stamp
     from emorec.train import checkpoint
 
     paths = a.checkpoints
@@ -30,10 +29,10 @@ def main(argv=None):
         if not cks:
             sys.exit(f"average_model: no epoch_*.pt in {a.exp_dir}")
         paths = [c for _, c in cks[-a.num:]]
-    if a.skip_done and is_done(a.out, paths):
-        print(f"average_model: {a.out} is up to date with {', '.join(map(str, paths))}, skipping",
-              file=sys.stderr)
+    stamp = Stamp(a.out, step="average_model", version=1, inputs=paths)
+    if a.skip_done and stamp.done():
         return 0
+    stamp.begin()
     avg = checkpoint.average_checkpoints(paths)
     checkpoint.atomic_save(avg, a.out)
     print(f"average_model: {len(paths)} checkpoints ({', '.join(avg['averaged'])}) -> {a.out}",

@@ -6,15 +6,15 @@ Usage: python -m emorec.bin.compute_fbank [options] WAV_SCP ARK_OUT SCP_OUT
          data/x/split4/1/wav.scp /abs/data/raw_fbank_x.1.ark data/x/data/raw_fbank_x.1.scp
 
 Output protocol (a killed job never leaves a file a rerun would trust):
-  1. SCP_OUT and its stamp SCP_OUT.done are deleted first (so an existing scp is never
-     left pointing into an ark being replaced);
+  1. SCP_OUT, ARK_OUT and utt2num_frames are deleted first (so an existing scp is never
+     left pointing into an ark being replaced) and the job's fingerprint (wav.scp and
+     the audio it names, configuration, ark path) is recorded in SCP_OUT.stamp;
   2. the ark, scp and utt2num_frames are written to NAME.tmp; the scp lines already name
      the FINAL ark path (ARK_OUT), the offsets being those of ARK_OUT.tmp, which becomes
      ARK_OUT byte for byte;
-  3. after fsync: rename ark, then utt2num_frames, then scp (the scp is the completion
-     marker), then write SCP_OUT.done holding a digest of the inputs (wav.scp content,
-     configuration, ark path).
-  With --skip-done, a job whose SCP_OUT and matching SCP_OUT.done exist exits at once.
+  3. after fsync: rename ark, then utt2num_frames, then scp (the completion marker).
+  With --skip-done, a job whose SCP_OUT was made with the same fingerprint exits at once
+  (the toolkit's restart rule, emorec.stamp).
   SIGTERM/SIGINT/SIGHUP remove the .tmp files; after SIGKILL they stay, are never read,
   and are overwritten by the rerun.
 
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as e:
         print(f"ERROR: {me}: {e}", file=sys.stderr)
         return 1
-    job, status = open_job(me, args, "emorec-fbank-v1", cfg.to_kaldi_conf(),
+    job, status = open_job(me, args, 1, {"config": cfg.to_kaldi_conf()},
                            utt2num_frames=args.write_utt2num_frames)
     if job is None:
         return status

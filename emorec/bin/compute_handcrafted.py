@@ -9,8 +9,8 @@ resampled, emorec.audio).  With --vad-scp (a data dir's vad.scp: 0/1 per 25 ms f
 every 10 ms) only the speech frames' samples are used; an utterance without a VAD
 entry is an error (the emo7 recipe trims silence into new wavs instead, so its data dirs
 have no vad.scp).  Vectors are float32 kaldiio vectors in ARK_OUT, indexed by
-SCP_OUT, written as emorec.arkjob describes (tmp names, SCP_OUT.done stamp last);
-with --skip-done a job whose outputs and matching stamp exist exits at once.
+SCP_OUT, written as emorec.arkjob describes (tmp names, SCP_OUT last); with --skip-done
+a job made from the same inputs and options (SCP_OUT.stamp) exits at once.
 
 Bad-input policy (Kaldi's): an utterance whose audio is missing, empty, corrupt, or
 whose line is malformed/duplicated, or whose features are not finite, is logged
@@ -27,7 +27,7 @@ import time
 import kaldiio
 import numpy as np
 
-from emorec.arkjob import Entries, add_job_arguments, digest, open_job, run_job
+from emorec.arkjob import Entries, add_job_arguments, open_job, run_job
 from emorec.audio import AudioError, load_audio
 from emorec.features import num_frames
 from emorec.handcrafted import FEATURE_SETS, get_extractor
@@ -62,9 +62,9 @@ def speech_only(wave, vad, utt, vad_scp, cfg):
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     me = "compute_handcrafted"
-    vad_digest = digest(args.vad_scp) if args.vad_scp else "no VAD"
-    job, status = open_job(me, args, "emorec-utt-vectors-v1", args.feature_set, str(args.sample_frequency),
-                           vad_digest)
+    job, status = open_job(me, args, 1, {"feature_set": args.feature_set,
+                                         "sample_frequency": args.sample_frequency},
+                           inputs=[args.vad_scp] if args.vad_scp else [])
     if job is None:
         return status
     try:

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as e:
         print(f"ERROR: {me}: {e}", file=sys.stderr)
         return 1
-    job, status = open_job(me, args, "emorec-vad-v1", repr(dataclasses.asdict(cfg)))
+    job, status = open_job(me, args, 1, {"config": dataclasses.asdict(cfg)})
     if job is None:
         return status
     entries = Entries(args.wav_scp)

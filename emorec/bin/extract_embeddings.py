@@ -3,7 +3,8 @@ utterances (no cropping; batches of similar length, padding masked).
 
   python -m emorec.bin.extract_embeddings --model EXP/final.pt --data DIR \
       --out-ark OUT/xvector.1.ark --out-scp OUT/xvector.1.scp [--utt-list LIST] [--device auto]
-The scp is written last (through a .tmp name): its presence marks a finished job.
+The scp is written last (through a .tmp name); with --skip-done a job made from the same
+model, data and options is not redone (the toolkit's restart rule, emorec.stamp).
 
 Batch size: --max-frames 0 (the default) takes MAX_FRAMES of the device.  On CPU one
 utterance at a time is fastest (bench/bench_extract.py: 400-frame utterances, one
@@ -34,11 +35,20 @@ def main(argv=None):
     p.add_argument("--max-batch", type=int, default=32)
     p.add_argument("--num-threads", type=int, default=0)
     p.add_argument("--amp", default="none", choices=["none", "bf16", "fp16"], help="CUDA only")
-    p.add_argument("--skip-existing", action="store_true", help="do nothing when --out-scp exists")
+    p.add_argument("--skip-done", action="store_true",
+                   help="do nothing when --out-scp was made from the same model, data and options")
     a = p.parse_args(argv)
-    if a.skip_existing and os.path.exists(a.out_scp):
-        print(f"extract_embeddings: {a.out_scp} exists; skipped", file=sys.stderr)
+    from emorec.stamp import Stamp
+
+    try:
+        stamp = Stamp(a.out_scp, step="extract_embeddings", version=1, outputs=[a.out_ark],
+                      inputs=[a.model, a.data] + ([a.utt_list] if a.utt_list else []),
+                      options={"ark": os.path.abspath(a.out_ark), "amp": a.amp})
+    except FileNotFoundError as e:
+        sys.exit(f"extract_embeddings: ERROR: {e}")
+    if a.skip_done and stamp.done():
         return 0
+    stamp.begin()
 
     import kaldiio
     from emorec.train.infer import data_keys, load_for_scoring, run_model

@@ -33,7 +33,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     from emorec import fusion
-    from emorec.fileio import atomic_write_text, fold_sort_key, is_done
+    from emorec.fileio import atomic_write_text, fold_sort_key
+    from emorec.stamp import Stamp
 
     methods = [m for m in a.methods.split(",") if m]
     sp, tx, out, data = Path(a.speech_dir), Path(a.text_dir), Path(a.out_dir), Path(a.data)
@@ -61,9 +62,11 @@ def main(argv=None) -> int:
                 raise FileNotFoundError(f"{dev_lab}: no dev labels for {s_dir}")
             inputs = [d / f"{s}.logpost.ark" for d in (s_dir, t_dir) for s in ("dev", "test")] + [dev_lab]
             outputs = [d / "test.logpost.ark" for d in mdirs.values()]
-            if (fold or "fold") in summaries and is_done(outputs, inputs):
-                print(f"fuse: {', '.join(map(str, outputs))} up to date, skipping")
+            stamp = Stamp(outputs[-1], step="fuse", version=1, inputs=inputs, outputs=outputs,
+                          options={"methods": methods, "znorm_stats": a.znorm_stats})
+            if (fold or "fold") in summaries and stamp.done():
                 continue
+            stamp.begin()
             summ = fusion.fuse_fold(s_dir, t_dir, mdirs, dev_lab,
                                     per_class_znorm=(a.znorm_stats == "per-class"))
             summaries[fold or "fold"] = summ

@@ -14,8 +14,8 @@ and keeps only the utterances that have a non-empty transcript (an augmented cop
 its original's, train_aug/utt2orig); OUT_DIR/text_coverage.txt counts, per fold and part,
 the utterances kept and those dropped for want of one. A part left empty is an error,
 as is a label of a part's utt2emo outside the 7 classes (naming its line).
-Written to a temporary dir and renamed; skipped when OUT_DIR/folds.txt is newer than
-every input and lists the same protocols (--skip-done).
+Written to a temporary dir and renamed; with --skip-done, skipped when made from the same
+inputs and options (emorec.stamp, OUT_DIR.stamp).
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ from pathlib import Path
 
 from emorec.data.datadir import subset_data_dir
 from emorec.data.emo7 import CLASSES, transcripts_of
-from emorec.fileio import DataDirError, atomic_dir, check_labels, is_done, read_kv, write_kv, write_lines
+from emorec.fileio import DataDirError, atomic_dir, check_labels, read_kv, write_kv, write_lines
+from emorec.stamp import Stamp, options_of
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -45,13 +46,14 @@ def main(argv=None) -> int:
     try:
         if not protocols:
             raise ValueError("no protocol given")
-        inputs = [root / p / src / "utt2spk" for p in protocols for src in parts.values()]
+        inputs = [root / p / src for p in protocols for src in parts.values()]
         inputs += [a.text] if a.text else []
         listing = [f"fold{k} {p}" for k, p in enumerate(protocols, 1)]
-        if (a.skip_done and is_done(out / "folds.txt", inputs)
-                and (out / "folds.txt").read_text(encoding="utf-8").splitlines() == listing):
-            print(f"make_emo7_folds: {out} is up to date, skipping")
+        stamp = Stamp(out, step="make_emo7_folds", version=1, inputs=inputs,
+                      options=options_of(a, "data_root", "text", "out_dir"))
+        if a.skip_done and stamp.done():
             return 0
+        stamp.begin()
         transcripts = read_kv(a.text, allow_empty_value=True) if a.text else {}
         coverage = []
         with atomic_dir(out) as tmp:

@@ -13,13 +13,12 @@ that fold's TRAIN transcripts only (data/loso/foldK/train/text), so neither the
 tokenizer vocabulary nor the MLM weights have seen dev or test text.
 
 OUT_DIR is written as a whole (a temporary dir renamed into place). With --skip-done,
-nothing is built when OUT_DIR/config.json is done by the toolkit's restart rule
-(emorec.fileio.is_done: it exists and is not older than any TEXT_FILE).
+nothing is built when OUT_DIR is up to date by the toolkit's restart rule (emorec.stamp:
+OUT_DIR.stamp holds the same TEXT_FILEs and options).
 """
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
@@ -39,21 +38,23 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=777)
     ap.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     ap.add_argument("--skip-done", action="store_true",
-                    help="do nothing when OUT_DIR/config.json is not older than the text files (make's rule)")
+                    help="do nothing when OUT_DIR was built from the same text files and options")
     ap.add_argument("text_file", nargs="+", help="one or more text files")
     ap.add_argument("out_dir")
     a = ap.parse_args(argv)
 
-    from emorec.fileio import is_done, read_kv, read_text
+    from emorec.fileio import read_kv, read_text
+    from emorec.stamp import Stamp, options_of
 
-    done = os.path.join(a.out_dir, "config.json")
     try:
-        if a.skip_done and is_done(done, a.text_file):
-            print(f"make_text_encoder: {done} is up to date with {', '.join(a.text_file)}, skipping")
-            return 0
+        stamp = Stamp(a.out_dir, step="make_text_encoder", version=1, inputs=a.text_file,
+                      options=options_of(a, "text_file", "out_dir", "num_threads"))
     except FileNotFoundError as e:
         print(f"make_text_encoder: ERROR: {e}", file=sys.stderr)
         return 1
+    if a.skip_done and stamp.done():
+        return 0
+    stamp.begin()
     import torch
     from transformers.utils import logging as hf_logging
 

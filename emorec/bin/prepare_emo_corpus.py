@@ -7,7 +7,7 @@ import os
 import sys
 
 from emorec.data import emo_corpora
-from emorec.data.datadir import utt2spk_to_spk2utt
+from emorec.data.datadir import utt2spk_to_spk2utt, write_corpus_roots
 from emorec.fileio import write_kv
 
 
@@ -36,6 +36,7 @@ def main(argv=None) -> int:
     for name, d in res.lists.items():
         write_kv(os.path.join(a.data_dir, name), d)
     write_kv(os.path.join(a.data_dir, "spk2utt"), utt2spk_to_spk2utt(res.lists["utt2spk"]))
+    write_corpus_roots(a.data_dir, a.corpus, a.corpus_root)
     print(emo_corpora.report(a.corpus, res))
     print(f"{me}: wrote {a.data_dir}")
     return 0

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from emorec.data import iemocap
+from emorec.data.datadir import write_corpus_roots
 
 
 def main(argv=None) -> int:
@@ -28,6 +29,7 @@ def main(argv=None) -> int:
         print(f"prepare_iemocap: ERROR: no utterance selected from {a.iemocap_root}", file=sys.stderr)
         return 1
     iemocap.write_data_dir(a.data_dir, lists)
+    write_corpus_roots(a.data_dir, "iemocap", a.iemocap_root)
     print(iemocap.report(res))
     print(f"prepare_iemocap: wrote {a.data_dir}")
     return 0

@@ -15,7 +15,8 @@ Writes into WORK_DIR:
   train/        the loop's checkpoints (resumed after a kill), TensorBoard
   model/        the HubertModel directory (config.json, model.safetensors,
                 preprocessor_config.json, pretrain_info.json), written last: a rerun
-                with WORK_DIR/model present does nothing
+                does nothing when it was made from the same TRAIN_DATA_DIR and config
+                (emorec.stamp: WORK_DIR/model.stamp); another fingerprint starts afresh
 """
 from __future__ import annotations
 
@@ -47,11 +48,17 @@ def main(argv=None) -> int:
     if a.num_threads > 0:
         cfg["train"]["num_threads"] = a.num_threads
     work = Path(a.work_dir)
-    from emorec.fileio import is_done
+    from emorec.stamp import Stamp, config_options
 
-    if is_done(work / "model"):
-        print(f"pretrain_hubert: {work}/model exists (written last), skipping")
+    try:
+        stamp = Stamp(work / "model", step="pretrain_hubert", version=1, inputs=[a.train_data_dir],
+                      options={"config": config_options(cfg)})
+    except FileNotFoundError as e:
+        print(f"pretrain_hubert: ERROR: {e}", file=sys.stderr)
+        return 1
+    if stamp.done():
         return 0
+    stamp.begin(stale=[work / "train", work / "kmeans.npz"])
 
     import numpy as np
     import torch

@@ -7,7 +7,8 @@ path below EXP_ROOT with "/" turned into "_" (exp/fusion/w1 -> fusion_w1).  A
 relative DIR is looked up as given, then below EXP_ROOT.  With --seeds "1 2", each
 system is the set of runs EXP_ROOT/seed1/DIR, EXP_ROOT/seed2/DIR (DIR relative).
 
---corpus names the corpus in the header (required).  --paper-table FILE puts a
+--corpus-roots FILE (required): the corpus_roots file of the data prep, which names the
+corpus in the header (emorec.report.describe_corpus).  --paper-table FILE puts a
 paper's numbers beside the systems whose name (or --paper-ref NAME=KEY) matches a
 key or alias of FILE; --demo-design FILE says the corpus is the synthetic demo (FILE:
 its generation plan): the paper columns are then labelled not comparable and the
@@ -67,7 +68,8 @@ def _seed_dirs(exp_root: Path, seeds, d):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="data/loso", help="folds root with foldK/test/utt2emo [data/loso]")
-    ap.add_argument("--corpus", required=True, help="the corpus, named in the header (demo or real, with its root)")
+    ap.add_argument("--corpus-roots", required=True,
+                    help="the data prep's corpus_roots file: names the corpus in the header")
     ap.add_argument("--system", action="append", help="NAME=DIR (repeatable; table order)")
     ap.add_argument("--seeds", default="", help="space-separated training seeds: runs under EXP_ROOT/seedS/")
     ap.add_argument("--ablation", action="append", help="NAME=DIR for the LOSO ablation table (repeatable)")
@@ -144,7 +146,7 @@ def main(argv=None) -> int:
         ex.flatness = flat
         cmdline = a.command if a.command is not None else "python -m emorec.bin.report " + " ".join(
             shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
-        pngs = report.write_results(a.out_md, res, abl, plots_dir=a.plots_dir, title=a.title, corpus=a.corpus,
+        pngs = report.write_results(a.out_md, res, abl, plots_dir=a.plots_dir, title=a.title, corpus=report.describe_corpus(a.corpus_roots),
                                     command=cmdline, configs=a.config or (), notes=a.notes, extras=ex)
     except (OSError, ValueError) as e:
         print(f"report: ERROR: {e}", file=sys.stderr)

@@ -56,14 +56,6 @@ PROTOCOL_TITLES = {
 }
 
 
-def _bool(s: str) -> bool:
-    if s.lower() in ("true", "1", "yes"):
-        return True
-    if s.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {s!r}")
-
-
 def protocol_folds(data: Path, protocol: str) -> Optional[List[str]]:
     """None for a single split, else the fold names (natural order)."""
     from emorec.fileio import fold_sort_key
@@ -308,7 +300,7 @@ def table8_section(systems: List[Tuple[str, Path, Path]], best: Dict[str, Tuple[
     L += ["### Paper 004, Table 8 (real corpora, its stratified split)", ""]
     if demo:
         L += ["**Not comparable with the numbers above**: those are on the synthetic demo corpora, with "
-              "a demo HuBERT and BERT built offline from each protocol's training data; these are the "
+              "a demo HuBERT pre-trained on the demo speaker corpus and demo BERTs built from each protocol's training transcripts; these are the "
               "paper's, on the real corpora, with hubert-base-ls960 and bert-base-uncased on Whisper "
               "transcripts.", ""]
     else:
@@ -331,9 +323,8 @@ def main(argv=None) -> int:
     ap.add_argument("--feature-sets", default="handcrafted egemaps")
     ap.add_argument("--classifiers", default="knn mlp xgboost lightgbm logreg random_forest "
                                              "naive_bayes decision_tree")
-    ap.add_argument("--corpus", required=True, help="the corpus, named in the header")
-    ap.add_argument("--demo", type=_bool, required=True,
-                    help="true: the numbers are on the demo corpus (paper column not comparable)")
+    ap.add_argument("--corpus-roots", required=True,
+                    help="the data prep's corpus_roots file: names the corpus in the header")
     ap.add_argument("--all-dir", help="merged data dir, for its counts table")
     ap.add_argument("--paper-table", required=True,
                     help="paper 004's Table 6 (emorec.report.read_paper_table), e.g. conf/paper004_table6.tsv")
@@ -356,6 +347,10 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     from emorec import report
+    from emorec.data.datadir import read_corpus_roots
+
+    # demo or real from the data prep's record, never from the command line
+    a.demo = any(kind == "demo" for kind, _ in read_corpus_roots(a.corpus_roots).values())
     from emorec.fileio import atomic_write_text, read_kv
 
     exp, data, out_md = Path(a.exp_dir), Path(a.data), Path(a.out_md)
@@ -390,7 +385,7 @@ def main(argv=None) -> int:
         L = [f"# {title}", "", f"- date: {datetime.datetime.now():%Y-%m-%d %H:%M}",
              f"- git: {report._git_rev(Path(report.__file__).resolve().parents[1])}",
              f"- command: `{command}`"]
-        L.append(f"- corpus: {a.corpus}")
+        L.append(f"- corpus: {report.describe_corpus(a.corpus_roots)}")
         L.append("- metrics: UA = mean per-class recall (over the classes present in the test part), WA = "
                  "overall accuracy, in %, on each split's TEST part. Every hyper-parameter "
                  "(KNN's k, the other classifiers' grids in conf/baselines.yaml) is chosen on the "
@@ -463,7 +458,7 @@ def main(argv=None) -> int:
                                 Path(a.overlap_folds) if a.overlap_folds else None)
         L += ["## Confusion matrices of the best baselines (test; rows = true class)", ""]
         names = sorted({CORPUS_NAMES.get(c, c) for c in utt2corpus.values()})
-        plot_corpus = ("demo corpora " if a.demo else "") + (", ".join(names) or a.corpus)
+        plot_corpus = ("demo corpora " if a.demo else "") + (", ".join(names) or "corpora of " + a.corpus_roots)
         for p in protocols:
             res, _ = best[p]
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{p}_{res.name}")

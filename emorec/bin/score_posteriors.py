@@ -5,8 +5,8 @@
 Writes OUT/posteriors.ark, a kaldiio text ark (``utt  [ v1 v2 ... ]``), and classes.txt
 beside it (the class names in output order, from the checkpoint). Several --data/--out
 pairs share one process and one model load (steps/train_ser.sh scores dev and test so).
-With --skip-done, a pair is skipped when its OUT (written last) is done by the toolkit's
-restart rule (emorec.fileio.is_done: it exists and is not older than --model)."""
+With --skip-done, a pair is skipped when its OUT (written last) was made from the same
+model, data and options (the toolkit's restart rule, emorec.stamp: OUT.stamp)."""
 from __future__ import annotations
 
 import argparse
@@ -23,7 +23,7 @@ def main(argv=None):
     p.add_argument("--classes-out", default=None, help="default: classes.txt beside --out")
     p.add_argument("--utt-list", default=None)
     p.add_argument("--skip-done", action="store_true",
-                   help="do nothing when --out exists and is not older than --model (make's rule)")
+                   help="skip a pair whose --out was made from the same model, data and options")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-frames", type=int, default=20000)
     p.add_argument("--max-batch", type=int, default=32)
@@ -31,16 +31,20 @@ def main(argv=None):
     a = p.parse_args(argv)
     if len(a.data) != len(a.out):
         p.error(f"{len(a.data)} --data but {len(a.out)} --out: give them in pairs")
-    from emorec.fileio import is_done, write_classes, write_scores
+    from emorec.fileio import write_classes, write_scores
+    from emorec.stamp import Stamp
 
     todo = []
     for data, out in zip(a.data, a.out):
         try:
-            if a.skip_done and is_done(out, a.model):
-                print(f"score_posteriors: {out} is up to date with {a.model}, skipping", file=sys.stderr)
-                continue
+            stamp = Stamp(out, step="score_posteriors", version=1,
+                          inputs=[a.model, data] + ([a.utt_list] if a.utt_list else []),
+                          options={"max_frames": a.max_frames, "max_batch": a.max_batch})
         except FileNotFoundError as e:
             sys.exit(f"score_posteriors: ERROR: {e}")
+        if a.skip_done and stamp.done():
+            continue
+        stamp.begin()
         todo.append((data, out))
     if not todo:
         return 0

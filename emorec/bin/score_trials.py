@@ -4,9 +4,8 @@
 TRIALS lines: ``utt1 utt2 target|nontarget``.  Writes OUT/scores (``utt1 utt2 score``)
 and OUT/results.txt (EER, its threshold, minDCF at P_target=0.01).  Trials whose
 embedding is missing are skipped with a warning; more than 5% missing is an error.
-With --skip-done, does nothing when OUT/results.txt (written last) is done by the
-toolkit's restart rule (emorec.fileio.is_done: it exists and is not older than TRIALS
-and the embedding scp)."""
+With --skip-done, does nothing when OUT/results.txt (written last) was made from the
+same TRIALS, embeddings and options (the toolkit's restart rule, emorec.stamp)."""
 from __future__ import annotations
 
 import argparse
@@ -51,19 +50,21 @@ def main(argv=None):
     p.add_argument("--center", action="store_true", help="subtract the mean embedding first")
     p.add_argument("--p-target", type=float, default=0.01)
     p.add_argument("--skip-done", action="store_true",
-                   help="do nothing when OUT/results.txt is not older than the trials and the scp (make's rule)")
+                   help="do nothing when OUT/results.txt was made from the same inputs and options")
     a = p.parse_args(argv)
 
-    from emorec.fileio import atomic_write_text, is_done, write_lines
+    from emorec.fileio import atomic_write_text, write_lines
+    from emorec.stamp import Stamp
 
     results = os.path.join(a.out_dir, "results.txt")
     try:
-        if a.skip_done and is_done(results, [a.trials, a.emb_scp]):
-            print(f"score_trials: {results} is up to date with {a.trials} and {a.emb_scp}, skipping",
-                  file=sys.stderr)
-            return 0
+        stamp = Stamp(results, step="score_trials", version=1, inputs=[a.trials, a.emb_scp],
+                      options={"center": a.center, "p_target": a.p_target})
     except FileNotFoundError as e:
         sys.exit(f"score_trials: ERROR: {e}")
+    if a.skip_done and stamp.done():
+        return 0
+    stamp.begin()
 
     import kaldiio
     import numpy as np

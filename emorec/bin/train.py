@@ -42,7 +42,7 @@ def get_parser():
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="config override (repeatable)")
     p.add_argument("--skip-done", action="store_true",
-                   help="do nothing when EXP/final.pt (written last) exists")
+                   help="do nothing when EXP/final.pt was trained from the same data, config and options")
     p.add_argument("--stop-after-epochs", type=int, default=None,
                    help="stop (without final.pt) once this many epochs are done; for tests")
     return p
@@ -51,20 +51,8 @@ def get_parser():
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = get_parser().parse_args(argv)
-    from emorec.fileio import is_done
-
-    if args.skip_done and is_done(os.path.join(args.exp_dir, "final.pt")):
-        print(f"train: {args.exp_dir}/final.pt exists, skipping")
-        return 0
-    if (args.ngpu > 1 or args.nnodes > 1) and "LOCAL_RANK" not in os.environ:
-        # re-run this command under torchrun, one process per GPU (or CPU process) and node
-        from emorec.train.distributed import torchrun_command
-
-        cmd = torchrun_command("emorec.bin.train", argv, max(args.ngpu, 1), args.nnodes)
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        os.execvp(cmd[0], cmd)
-
     from emorec.fileio import atomic_write_text
+    from emorec.stamp import Stamp, config_options
     from emorec.train import checkpoint, loop, speech
     from emorec.train.config import ConfigError, dump_config, load_config
 
@@ -89,6 +77,25 @@ def main(argv=None):
         except (OSError, ValueError) as e:
             print(f"train: ERROR: --init-from {e}", file=sys.stderr)
             return 1
+    try:
+        stamp = Stamp(os.path.join(args.exp_dir, "final.pt"), step="train", version=1,
+                      inputs=[p for p in (args.data, labels, args.dev_data, dev_labels, args.init_from) if p],
+                      options={"config": config_options(cfg), "transfer": transfer})
+    except FileNotFoundError as e:
+        print(f"train: ERROR: {e}", file=sys.stderr)
+        return 1
+    if args.skip_done and stamp.done():
+        return 0
+    if int(os.environ.get("RANK", "0")) == 0:  # another fingerprint: no resuming its checkpoints
+        stamp.begin(stale=[os.path.join(args.exp_dir, "best.pt")]
+                    + [c for _, c in checkpoint.epoch_checkpoints(args.exp_dir)])
+    if (args.ngpu > 1 or args.nnodes > 1) and "LOCAL_RANK" not in os.environ:
+        # re-run this command under torchrun, one process per GPU (or CPU process) and node
+        from emorec.train.distributed import torchrun_command
+
+        cmd = torchrun_command("emorec.bin.train", argv, max(args.ngpu, 1), args.nnodes)
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.execvp(cmd[0], cmd)
     if int(os.environ.get("RANK", "0")) == 0:
         atomic_write_text(os.path.join(args.exp_dir, "config.yaml"), dump_config(cfg))
     family = speech.ResNetFamily.for_run(cfg, args.exp_dir, args.resume, data=args.data, labels=labels,

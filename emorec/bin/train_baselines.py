@@ -14,8 +14,9 @@ of --classifiers, selects its hyper-parameters on valid (emorec.baselines) and w
   EXP_DIR/CLF/SPLIT/valid.logpost.ark, test.logpost.ark, classes.txt  (score format of
       emorec.fusion: natural-log posteriors, text ark)
   EXP_DIR/CLF/SPLIT/selected.yaml  (chosen parameters, validation UA/WA of every grid
-      point, a digest of the inputs; written last: with --skip-done a classifier whose
-      selected.yaml holds the same digest is not trained again)
+      point; written last: with --skip-done a classifier whose selected.yaml.stamp holds
+      the same digest of the loaded vectors and labels, classifier config and seed is
+      not trained again: emorec.stamp)
 so that SPLIT = loco/crema_d gives EXP_DIR/CLF/loco/crema_d, the fold layout of
 emorec.report.
 
@@ -120,6 +121,7 @@ def main(argv=None) -> int:
 
     from emorec.baselines import CLASSIFIERS, select_on_valid, log_posteriors
     from emorec.fileio import write_scores
+    from emorec.stamp import Stamp
 
     from threadpoolctl import threadpool_limits
 
@@ -189,14 +191,12 @@ def main(argv=None) -> int:
     for name in names:
         out = Path(args.exp_dir) / name / args.split
         spec = config[name] or {}
-        digest = hashlib.sha256((inputs_digest + yaml.safe_dump(spec, sort_keys=True)).encode()).hexdigest()
         done = out / "selected.yaml"
-        if args.skip_done and done.is_file():
-            with open(done, encoding="utf-8") as f:
-                if (yaml.safe_load(f) or {}).get("digest") == digest:
-                    log(f"{name}: {done} is up to date; skipping")
-                    continue
-        done.unlink(missing_ok=True)
+        stamp = Stamp(done, step=f"train_baselines {name}", version=1, log=log,
+                      options={"inputs_digest": inputs_digest, "classifier": spec})
+        if args.skip_done and stamp.done():
+            continue
+        stamp.begin()
         t0 = time.time()
         try:
             sel = select_on_valid(name, spec, x_tr, y_tr, x_va, y_va, C, args.seed)
@@ -208,8 +208,7 @@ def main(argv=None) -> int:
         record = {"classifier": name, "split": args.split, "train": str(parts["train"]),
                   "params": {k: list(v) if isinstance(v, tuple) else v for k, v in sel.params.items()},
                   "valid_ua": round(sel.valid_ua, 6), "valid_wa": round(sel.valid_wa, 6),
-                  "grid_valid_ua": [round(u, 6) for u in sel.grid_ua], "seed": args.seed,
-                  "digest": digest}
+                  "grid_valid_ua": [round(u, 6) for u in sel.grid_ua], "seed": args.seed}
         tmp = done.with_name(done.name + ".tmp")
         tmp.write_text(yaml.safe_dump(record, sort_keys=False), encoding="utf-8")
         tmp.replace(done)

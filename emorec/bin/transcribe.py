@@ -8,16 +8,19 @@ then rename). An utterance whose audio cannot be read is logged as
   WARNING: WAV_SCP:LINE: UTT: REASON
 and left out; the job fails (exit 1, no output) when more than --max-fail-frac of its
 utterances fail. One in which the recogniser finds no words gets the transcript <unk>
-with a WARNING naming it. With --skip-done a TEXT_OUT newer than WAV_SCP is kept.
+with a WARNING naming it. With --skip-done a TEXT_OUT made from the same WAV_SCP, model
+and options is kept (emorec.stamp).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from emorec import asr
 from emorec.audio import AudioError, load_audio, parse_wav_scp
-from emorec.fileio import is_done, write_kv
+from emorec.fileio import write_kv
+from emorec.stamp import Stamp, options_of
 
 ME = "transcribe"
 
@@ -33,7 +36,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-threads", type=int, default=1, help="torch threads (1: parallelism comes from jobs)")
     p.add_argument("--max-fail-frac", type=float, default=0.05,
                    help="fail the job if more than this fraction of utterances fail [0.05]")
-    p.add_argument("--skip-done", action="store_true", help="keep a TEXT_OUT newer than WAV_SCP")
+    p.add_argument("--skip-done", action="store_true", help="keep a TEXT_OUT made from the same inputs and options")
     p.add_argument("wav_scp")
     p.add_argument("text_out")
     return p
@@ -41,9 +44,12 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     a = get_parser().parse_args(argv)
-    if a.skip_done and is_done(a.text_out, a.wav_scp):
-        print(f"LOG: {ME}: {a.text_out} is up to date; skipping", file=sys.stderr)
+    model_dir = [a.asr_model] if os.path.isdir(a.asr_model) else []
+    stamp = Stamp(a.text_out, step=ME, version=1, inputs=[a.wav_scp] + model_dir,
+                  options=options_of(a, "wav_scp", "text_out", "device", "num_threads"))
+    if a.skip_done and stamp.done():
         return 0
+    stamp.begin()
     import torch
 
     from emorec.runtime import pick_device

@@ -112,3 +112,29 @@ def subset_data_dir(src: str, dst: str, utts: Iterable[str]) -> int:
             f.write(data)
     write_spk2utt(dst)
     return len(keep)
+
+
+# ------------------------------------------------------------------ corpus provenance
+
+CORPUS_ROOTS = "corpus_roots"  # "NAME real|demo ROOT" a line, written by the data preps
+DEMO_MARKER = "DEMO_CORPUS.txt"  # in the root of each tree the demo generators synthesise
+
+
+def write_corpus_roots(data_dir: str, name: str, root: str) -> None:
+    """Record in DATA_DIR/corpus_roots the corpus tree a data prep read (absolute; demo
+    when the tree holds the demo generator's DEMO_CORPUS.txt), so that a report names
+    the corpus its data came from."""
+    kind = "demo" if os.path.isfile(os.path.join(root, DEMO_MARKER)) else "real"
+    write_kv(os.path.join(data_dir, CORPUS_ROOTS), {name: f"{kind} {os.path.abspath(root)}"})
+
+
+def read_corpus_roots(path: str) -> Dict[str, Tuple[str, str]]:
+    """``{name: (kind, root)}`` of a corpus_roots file; an unknown kind is an error
+    naming the file."""
+    out: Dict[str, Tuple[str, str]] = {}
+    for name, val in read_kv(path).items():
+        kind, _, root = val.partition(" ")
+        if kind not in ("real", "demo") or not root:
+            raise DataDirError(f"{path}: {name}: expected 'NAME real|demo ROOT', got {val!r}")
+        out[name] = (kind, root)
+    return out

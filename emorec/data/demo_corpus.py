@@ -36,6 +36,9 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from emorec.data.datadir import DEMO_MARKER
+from emorec.stamp import Stamp
+
 SR = 16000
 SIZES = {
     # kept per session: ang, hap, exc, neu, sad; filtered: xxx, fru, sur, oth
@@ -397,6 +400,12 @@ def _vox_trials(root: str, rng: np.random.Generator, spk_utts: Dict[str, List[st
 DESIGN_FILE = "IEMOCAP_design.txt"
 
 
+def mark_demo(tree: str, made_by: str) -> None:
+    """The provenance a data prep records (emorec.data.datadir.write_corpus_roots):
+    TREE/DEMO_CORPUS.txt says the tree is synthetic, and by what."""
+    _write(os.path.join(tree, DEMO_MARKER), [f"synthetic demo corpus made by {made_by}; not the real corpus"])
+
+
 def write_design(path: str, plan: Dict[int, List[List[Turn]]]) -> None:
     """The generation plan of the evaluated turns, ``TURN LABEL WORD_POOL AROUSAL`` per
     line (read by emorec.report.read_design for the design-ceiling rows of RESULTS.md)."""
@@ -410,15 +419,17 @@ def make(out_dir: str, seed: int = 0, size: str = "small", workers: int = 2,
          log=print) -> Dict[str, object]:
     """Build the corpus in ``out_dir/.demo_tmp`` then rename both trees and the
     generation plan (``out_dir/IEMOCAP_design.txt``) into place.  Does nothing if all
-    three already exist."""
+    three were made with the same seed and size by this version (emorec.stamp)."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, not {size!r}")
     iem_final = os.path.join(out_dir, "IEMOCAP_full_release")
     vox_final = os.path.join(out_dir, "VoxCeleb1")
     design_final = os.path.join(out_dir, DESIGN_FILE)
-    if os.path.isdir(iem_final) and os.path.isdir(vox_final) and os.path.isfile(design_final):
-        log(f"demo corpus: {out_dir} already has both trees and {DESIGN_FILE}; nothing to do")
+    stamp = Stamp(design_final, step="make_demo_corpus iemocap", version=2, log=log,
+                  options={"seed": seed, "size": size}, outputs=[iem_final, vox_final])
+    if stamp.done():
         return {"skipped": True}
+    stamp.begin()
     t0 = time.time()
     tmp = os.path.join(out_dir, ".demo_tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -433,6 +444,7 @@ def make(out_dir: str, seed: int = 0, size: str = "small", workers: int = 2,
     design = os.path.join(tmp, DESIGN_FILE)
     write_design(design, plan)
     for src, dst in ((iem, iem_final), (vox, vox_final)):
+        mark_demo(src, f"emorec.data.demo_corpus, seed {seed}, size {size}")
         shutil.rmtree(dst, ignore_errors=True)
         os.replace(src, dst)
     os.replace(design, design_final)  # last: its presence marks the corpus done

@@ -30,6 +30,7 @@ from typing import Dict, List
 import numpy as np
 
 from emorec.data import demo_corpus as dc
+from emorec.stamp import Stamp
 from emorec.data.emo_corpora import CREMAD_SENTENCES, RAVDESS_TEXT
 
 # emotion -> (espeak pitch 0-99, rate wpm, amplitude, SSML range index)
@@ -164,12 +165,15 @@ def _tess(root: str, p: _Planner, cfg: Dict) -> None:
 def make(out_dir: str, seed: int = 0, size: str = "small", workers: int = 2,
          log=print) -> Dict[str, object]:
     """Build the trees in ``out_dir/.demo_emo7_tmp``, then rename them into place.
-    Does nothing if all five trees exist."""
+    Does nothing if the five trees were made with the same seed and size by this
+    version (emorec.stamp)."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, not {size!r}")
-    if all(os.path.isdir(os.path.join(out_dir, t)) for t in TREES):
-        log(f"demo corpora: {out_dir} already has {' '.join(TREES)}; nothing to do")
+    stamp = Stamp(os.path.join(out_dir, TREES[-1]), step="make_demo_corpus emo7", version=2, log=log,
+                  options={"seed": seed, "size": size}, outputs=[os.path.join(out_dir, t) for t in TREES])
+    if stamp.done():
         return {"skipped": True}
+    stamp.begin()
     cfg = SIZES[size]
     t0 = time.time()
     tmp = os.path.join(out_dir, ".demo_emo7_tmp")
@@ -190,6 +194,8 @@ def make(out_dir: str, seed: int = 0, size: str = "small", workers: int = 2,
                          f"{1000 + cfg['cremad_actors']}_MTI_SAD_XX.wav")
     open(empty, "wb").close()
     for t in TREES:
+        dc.mark_demo(os.path.join(tmp, t), f"emorec.data.demo_emo7, seed {seed}, size {size}")
+    for t in TREES:  # IEMOCAP_full_release last: the stamp's final output
         shutil.rmtree(os.path.join(out_dir, t), ignore_errors=True)
         os.replace(os.path.join(tmp, t), os.path.join(out_dir, t))
     os.rmdir(tmp)

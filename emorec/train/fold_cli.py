@@ -1,7 +1,8 @@
 """What the per-fold training entry points (emorec.bin.train_text, emorec.bin.train_ssl)
 share: their common options, and turning them into a config (schema-checked, the
 encoders given on the command line put in, nothing null left where a model is needed)
-or an early exit (--show-encoder, a fold already done, a config error)."""
+or an early exit (--show-encoder, a fold already done by the restart rule of emorec.stamp,
+a config error)."""
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ def fold_config(prog: str, schema: dict, a, ap: argparse.ArgumentParser,
                 encoders: Dict[str, Tuple[Optional[str], str]]) -> Tuple[Optional[int], Optional[dict]]:
     """``encoders`` maps a model.KEY to (the value given on the command line, its option).
     Returns (exit status, None) to stop now, or (None, config) to train."""
-    from emorec.fileio import is_done
+    from emorec.stamp import Stamp, config_options, options_of
     from emorec.train.config import ConfigError, load_config
 
     try:
@@ -75,10 +76,20 @@ def fold_config(prog: str, schema: dict, a, ap: argparse.ArgumentParser,
         cfg["train"]["seed"] = a.seed
     if a.num_threads > 0:
         cfg["train"]["num_threads"] = a.num_threads
-    done = Path(a.exp_dir) / "test.logpost.ark"
-    if is_done(done):
-        print(f"{prog}: {done} exists (written last), skipping")
+    # the fold is done when trained from the same data, encoders, config and options
+    local_encoders = [cfg["model"][k] for k in encoders if Path(cfg["model"][k]).is_dir()]
+    try:
+        stamp = Stamp(Path(a.exp_dir) / "test.logpost.ark", step=prog, version=1, log=print,
+                      inputs=[a.fold_data_dir] + ([a.classes] if a.classes else []) + local_encoders,
+                      options={"config": config_options(cfg),
+                               **options_of(a, "fold_data_dir", "exp_dir", "classes", "set", "config",
+                                            "num_threads", "ngpu")})
+    except FileNotFoundError as e:
+        print(f"{prog}: ERROR: {e}", file=sys.stderr)
+        return 1, None
+    if stamp.done():
         return 0, None
+    stamp.begin(stale=[Path(a.exp_dir) / "train"])
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
