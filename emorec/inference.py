@@ -96,6 +96,13 @@ def check_speech(res: "Result", rec: Recording, min_speech_s: float, vad_config:
         res.warnings.append(res.no_answer)
 
 
+def class_map(target: Sequence[str], other: Sequence[str], what: str) -> List[int]:
+    """Indices into ``other`` that put its columns in the order of ``target`` (same class set)."""
+    if sorted(target) != sorted(other) or len(set(other)) != len(other):
+        raise InferError(f"classes differ: {what}")
+    return class_index(target, other).tolist()
+
+
 class SpeechScorer:
     """audio -> natural-log posteriors, the path of compute_fbank + score_posteriors."""
 

@@ -288,14 +288,13 @@ class WorkerPool:
         self.timeout, self.capacity, self.pending = timeout, workers + queue, 0
         self.ctx = multiprocessing.get_context("spawn")  # no copy of the parent's torch threads or locks
         self.idle: Optional[asyncio.Queue] = None
-        self.ready = []
-        starting = [self._start() for _ in range(workers)]
+        self.closed = False
+        self.workers = [self._start() for _ in range(workers)]  # every live one, busy or idle
         try:
-            for w in starting:
+            for w in self.workers:
                 self.card = self._await_ready(w)
-                self.ready.append(w)
         except InferError:
-            self.close(starting)
+            self.close()
             raise
 
     def _start(self):
@@ -319,10 +318,19 @@ class WorkerPool:
         w[0].kill()
         w[0].join()
         w[1].close()
+        self.workers.remove(w)
 
         def respawn():
             new = self._start()
-            self._await_ready(new)
+            self.workers.append(new)
+            if self.closed:  # the server stopped meanwhile
+                self.close()
+                return
+            try:
+                self._await_ready(new)
+            except InferError as e:  # the model dir changed under the server, or it is stopping
+                print(f"emorec-serve: a replacement worker did not start: {e}", file=sys.stderr, flush=True)
+                return
             loop.call_soon_threadsafe(self.idle.put_nowait, new)
 
         threading.Thread(target=respawn, daemon=True).start()
@@ -330,7 +338,7 @@ class WorkerPool:
     async def score(self, path: str, name: str) -> dict:
         if self.idle is None:  # the event loop's queue, made on it
             self.idle = asyncio.Queue()
-            for w in self.ready:
+            for w in self.workers:
                 self.idle.put_nowait(w)
         if self.pending >= self.capacity:
             raise Busy()
@@ -353,12 +361,15 @@ class WorkerPool:
         finally:
             self.pending -= 1
 
-    def close(self, workers=None) -> None:
-        for proc, conn in workers if workers is not None else self.ready:
+    def close(self) -> None:
+        """Stop every worker (a worker reading its pipe exits when it closes)."""
+        self.closed = True
+        for proc, conn in list(self.workers):
             conn.close()
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.kill()
+                proc.join()
 
 
 class BodyLimit:
