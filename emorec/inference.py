@@ -37,6 +37,7 @@ from emorec.fileio import class_index
 
 SILENCE_DBFS = -60.0  # RMS level (dB re full scale) under which an input counts as near-silent
 MIN_SPEECH_S = 0.5  # seconds of speech (emorec.vad) under which no class is given
+STEADY_DB = 3.0  # level spread (dB) under which the VAD's "speech" is a steady sound (speech_seconds)
 
 
 class InferError(Exception):
@@ -70,7 +71,10 @@ def read_recording(wav: str, max_seconds: Optional[float] = None) -> Recording:
 
 
 def speech_seconds(rec: Recording, vad_config: Optional[str] = None) -> float:
-    """Seconds of speech emorec.vad finds in ``rec`` (with the model's VAD options, if any)."""
+    """Seconds of speech emorec.vad finds in ``rec`` (with the model's VAD options, if any);
+    0 when the frames it finds keep one level (their log-energy's standard deviation under
+    STEADY_DB): a tone or a hum, which the VAD's SNR test alone takes for speech, while
+    syllables make the level of speech vary by 6 dB and more, even in noise."""
     from emorec.audio import mono_at_rate
     from emorec.vad import Vad, VadConfig
 
@@ -78,7 +82,14 @@ def speech_seconds(rec: Recording, vad_config: Optional[str] = None) -> float:
     wave = mono_at_rate(rec.data, rec.sr, rec.wav, target_sr=int(cfg.sample_frequency))
     if wave.size < cfg.framing().window_size:
         return 0.0
-    return float(Vad(cfg)(wave).sum()) * cfg.frame_shift / 1000
+    vad = Vad(cfg)
+    speech = vad(wave) > 0.5
+    if not speech.any():
+        return 0.0
+    level_db = 10 * np.log10(vad.power_spectrum(wave).sum(axis=1)[speech] + 1e-20)
+    if level_db.std() < STEADY_DB:
+        return 0.0
+    return float(speech.sum()) * cfg.frame_shift / 1000
 
 
 def check_speech(res: "Result", rec: Recording, min_speech_s: float, vad_config: Optional[str] = None) -> None:
