@@ -184,8 +184,9 @@ def test_package_asr_formats_and_errors(recipe, shell_env, tmp_path):  # noqa: F
     assert [o.get("utt") for o in out] == [None, "u1", "u2", "u3"]
     assert out[0]["answer"] in SPEECH_CLASSES and out[0]["warnings"] == []
     assert out[0] | {"utt": "u1"} == out[1]  # the same scores alone and in a batch
-    assert out[2]["answer"] is None and out[2]["warnings"] == [f"{str(tone)!r}: no speech found (silence, a tone "
-                                                                f"or noise?); no emotion can be told"]
+    assert out[2]["answer"] is None and out[2]["warnings"] == [
+        f"{str(tone)!r}: the ASR recognised no words; the text and fused posteriors rest on an unknown word",
+        f"{str(tone)!r}: no speech found (silence, a tone or noise?); no emotion can be told"]
     assert set(out[3]) == {"utt", "wav", "error"} and "cannot decode audio" in out[3]["error"]
     assert str(bad) in r.stderr
     r = emorec_infer(["--model", model, "--device", "cpu", "--json", "--max-seconds", "1", said], cwd=tmp_path)
