@@ -61,7 +61,7 @@ def build_model(work: str) -> str:
         yaml.safe_dump({**TINY_TRAIN_CONFIG, "train": {**TINY_TRAIN_CONFIG["train"], "epochs": 1}}, f)
     run([sys.executable, "-m", "emorec.bin.train", "--config", cfg, "--data", data, "--labels",
          os.path.join(data, "utt2emo"), "--dev-data", data, "--exp-dir", os.path.join(exp, "ser_finetune/fold1")],
-        stdout=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     build_text_encoder(SENTENCES * 2, os.path.join(work, "enc"), vocab_size=100, hidden_size=16, num_layers=1,
                        num_heads=2, intermediate_size=32, max_position=32, mlm_epochs=0, log=lambda *a: None)
     enc, tok = text.load_encoder_and_tokenizer(os.path.join(work, "enc"))
@@ -158,7 +158,8 @@ def pct(values, q):
 
 def start_server(model, port, workers, max_seconds, log):
     cmd = [sys.executable, "-m", "emorec.bin.serve", "--model", model, "--port", str(port), "--device", "cpu",
-           "--workers", str(workers), "--queue", "64", "--max-seconds", str(max_seconds), "--timeout", "600"]
+           "--workers", str(workers), "--queue", "64", "--max-seconds", str(max_seconds), "--timeout", "600",
+           "--max-mb", "40"]  # the 10-minute wav (25 MB) is refused by its duration, not its size
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     for _ in range(600):

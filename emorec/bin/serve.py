@@ -63,7 +63,8 @@ def main(argv=None) -> int:
         app = create_app(pool, max_bytes=int(a.max_mb * 2**20))
         print(f"{PROG}: serving {a.model} on http://{a.host}:{a.port}/ ({a.workers} worker(s))",
               file=sys.stderr, flush=True)
-        uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+        # on a stop, uploads still being scored get 5 s; closing the pool then ends them
+        uvicorn.run(app, host=a.host, port=a.port, log_level="warning", timeout_graceful_shutdown=5)
     finally:
         pool.close()
     return 0
