@@ -10,7 +10,7 @@ emorec-serve on a free port of 127.0.0.1. Prints per phase: upload latency p50/p
 requests/s, `GET /` latency p50/p95 while scoring, the resident memory (RSS) of the
 server and its worker processes before and after; and the goals, PASS/FAIL:
   * `GET /` under 100 ms at p95 while uploads are scored;
-  * RSS growth (server + workers) under 50 MB over --requests uploads (after 20 of warm-up).
+  * RSS growth (server + workers) under 50 MB over --requests uploads (after 10 of warm-up).
 Writes bench/results/bench_serve.txt."""
 from __future__ import annotations
 
@@ -222,17 +222,17 @@ def main():
         with open(os.path.join(work, "server.log"), "w") as log:
             proc, url = start_server(model, free_port(), a.workers, 60, log)
             try:
-                rep.print("warm-up: 20 short uploads")
-                phase(rep, url, [("short.wav", short)] * 20, a.clients)
+                rep.print("warm-up: 10 short uploads")
+                phase(rep, url, [("short.wav", short)] * 10, a.clients)
                 before = rss_mb(proc.pid)
-                rep.print(f"phase 1: {a.requests} short uploads, {a.clients} clients (after 20 of warm-up); "
+                rep.print(f"phase 1: {a.requests} short uploads, {a.clients} clients (after 10 of warm-up); "
                           f"RSS before {before:.0f} MB")
                 probes = phase(rep, url, [("short.wav", short)] * a.requests, a.clients)
                 after = rss_mb(proc.pid)
                 rep.print(f"  RSS after {after:.0f} MB")
-                rep.print("phase 2: the 10-minute wav among 40 short ones (default --max-seconds 60)")
-                probes += phase(rep, url, [("short.wav", short)] * 20 + [("ten minutes.wav", ten_min)]
-                                + [("short.wav", short)] * 20, a.clients)
+                rep.print("phase 2: the 10-minute wav among 16 short ones (default --max-seconds 60)")
+                probes += phase(rep, url, [("short.wav", short)] * 8 + [("ten minutes.wav", ten_min)]
+                                + [("short.wav", short)] * 8, a.clients)
             finally:
                 proc.terminate()
                 proc.wait(timeout=60)
@@ -240,8 +240,8 @@ def main():
             try:
                 rep.print("phase 3: the same with --max-seconds 700 (the 10-minute wav is scored)")
                 r0 = rss_mb(proc.pid)
-                probes3 = phase(rep, url, [("short.wav", short)] * 20 + [("ten minutes.wav", ten_min)]
-                                + [("short.wav", short)] * 20, a.clients)
+                probes3 = phase(rep, url, [("short.wav", short)] * 8 + [("ten minutes.wav", ten_min)]
+                                + [("short.wav", short)] * 8, a.clients)
                 rep.print(f"  RSS before {r0:.0f} MB, after {rss_mb(proc.pid):.0f} MB")
             finally:
                 proc.terminate()
