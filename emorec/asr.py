@@ -3,7 +3,10 @@
 Backends, chosen by one name (``--asr-model``):
 
 * ``pocketsphinx``: CMU PocketSphinx with the US-English acoustic model, dictionary and
-  language model its pip wheel ships; runs offline anywhere (the demo default).
+  language model its pip wheel ships; runs offline anywhere (the demo default). The
+  decoder's feature state (cepstral mean, noise estimate) carries over from one utterance
+  to the next, so it is reset (``reinit_feat``) before each one: a transcript depends on
+  its audio only, not on what was decoded before it (nor on how a batch was split).
 * anything else: a Whisper model for ``transformers``
   (``WhisperForConditionalGeneration`` + ``WhisperProcessor``), a local directory or a
   name in the local Hugging Face cache (``openai/whisper-small``); never downloaded
@@ -48,6 +51,7 @@ class PocketsphinxASR:
         out = []
         for wave in waves:
             pcm = (np.clip(wave, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+            self.decoder.reinit_feat()  # see the module doc: each utterance from the same state
             self.decoder.start_utt()
             self.decoder.process_raw(pcm, full_utt=True)
             self.decoder.end_utt()

@@ -23,9 +23,17 @@ An *rxfilename* (the value column of ``wav.scp``) is either
 
 Every failure (missing file, empty file, undecodable/corrupt data, zero
 samples, failing pipe) raises ``AudioError`` whose message names the
-rxfilename, so callers can log ``file:line: utt: reason`` and skip the item.
+rxfilename, so callers can log ``file:line: utt: reason`` and skip the item; its
+``brief`` leaves out the decoders' own words (for a page shown to users).
 A truncated file (its header declares more data than it holds) is read short,
-as far as it goes, with a warning naming it (logger ``emorec.audio``).
+as far as it goes, with a warning naming it (``warn``; by default logger ``emorec.audio``).
+
+Bounds, checked before anything is decoded (a small file can declare hours of audio, or
+a 1 Hz rate that resampling turns into hours): a sample rate outside
+[MIN_RATE, MAX_RATE] is refused, and with ``max_seconds`` so is a duration above it. The
+duration is the header's (libsndfile) or the container's (ffprobe); whatever a header
+says, no more than ``max_seconds`` of samples (plus one) is ever decoded, so a stream
+that hides its length is refused when it overruns.
 
 Not supported (known gaps): Kaldi's extended filenames ``foo.ark:123`` (wav
 archives with offsets) and ``[start:end]`` ranges.
@@ -34,6 +42,7 @@ archives with offsets) and ``[start:end]`` ranges.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import math
 import os
@@ -41,7 +50,7 @@ import re
 import shlex
 import shutil
 import subprocess
-from typing import Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 import soundfile
@@ -52,6 +61,7 @@ __all__ = ["AudioError", "audio_problem", "load_audio", "mono_at_rate", "read_au
            "resample", "is_pipe", "parse_wav_scp"]
 
 POLY_RATIO_LIMIT = 1000
+MIN_RATE, MAX_RATE = 4000, 384000  # Hz: outside, a header is broken or hostile, not audio
 
 log = logging.getLogger(__name__)
 # libsndfile's header log says "data : 32000 (should be 15978)" when a chunk is cut short.
@@ -60,7 +70,12 @@ _UNKNOWN_SIZE = 0xFFFFFFFF  # streaming writers (ffmpeg to a pipe) leave the siz
 
 
 class AudioError(Exception):
-    """Audio could not be read; the message names the file and the reason."""
+    """Audio could not be read; the message names the file and the reason, ``brief`` the
+    same without ``detail`` (a decoder's own message)."""
+
+    def __init__(self, brief: str, detail: str = ""):
+        super().__init__(f"{brief}: {detail}" if detail else brief)
+        self.brief, self.detail = brief, detail
 
 
 def is_pipe(rxfilename: str) -> bool:
@@ -87,8 +102,55 @@ def _run_pipe(rxfilename: str) -> bytes:
     return proc.stdout
 
 
-def read_audio(rxfilename: str) -> Tuple[np.ndarray, int]:
-    """Decode ``rxfilename`` as it is: float32 array (samples, channels) and its rate."""
+def _check_header(rxfilename: str, sr: float, seconds, max_seconds) -> None:
+    """The bounds of the module doc, from a header's rate and duration (None: unknown)."""
+    if not MIN_RATE <= sr <= MAX_RATE:
+        raise AudioError(f"{rxfilename!r}: sample rate {sr:g} Hz is outside {MIN_RATE}-{MAX_RATE} Hz "
+                         f"(a broken or hostile header); not decoded")
+    if max_seconds and seconds is not None and seconds > max_seconds:
+        raise AudioError(_too_long(rxfilename, f"{seconds:.1f} s", max_seconds))
+
+
+def _too_long(rxfilename: str, what: str, max_seconds: float) -> str:
+    return f"{rxfilename!r}: {what} of audio is longer than the {max_seconds:g} s limit (--max-seconds)"
+
+
+def _ffprobe(path: str):
+    """(sample rate, duration in s or None) of the first audio stream, from the container."""
+    proc = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+                           "stream=sample_rate:format=duration", "-of", "json", path],
+                          stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    info = json.loads(proc.stdout or b"{}") if proc.returncode == 0 else {}
+    streams = info.get("streams") or []
+    if not streams:
+        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no audio stream"]
+        raise AudioError(f"{path!r}: cannot decode audio (corrupt or unsupported format)", tail[0])
+    duration = info.get("format", {}).get("duration")
+    return float(streams[0].get("sample_rate") or 0), float(duration) if duration not in (None, "N/A") else None
+
+
+def _decode_ffmpeg(path: str, max_seconds) -> Tuple[np.ndarray, int]:
+    sr, seconds = _ffprobe(path)
+    _check_header(path, sr, seconds, max_seconds)
+    # -t: a container that hides its length (a browser's webm) still stops just past the limit
+    limit = f"-t {max_seconds + 1:g} " if max_seconds else ""
+    try:
+        data, sr = soundfile.read(io.BytesIO(_run_pipe(
+            f"ffmpeg -nostdin -loglevel error -i {shlex.quote(path)} {limit}-f wav - |")),
+            dtype="float32", always_2d=True)
+    except Exception as e:  # noqa: BLE001 - ffmpeg failed, or gave no decodable wav
+        raise AudioError(f"{path!r}: cannot decode audio (corrupt or unsupported format)",
+                         str(e).rsplit(": ", 1)[-1]) from e
+    if max_seconds and data.shape[0] > max_seconds * sr:
+        raise AudioError(_too_long(path, "more than that", max_seconds))
+    return data, sr
+
+
+def read_audio(rxfilename: str, max_seconds: Optional[float] = None,
+               warn: Optional[Callable[[str], None]] = None) -> Tuple[np.ndarray, int]:
+    """Decode ``rxfilename`` as it is: float32 array (samples, channels) and its rate.
+    ``max_seconds``: refuse longer audio, before decoding it (module doc); ``warn``: called
+    with a warning (a truncated file), instead of logging it."""
     if is_pipe(rxfilename):
         source = io.BytesIO(_run_pipe(rxfilename))
     else:
@@ -101,34 +163,42 @@ def read_audio(rxfilename: str) -> Tuple[np.ndarray, int]:
             raise AudioError(f"{path!r}: empty file (0 bytes)")
         source = path
     try:
-        with soundfile.SoundFile(source) as f:
-            if f.subtype == "PCM_16":
-                # libsndfile's own int16 -> float conversion takes twice numpy's time,
-                # for the same values (x / 32768, exact in float32)
-                data = f.read(dtype="int16", always_2d=True).astype(np.float32)
-                data *= np.float32(1 / 32768)
-            else:
-                data = f.read(dtype="float32", always_2d=True)
-            sr, header_log = f.samplerate, f.extra_info
+        f = soundfile.SoundFile(source)
     except Exception as e:  # soundfile.LibsndfileError, RuntimeError, EOFError...
         msg = str(e).strip() or type(e).__name__
         if source is not rxfilename or not shutil.which("ffmpeg"):
-            raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported "
-                             f"format): {msg}") from e
+            raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported format)",
+                             msg) from e
         # formats libsndfile lacks (m4a/AAC, webm/opus of a browser recording): ffmpeg
         try:
-            data, sr = soundfile.read(io.BytesIO(_run_pipe(
-                f"ffmpeg -nostdin -loglevel error -i {shlex.quote(rxfilename)} -f wav - |")),
-                dtype="float32", always_2d=True)
-        except Exception as e2:  # noqa: BLE001 - both decoders failed: report both
-            raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported "
-                             f"format): {msg}; ffmpeg: {str(e2).split(': ', 1)[-1]}") from e2
+            data, sr = _decode_ffmpeg(rxfilename, max_seconds)
+        except AudioError as e2:
+            if not e2.brief.endswith("(corrupt or unsupported format)"):
+                raise
+            raise AudioError(e2.brief, f"{msg}; ffmpeg: {e2.detail}") from e2
         header_log = ""
+    else:
+        with f:
+            _check_header(rxfilename, f.samplerate, f.frames / max(f.samplerate, 1), max_seconds)
+            frames = int(max_seconds * f.samplerate) + 1 if max_seconds else -1
+            try:
+                if f.subtype == "PCM_16":
+                    # libsndfile's own int16 -> float conversion takes twice numpy's time,
+                    # for the same values (x / 32768, exact in float32)
+                    data = f.read(frames, dtype="int16", always_2d=True).astype(np.float32)
+                    data *= np.float32(1 / 32768)
+                else:
+                    data = f.read(frames, dtype="float32", always_2d=True)
+            except Exception as e:  # noqa: BLE001 - corrupt data past a readable header
+                raise AudioError(f"{rxfilename!r}: cannot decode audio (corrupt or unsupported format)",
+                                 str(e).strip() or type(e).__name__) from e
+            sr, header_log = f.samplerate, f.extra_info
+        if max_seconds and data.shape[0] > max_seconds * sr:
+            raise AudioError(_too_long(rxfilename, "more than that", max_seconds))
     m = _SHORT_DATA_RE.search(header_log)
     if m and int(m.group(2)) < int(m.group(1)) < _UNKNOWN_SIZE:
-        log.warning("%r: truncated: its header declares %s bytes of audio, it holds %s; "
-                    "read %d samples (%.2f s)", rxfilename, m.group(1), m.group(2),
-                    data.shape[0], data.shape[0] / sr)
+        (warn or log.warning)(f"{rxfilename!r}: truncated: its header declares {m.group(1)} bytes of audio, "
+                              f"it holds {m.group(2)}; read {data.shape[0]} samples ({data.shape[0] / sr:.2f} s)")
     if data.shape[0] == 0:
         raise AudioError(f"{rxfilename!r}: zero-length audio (no samples)")
     if data.shape[1] == 0:

@@ -14,8 +14,15 @@ applies it), then a log-softmax. All posteriors are in the speech model's class 
 the text model's and the fusion files' classes are mapped to it by name.
 
 Warnings (one line each, naming the audio): near-silent input (RMS below
-SILENCE_DBFS) and audio below the feature rate (upsampled: the band the model was
-trained on is missing). The posteriors are computed all the same.
+SILENCE_DBFS), audio below the feature rate (upsampled: the band the model was
+trained on is missing), a truncated file (read as far as it goes). The posteriors are
+computed all the same. Input in which emorec.vad finds no speech, or less than
+``min_speech_s`` seconds of it (a tone, noise, a 0.2 s click), gets a warning and no
+answer (check_speech) (``Result.no_answer`` says why, ``Result.answer`` is None): a confident class for
+it would be a guess.
+
+The audio is read once per call (``read_recording``; ``max_seconds`` refuses longer audio
+before decoding it, emorec.audio) and every model of a package scores that one reading.
 """
 from __future__ import annotations
 
@@ -29,10 +36,75 @@ from emorec import fusion
 from emorec.fileio import class_index
 
 SILENCE_DBFS = -60.0  # RMS level (dB re full scale) under which an input counts as near-silent
+MIN_SPEECH_S = 0.5  # seconds of speech (emorec.vad) under which no class is given
+STEADY_DB = 3.0  # level spread (dB) under which the VAD's "speech" is a steady sound (speech_seconds)
 
 
 class InferError(Exception):
-    """A user-facing error; the message names the file."""
+    """A user-facing error; the message names the file, ``brief`` leaves out the decoders'
+    own words (emorec.audio.AudioError.brief)."""
+
+    def __init__(self, message: str, brief: Optional[str] = None):
+        super().__init__(message)
+        self.brief = brief or message
+
+
+@dataclass
+class Recording:
+    """One decoded input: ``data`` (samples, channels) at its own rate ``sr``, and the
+    warnings reading it gave."""
+    wav: str
+    data: np.ndarray
+    sr: int
+    warnings: List[str] = field(default_factory=list)
+
+
+def read_recording(wav: str, max_seconds: Optional[float] = None) -> Recording:
+    from emorec.audio import AudioError, read_audio
+
+    warnings: List[str] = []
+    try:
+        data, sr = read_audio(wav, max_seconds=max_seconds, warn=warnings.append)
+    except AudioError as e:
+        raise InferError(str(e), e.brief) from None
+    return Recording(wav, data, sr, warnings)
+
+
+def speech_seconds(rec: Recording, vad_config: Optional[str] = None) -> float:
+    """Seconds of speech emorec.vad finds in ``rec`` (with the model's VAD options, if any);
+    0 when the frames it finds keep one level (their log-energy's standard deviation under
+    STEADY_DB): a tone or a hum, which the VAD's SNR test alone takes for speech, while
+    syllables make the level of speech vary by 6 dB and more, even in noise."""
+    from emorec.audio import mono_at_rate
+    from emorec.vad import Vad, VadConfig
+
+    cfg = VadConfig.from_file(vad_config)
+    wave = mono_at_rate(rec.data, rec.sr, rec.wav, target_sr=int(cfg.sample_frequency))
+    if wave.size < cfg.framing().window_size:
+        return 0.0
+    vad = Vad(cfg)
+    speech = vad(wave) > 0.5
+    if not speech.any():
+        return 0.0
+    level_db = 10 * np.log10(vad.power_spectrum(wave).sum(axis=1)[speech] + 1e-20)
+    if level_db.std() < STEADY_DB:
+        return 0.0
+    return float(speech.sum()) * cfg.frame_shift / 1000
+
+
+def check_speech(res: "Result", rec: Recording, min_speech_s: float, vad_config: Optional[str] = None) -> None:
+    """Without speech in ``rec``, or less than ``min_speech_s`` s of it (0: no check), ``res``
+    gets no answer and a warning saying why."""
+    if not min_speech_s:
+        return
+    seconds = speech_seconds(rec, vad_config)
+    if seconds == 0:
+        res.no_answer = f"{rec.wav!r}: no speech found (silence, a tone or noise?); no emotion can be told"
+    elif seconds < min_speech_s:
+        res.no_answer = (f"{rec.wav!r}: only {seconds:.2f} s of speech, less than the {min_speech_s:g} s "
+                         f"needed to tell an emotion")
+    if res.no_answer:
+        res.warnings.append(res.no_answer)
 
 
 def class_map(target: Sequence[str], other: Sequence[str], what: str) -> List[int]:
@@ -70,7 +142,7 @@ class SpeechScorer:
             raise InferError(f"{ckpt}: the model takes {in_dim}-dim features but {fbank_config} "
                              f"gives {self.cfg.dim}")
         self.fbank = Fbank(self.cfg)
-        self.vad = None
+        self.vad, self.vad_config = None, vad_config
         if use_vad or vad_config:
             try:
                 self.vad = Vad(VadConfig.from_file(vad_config))
@@ -81,18 +153,18 @@ class SpeechScorer:
     def sample_rate(self) -> int:
         return int(self.cfg.sample_frequency)
 
-    def features(self, wav: str):
-        """-> (raw, unnormalised filterbanks of WAV as compute_fbank writes them, seconds of
+    def features(self, rec: Recording):
+        """-> (raw, unnormalised filterbanks of ``rec`` as compute_fbank writes them, seconds of
         audio, warnings about the input)."""
-        from emorec.audio import AudioError, mono_at_rate, read_audio
+        from emorec.audio import AudioError, mono_at_rate
         from emorec.features import TooShortError
 
+        wav, data, sr = rec.wav, rec.data, rec.sr
         try:
-            data, sr = read_audio(wav)
             wave = mono_at_rate(data, sr, wav, target_sr=self.sample_rate, on_mismatch="resample")
         except AudioError as e:
-            raise InferError(str(e)) from e
-        warnings = []
+            raise InferError(str(e), e.brief) from None
+        warnings = list(rec.warnings)
         if sr < self.sample_rate:
             warnings.append(f"{wav!r}: {sr} Hz audio upsampled to {self.sample_rate} Hz; the model was "
                             f"trained on {self.sample_rate} Hz audio, so its posteriors are less reliable")
@@ -196,6 +268,16 @@ class Result:
     fused: Optional[np.ndarray] = None
     transcript: Optional[str] = None
     warnings: List[str] = field(default_factory=list)
+    no_answer: Optional[str] = None  # why no class is given (check_speech)
+
+    @property
+    def answer(self) -> Optional[str]:
+        """The headline class: the fused system's argmax, else the speech one's; None with
+        ``no_answer``."""
+        if self.no_answer is not None:
+            return None
+        lp = self.fused if self.fused is not None else self.speech
+        return self.classes[int(np.argmax(lp))]
 
 
 class EmotionRecognizer:
@@ -229,12 +311,16 @@ class EmotionRecognizer:
                 out["fused"]["w1"] = self.fuser.params.w1
         return out
 
-    def score(self, wav: str, transcript: Optional[str] = None) -> Result:
-        """Posteriors of WAV (and of its transcript, when there is a text model)."""
+    def score(self, wav: str, transcript: Optional[str] = None, max_seconds: Optional[float] = None,
+              min_speech_s: float = MIN_SPEECH_S, recording: Optional[Recording] = None) -> Result:
+        """Posteriors of WAV (and of its transcript, when there is a text model); ``recording``:
+        WAV already read (read_recording); ``min_speech_s`` 0: no speech check."""
         if transcript is not None and self.text is None:
             raise InferError("a transcript was given but no text model")
-        feats, seconds, warnings = self.speech.features(wav)
+        rec = recording or read_recording(wav, max_seconds)
+        feats, seconds, warnings = self.speech.features(rec)
         res = Result(wav, round(seconds, 3), self.classes, self.speech.logposteriors(feats), warnings=warnings)
+        check_speech(res, rec, min_speech_s, self.speech.vad_config)
         if transcript is not None:
             res.transcript = transcript
             res.text = self.text.logposteriors(transcript)[self.text_order]

@@ -38,7 +38,8 @@ import numpy as np
 
 from emorec import fusion
 from emorec.fileio import atomic_dir, read_classes, write_classes
-from emorec.inference import EmotionRecognizer, InferError, Result
+from emorec.inference import (MIN_SPEECH_S, EmotionRecognizer, InferError, Recording, Result, check_speech,
+                              read_recording)
 from emorec.vad import VadConfig
 
 FORMAT = "emorec-model"
@@ -55,14 +56,17 @@ def _copy(src: Path, dst: Path, what: str) -> None:
 
 
 def results_rows(results_md: Path, systems: Sequence[str]) -> List[str]:
-    """The title and the summary-table rows of ``systems`` in a recipe's RESULTS.md."""
+    """The title and the summary-table rows of ``systems`` in a recipe's RESULTS.md: the
+    first table with a ``| system |`` header, up to its end (later tables name the same
+    systems with other columns)."""
     lines = results_md.read_text(encoding="utf-8").splitlines()
     title = next((ln for ln in lines if ln.startswith("# ")), f"# {results_md}")
     head = [i for i, ln in enumerate(lines) if ln.startswith("| system |")]
     if not head:
         raise InferError(f"{results_md}: no summary table ('| system |' header)")
     i = head[0]
-    rows = [lines[i], lines[i + 1]] + [ln for ln in lines[i + 2:]
+    end = next((j for j in range(i, len(lines)) if not lines[j].startswith("|")), len(lines))
+    rows = [lines[i], lines[i + 1]] + [ln for ln in lines[i + 2:end]
                                        if any(ln.startswith(f"| `{s}` |") for s in systems)]
     return [title.lstrip("# ").strip()] + rows
 
@@ -212,29 +216,37 @@ class PackagedModel:
         name = self.manifest["asr"]["model"]
         return str(self.dir / name) if name == "asr" else name
 
-    def transcribe(self, wav: str) -> str:
+    def transcribe(self, wav: str, recording: Optional[Recording] = None) -> str:
+        """The ASR's words of WAV (``recording``: WAV already read), ``asr.NO_WORDS`` for none."""
         from emorec import asr
-        from emorec.audio import AudioError, load_audio
+        from emorec.audio import mono_at_rate
 
         if self._asr is None:
             try:
                 self._asr = asr.load_asr(self.asr_name(), device=self.device)
             except asr.ASRError as e:
                 raise InferError(str(e)) from None
-        try:
-            wave = load_audio(wav, target_sr=asr.SAMPLE_RATE)
-        except AudioError as e:
-            raise InferError(str(e)) from None
-        return self._asr.transcribe([wave])[0] or asr.NO_WORDS
+        rec = recording or read_recording(wav)
+        return self._asr.transcribe([mono_at_rate(rec.data, rec.sr, wav, asr.SAMPLE_RATE)])[0] or asr.NO_WORDS
 
-    def score(self, wav: str, transcript: Optional[str] = None) -> Result:
-        """Ensemble posteriors of WAV; its transcript from the ASR when none is given."""
+    def score(self, wav: str, transcript: Optional[str] = None, max_seconds: Optional[float] = None,
+              min_speech_s: float = MIN_SPEECH_S) -> Result:
+        """Ensemble posteriors of WAV; its transcript from the ASR when none is given. The audio
+        is read once (``max_seconds``: refuse longer audio before decoding it); with less than
+        ``min_speech_s`` s of speech the result has no answer (inference.check_speech)."""
+        from emorec.asr import NO_WORDS
+
+        rec = read_recording(wav, max_seconds)
         if transcript is None:
-            transcript = self.transcribe(wav)
-        results = [r.score(wav, transcript) for r in self.members]
+            transcript = self.transcribe(wav, rec)
+        results = [r.score(wav, transcript, min_speech_s=0, recording=rec) for r in self.members]
         res = results[0]
         for name in ("speech", "text", "fused"):
             if getattr(res, name) is not None:
                 mean = np.mean([getattr(r, name) for r in results], axis=0)
                 setattr(res, name, fusion.log_softmax(mean[None, :])[0])
+        if transcript == NO_WORDS:
+            res.warnings.append(f"{wav!r}: the ASR recognised no words; the text and fused posteriors "
+                                f"rest on an unknown word")
+        check_speech(res, rec, min_speech_s, self.members[0].speech.vad_config)
         return res

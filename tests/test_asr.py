@@ -128,3 +128,18 @@ def test_tiny_whisper_same_code_path(tmp_path):
 
     with pytest.raises(asr.ASRError, match="no such model|cannot load"):
         asr.load_asr(str(tmp_path / "no such model"))
+
+
+def test_pocketsphinx_transcript_independent_of_batch(espeak_data):
+    """A noisy utterance (the noise estimate and cepstral mean are what pocketsphinx carries
+    over) gives the same words alone, first in a batch and last in a batch."""
+    from emorec.audio import load_audio
+
+    rng = np.random.default_rng(1)
+    waves = [load_audio(rx, asr.SAMPLE_RATE) for rx in read_kv(espeak_data / "wav.scp").values()]
+    waves = [w + (0.02 * rng.normal(size=w.size)).astype(np.float32) for w in waves]
+    alone = asr.load_asr("pocketsphinx").transcribe([waves[0]])[0]
+    rec = asr.load_asr("pocketsphinx")
+    first = rec.transcribe(waves)[0]
+    last = rec.transcribe(waves[1:] + waves[:1])[-1]
+    assert alone and first == alone and last == alone, (alone, first, last)

@@ -226,7 +226,10 @@ def test_infer_znorm_and_errors(recipe, capsys, monkeypatch):
                                             str(rec / "no such.wav"), str(bad), wav], cwd=rec, check=False)
     assert r.returncode == 1
     assert "no such.wav" in r.stderr and "no such file" in r.stderr and "bad clip.wav" in r.stderr
-    assert [json.loads(ln)["wav"] for ln in r.stdout.strip().splitlines()] == [wav]
+    lines = [json.loads(ln) for ln in r.stdout.strip().splitlines()]  # one line per file, failed ones too
+    assert [j["wav"] for j in lines] == [str(rec / "no such.wav"), str(bad), wav]
+    assert "no such file" in lines[0]["error"] and "cannot decode audio" in lines[1]["error"]
+    assert "error" not in lines[2] and "warnings" in lines[2]
 
 
 def test_infer_bad_transcript_file_and_input_warnings(recipe, capsys, monkeypatch):
@@ -246,10 +249,14 @@ def test_infer_bad_transcript_file_and_input_warnings(recipe, capsys, monkeypatc
     t = np.arange(8000) / 8000
     soundfile.write(low, (0.3 * np.sin(2 * np.pi * 300 * t) + 0.05 * rng.normal(size=t.size)).astype(np.float32), 8000)
     soundfile.write(quiet, (1e-4 * rng.normal(size=16000)).astype(np.float32), 16000)
-    assert infer.main(FOLD1 + ["--device", "cpu", "--json", str(low), str(quiet), wav]) == 0
+    # (--min-speech 0: no speech check, which these synthetic clips would fail too)
+    assert infer.main(FOLD1 + ["--device", "cpu", "--json", "--min-speech", "0", str(low), str(quiet), wav]) == 0
     out = capsys.readouterr()
-    assert [json.loads(ln)["wav"] for ln in out.out.strip().splitlines()] == [str(low), str(quiet), wav]
+    lines = [json.loads(ln) for ln in out.out.strip().splitlines()]
+    assert [j["wav"] for j in lines] == [str(low), str(quiet), wav]
     warns = out.err.strip().splitlines()
     assert len(warns) == 2 and all(w.startswith("emorec-infer: warning: ") for w in warns)
+    assert [j["warnings"] for j in lines] == [[warns[0].split(": warning: ", 1)[1]],
+                                              [warns[1].split(": warning: ", 1)[1]], []]
     assert str(low) in warns[0] and "8000 Hz audio upsampled to 16000 Hz" in warns[0]
     assert str(quiet) in warns[1] and "near-silent" in warns[1]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 import yaml
 
 from emorec import fusion
@@ -32,7 +33,27 @@ SUMMARY = """# IEMOCAP Exp 3 results
 | `text` | 70.19 ± 3.20 | 70.10 ± 3.28 | 70.08 | 70.16 | 496 |
 | `fusion_w1` | 87.37 ± 3.46 | 87.29 ± 3.42 | 87.28 | 87.30 | 496 |
 | `speech_scratch` | 57.38 ± 9.77 | 57.85 ± 9.51 | 57.66 | 57.66 | 496 |
+
+## Improvised vs scripted test utterances
+
+| system | improvised: UA % / WA % (N) | scripted: UA % / WA % (N) |
+| :--- | ---: | ---: |
+| `speech_finetune` | 62.56 / 63.25 (200) | 60.20 / 59.63 (296) |
+| `text` | 67.78 / 67.00 (200) | 68.98 / 69.59 (296) |
+| `fusion_w1` | 84.41 / 84.25 (200) | 82.77 / 82.94 (296) |
 """
+
+
+def markdown_tables(text):
+    """Every table of a markdown text: a list of rows, each a list of cells."""
+    tables, cur = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            cur.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif cur:
+            tables.append(cur)
+            cur = []
+    return tables
 
 
 def emorec_infer(args, cwd):
@@ -65,6 +86,11 @@ def test_export_then_infer(recipe, shell_env, tmp_path):  # noqa: F811
     readme = (model / "README.md").read_text()
     assert "tiny test models" in readme and "IEMOCAP Exp 3 results" in readme
     assert "| `fusion_w1` | 87.37" in readme and "speech_scratch" not in readme
+    # the summary table whole and alone: each system once, every row as wide as its header
+    (table,) = markdown_tables(readme)
+    assert all(len(row) == len(table[0]) == 6 for row in table)
+    assert [row[0] for row in table[2:]] == ["`speech_finetune`", "`text`", "`fusion_w1`"]
+    assert table[2][1] == "67.64 ± 5.06"
 
     # moved elsewhere, run from an unrelated directory: the recipe's posteriors
     moved = tmp_path / "moved model"
@@ -140,10 +166,32 @@ def test_package_asr_formats_and_errors(recipe, shell_env, tmp_path):  # noqa: F
     assert lines[0].startswith(str(clips[-1])) and lines[1] == f"transcript: {res['.m4a']['transcript']}"
     assert lines[2].split() == ["class", "speech", "text", "fused(w1=0.30)"]
 
+    assert lines[-1] == f"answer: {res['.m4a']['answer']}"
+
+    # one resident model for a batch: a spoken clip, a tone (no speech: no answer, a
+    # warning), a file that cannot be read (an error line), a too-long file (refused)
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF not audio")
-    r = emorec_infer(["--model", model, "--device", "cpu", bad], cwd=tmp_path)
-    assert r.returncode == 1 and str(bad) in r.stderr and "Traceback" not in r.stderr
+    tone = tmp_path / "tone.wav"
+    soundfile.write(tone, 0.5 * np.sin(2 * np.pi * 440 * np.arange(48000) / 16000), 16000)
+    data = tmp_path / "data dir"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"u1 {said}\nu2 {tone}\nu3 {bad}\n")
+    r = emorec_infer(["--model", model, "--device", "cpu", "--json", "--max-seconds", "4", "--data", data, said],
+                     cwd=tmp_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    out = [json.loads(ln) for ln in r.stdout.splitlines()]
+    assert [o.get("utt") for o in out] == [None, "u1", "u2", "u3"]
+    assert out[0]["answer"] in SPEECH_CLASSES and out[0]["warnings"] == []
+    assert out[0] | {"utt": "u1"} == out[1]  # the same scores alone and in a batch
+    assert out[2]["answer"] is None and out[2]["warnings"] == [
+        f"{str(tone)!r}: the ASR recognised no words; the text and fused posteriors rest on an unknown word",
+        f"{str(tone)!r}: no speech found (silence, a tone or noise?); no emotion can be told"]
+    assert set(out[3]) == {"utt", "wav", "error"} and "cannot decode audio" in out[3]["error"]
+    assert str(bad) in r.stderr
+    r = emorec_infer(["--model", model, "--device", "cpu", "--json", "--max-seconds", "1", said], cwd=tmp_path)
+    assert r.returncode == 1
+    assert "of audio is longer than the 1 s limit (--max-seconds)" in json.loads(r.stdout)["error"]
     r = emorec_infer(["--model", tmp_path, bad], cwd=tmp_path)
     assert r.returncode == 1 and "manifest.json: no such file" in r.stderr
     r = emorec_infer(["--model", model, "--fusion", "znorm", bad], cwd=tmp_path)  # not silently ignored

@@ -4,13 +4,17 @@ transcript and the probabilities from the page (they equal the package's own sco
 a corrupt and an oversized file get a readable message, and the server keeps serving.
 The "Record 3 s" button records from chromium's fake microphone, which plays a spoken wav
 (--use-file-for-fake-audio-capture), and the page shows what the server made of it."""
+import concurrent.futures
+import contextlib
 import http.client
 import json
 import os
+import select
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 
 from emorec.fileio import read_classes
 from test_infer import recipe  # noqa: F401
@@ -34,40 +39,51 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(recipe, shell_env, tmp_path):  # noqa: F811
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("Debian's chromium and chromium-driver are not installed (tools/install.sh --test)")
-    rec = recipe
-    model = rec / "model one"
-    if not model.exists():
-        (rec / "RESULTS.md").write_text(SUMMARY)
-        export(rec, shell_env, "model one", "1")
+@contextlib.contextmanager
+def running_server(model, shell_env, log_path, *opts):
+    """emorec-serve of ``model`` on a free port of 127.0.0.1: yields (url, process)."""
     port = _free_port()
     script = Path(sys.executable).parent / "emorec-serve"
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "emorec.bin.serve"]
-    log = open(tmp_path / "server.log", "w")
+    log = open(log_path, "w")
     proc = subprocess.Popen(cmd + ["--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-                                   "--device", "cpu", "--num-threads", "1", "--max-mb", "1"],
+                                   "--device", "cpu", "--num-threads", "1", "--max-mb", "1", *opts],
                             env=shell_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        for _ in range(240):
+        for _ in range(480):
             if proc.poll() is not None:
-                raise AssertionError(f"emorec-serve exited: {(tmp_path / 'server.log').read_text()}")
+                raise AssertionError(f"emorec-serve exited: {Path(log_path).read_text()}")
             try:
                 urllib.request.urlopen(url, timeout=2).read()
                 break
             except OSError:
                 time.sleep(0.5)
         else:
-            raise AssertionError("emorec-serve did not answer within 120 s")
-        yield url, model
+            raise AssertionError("emorec-serve did not answer within 240 s")
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
-        print((tmp_path / "server.log").read_text())  # shown when the test fails
+        print(Path(log_path).read_text())  # shown when the test fails
+
+
+@pytest.fixture
+def packaged(recipe, shell_env):  # noqa: F811
+    model = recipe / "model one"
+    if not model.exists():
+        (recipe / "RESULTS.md").write_text(SUMMARY)
+        export(recipe, shell_env, "model one", "1")
+    return model
+
+
+@pytest.fixture
+def server(packaged, shell_env, tmp_path):
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (tools/install.sh --test)")
+    with running_server(packaged, shell_env, tmp_path / "server.log") as (url, _):
+        yield url, packaged
 
 
 def _browser(*args):
@@ -134,13 +150,29 @@ def test_page_upload_and_errors(server, tmp_path):
     big = tmp_path / "big.wav"
     big.write_bytes(b"\0" * (2 << 20))
 
+    sine = tmp_path / "sine.wav"
+    t = np.arange(3 * 16000) / 16000
+    soundfile.write(sine, 0.5 * np.sin(2 * np.pi * 440 * t), 16000)
+    cut = tmp_path / "cut short.wav"
+    whole = wav.read_bytes()
+    cut.write_bytes(whole[:len(whole) * 3 // 4])
+
     expected = PackagedModel(model, device="cpu").score(str(wav))
     driver = _browser()
     try:
         driver.get(url)
         assert "Emotion recognition" in driver.title or "emorec" in driver.title
+        card = driver.find_element(By.ID, "card").text
+        assert "Trained on: tiny test models" in card and "happy" in card and "angry" in card
+        assert "fusion_w1 87.37 ± 3.46 87.29 ± 3.42" in card and "speech_scratch" not in card
         _upload(driver, wav)
         assert driver.find_element(By.ID, "error").text == ""
+        assert driver.find_element(By.ID, "warnings").text == ""
+        names = {"ang": "angry", "hap": "happy", "neu": "neutral", "sad": "sad"}
+        assert driver.find_element(By.ID, "answer").text.startswith(f"Most likely: {names[expected.answer]} (")
+        assert driver.find_element(By.ID, "playback").get_attribute("src").startswith("blob:")
+        assert [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#system-fused .bar-label")] == \
+            [names[c] for c in expected.classes]
         assert driver.find_element(By.ID, "transcript").text == expected.transcript
         assert driver.find_element(By.ID, "duration").text == f"({expected.duration_s:.2f} s of audio)"
         for name in ("speech", "text", "fused"):
@@ -149,9 +181,19 @@ def test_page_upload_and_errors(server, tmp_path):
             lp = getattr(expected, name)
             np.testing.assert_allclose(p, np.exp(lp) / np.exp(lp).sum(), atol=2e-6)
 
+        # no speech: a warning and no answer instead of a confident class
+        _upload(driver, sine)
+        assert driver.find_element(By.ID, "answer").text.startswith("No answer")
+        warnings = driver.find_element(By.ID, "warnings").text
+        assert "'sine.wav': no speech found" in warnings and "/tmp" not in warnings
+        # a truncated file: read as far as it goes, the warning on the page
+        _upload(driver, cut)
+        assert "'cut short.wav': truncated" in driver.find_element(By.ID, "warnings").text
+
         _upload(driver, corrupt)
         err = driver.find_element(By.ID, "error").text
-        assert "corrupt clip.wav" in err and "cannot decode audio" in err and "Traceback" not in err
+        # in words, without libsndfile's or ffmpeg's own text or the server's file path
+        assert err == "'corrupt clip.wav': cannot decode audio (corrupt or unsupported format)"
         assert driver.find_element(By.ID, "result").text == ""
 
         _upload(driver, big)  # refused by the page itself
@@ -209,3 +251,71 @@ def test_page_records_3_s(server, tmp_path):
             assert got == classes and p.sum() == pytest.approx(1, abs=1e-4) and (p >= 0).all()
     finally:
         driver.quit()
+
+
+def _chunked_post(url, total):
+    """POST ``total`` bytes of a multipart upload with Transfer-Encoding: chunked, reading the
+    answer as soon as the server sends one: (status, JSON, bytes sent)."""
+    host, port = url.split("/")[2].split(":")
+    head = ('--b\r\nContent-Disposition: form-data; name="audio"; filename="big.wav"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=60) as s:
+        s.sendall(b"POST /api/score HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                  b"Content-Type: multipart/form-data; boundary=b\r\n\r\n")
+        chunk = head + b"\0" * (64 * 1024 - len(head))
+        while sent < total:
+            if select.select([s], [], [], 0)[0]:
+                break  # the server has answered
+            try:
+                s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+            chunk = b"\0" * len(chunk)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            part = s.recv(65536)
+            if not part:
+                break
+            answer += part
+    status = int(answer.split()[1])
+    body = answer.split(b"\r\n\r\n", 1)[1]
+    if b"transfer-encoding: chunked" in answer.split(b"\r\n\r\n", 1)[0].lower():
+        body = body.split(b"\r\n", 1)[1].rsplit(b"\r\n0", 1)[0]
+    return status, json.loads(body.strip()), sent
+
+
+def test_busy_timeout_chunked_and_stale_uploads(packaged, shell_env, tmp_path):
+    """Against a real uvicorn: a chunked body over the limit is refused while it arrives
+    (not spooled in full); a worker past --timeout gives 504 and is replaced; with the one
+    worker busy and no queue, another upload gets 503 while the page is still served; an
+    upload a killed server left in /tmp is removed at start, a running server's is kept."""
+    tmp = Path(tempfile.gettempdir())
+    stale = tmp / "emorec-upload-4194305-left.wav"  # above Linux's largest pid: no such process
+    live = tmp / f"emorec-upload-{os.getpid()}-inflight.wav"
+    stale.write_bytes(b"x")
+    live.write_bytes(b"x")
+    wav = tmp_path / "said.wav"
+    _say("I love this wonderful day", wav)
+    try:
+        with running_server(packaged, shell_env, tmp_path / "server.log", "--workers", "1", "--queue", "0",
+                            "--timeout", "0.05") as (url, _):
+            assert not stale.exists() and live.exists()
+            status, body, sent = _chunked_post(url, 200 << 20)
+            assert status == 413 and "larger than the 1 MB limit" in body["error"], body
+            assert sent < 50 << 20  # refused once past the limit, long before the 200 MB were sent
+
+            status, body = _post(url, "said.wav", wav.read_bytes())  # no model scores in 50 ms
+            assert status == 504 and body["error"] == "said.wav: not scored within the 0.05 s limit of this server"
+            # the replacement worker is loading: one upload waits for it, the next finds no room
+            with concurrent.futures.ThreadPoolExecutor(1) as ex:
+                waiting = ex.submit(_post, url, "first.wav", wav.read_bytes())
+                time.sleep(1)
+                status, body = _post(url, "second.wav", wav.read_bytes())
+                assert status == 503 and "second.wav: the server is busy" in body["error"]
+                with urllib.request.urlopen(url, timeout=60) as r:  # the page meanwhile
+                    assert r.status == 200 and b"Emotion recognition" in r.read()
+                assert waiting.result()[0] == 504
+    finally:
+        live.unlink()

@@ -1,6 +1,8 @@
 """Emotion posteriors of one or more audio files with trained models (emorec.inference).
 
   emorec-infer --model DIR [--transcript TEXT ...] WAV [WAV ...]
+  emorec-infer --model DIR --data DATA_DIR        (every utterance of DATA_DIR/wav.scp)
+  emorec-infer --model DIR --wav-list FILE        (one audio path per line; - : stdin)
   emorec-infer --speech-model CKPT --fbank-config FILE [--use-vad [--vad-config FILE]]
                [--text-model DIR --transcript TEXT [--fusion w1|znorm|none --fusion-dir DIR]] WAV [WAV ...]
   (also: python -m emorec.bin.infer ...)
@@ -24,12 +26,19 @@ with both, unless --fusion none. Transcripts: --transcript TEXT or --transcript-
 (the file's whole content, UTF-8), given once per WAV in the order of the WAVs (or not at
 all).
 
+The models are loaded once for all the inputs (a list or a data dir is scored by one
+resident model). --max-seconds refuses longer audio before decoding it (read from the
+header); rates outside 4-384 kHz are always refused.
+
 Output: per wav, a table of posteriors (probabilities) per class and system with the
-argmax of each; with --json, one JSON object per line and wav. Near-silent audio and
-audio below the model's sample rate are scored with a warning on stderr naming the wav.
-A wav that cannot be read is reported on stderr and the others are still scored; the exit
-status is then 1. Missing models, classes that differ between the models, bad fusion or
-transcript files stop the command at once (exit 1) with the file named."""
+argmax of each and the answer (the fused system's argmax, else the speech one's); with
+--json, one JSON object per line and wav, with "answer" and "warnings" (a list). Audio in
+which the VAD finds no speech, or less than --min-speech seconds, gets no answer (null)
+and a warning. Near-silent audio, audio below the model's sample rate and truncated files
+are scored with a warning (stderr; and in the JSON). A wav that cannot be read is reported
+on stderr (with --json also as a line {"wav", "error"}) and the others are still scored;
+the exit status is then 1. Missing models, classes that differ between the models, bad
+fusion or transcript files stop the command at once (exit 1) with the file named."""
 from __future__ import annotations
 
 import argparse
@@ -39,7 +48,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from emorec.inference import EmotionRecognizer, InferError, Result
+from emorec.inference import MIN_SPEECH_S, EmotionRecognizer, InferError, Result
 
 PROG = "emorec-infer"
 
@@ -53,8 +62,8 @@ def _system(classes, lp) -> dict:
 def to_json(res: Result, rec) -> dict:
     """``rec``: the EmotionRecognizer or package.PackagedModel that scored ``res``."""
     desc = rec.describe()
-    out = {"wav": res.wav, "duration_s": res.duration_s, "classes": res.classes,
-           "speech": dict(_system(res.classes, res.speech), **desc["speech"])}
+    out = {"wav": res.wav, "duration_s": res.duration_s, "classes": res.classes, "answer": res.answer,
+           "warnings": res.warnings, "speech": dict(_system(res.classes, res.speech), **desc["speech"])}
     if res.transcript is not None:
         out["transcript"] = res.transcript
     if res.text is not None:
@@ -78,6 +87,7 @@ def format_table(res: dict) -> str:
     for c in classes:
         lines.append(f"{c:<{w0}}" + "".join(f"  {res[s]['posteriors'][c]:>{ws[s]}.4f}" for s in systems))
     lines.append(f"{'argmax':<{w0}}" + "".join(f"  {res[s]['argmax']:>{ws[s]}}" for s in systems))
+    lines.append(f"answer: {res['answer']}" if res["answer"] else "answer: none (see the warning)")
     return "\n".join(lines)
 
 
@@ -108,7 +118,14 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N [auto]")
     p.add_argument("--num-threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--json", action="store_true", help="one JSON object per line and wav")
-    p.add_argument("wavs", nargs="+", metavar="WAV")
+    p.add_argument("--max-seconds", type=float, default=0.0,
+                   help="refuse audio longer than this, before decoding it (0: no limit) [0]")
+    p.add_argument("--min-speech", type=float, default=MIN_SPEECH_S, metavar="SECONDS",
+                   help=f"less speech than this (VAD) gets no answer, only a warning (0: no check) "
+                        f"[{MIN_SPEECH_S:g}]")
+    p.add_argument("--data", metavar="DIR", help="score every utterance of DIR/wav.scp (a Kaldi data dir)")
+    p.add_argument("--wav-list", metavar="FILE", help="score every audio path in FILE, one a line (-: stdin)")
+    p.add_argument("wavs", nargs="*", metavar="WAV")
     return p
 
 
@@ -142,11 +159,37 @@ def _transcripts(a) -> Optional[List[str]]:
     return texts
 
 
+def _inputs(a) -> None:
+    """``a.wavs`` += the wav.scp of --data and the lines of --wav-list; ``a.keys``: the
+    utterance id of each (None for a plain path)."""
+    from emorec.fileio import read_kv
+
+    a.keys = [None] * len(a.wavs)
+    if a.data:
+        try:
+            utts = read_kv(f"{a.data}/wav.scp")
+        except (OSError, ValueError) as e:
+            raise InferError(f"--data {a.data}: {e}") from None
+        a.keys += list(utts)
+        a.wavs += list(utts.values())
+    if a.wav_list:
+        try:
+            with (sys.stdin if a.wav_list == "-" else open(a.wav_list, encoding="utf-8")) as f:
+                paths = [ln.strip() for ln in f if ln.strip()]
+        except (OSError, UnicodeDecodeError) as e:
+            raise InferError(f"--wav-list {a.wav_list}: {e}") from None
+        a.keys += [None] * len(paths)
+        a.wavs += paths
+    if not a.wavs:
+        raise InferError("nothing to score: give WAV files, --data DIR or --wav-list FILE")
+
+
 def run(a) -> int:
     import torch
 
     from emorec.runtime import pick_device
 
+    _inputs(a)
     if a.num_threads:
         torch.set_num_threads(a.num_threads)
     transcripts = _transcripts(a)
@@ -175,16 +218,20 @@ def run(a) -> int:
 def score_all(a, rec, transcripts: Optional[List[str]]) -> int:
     """Score every WAV with ``rec`` and print the results; 1 when one could not be scored."""
     status = 0
-    for i, wav in enumerate(a.wavs):
+    for i, (key, wav) in enumerate(zip(a.keys, a.wavs)):
+        utt = {"utt": key} if key is not None else {}
         try:
-            res = rec.score(wav, transcripts[i] if transcripts is not None else None)
+            res = rec.score(wav, transcripts[i] if transcripts is not None else None,
+                            max_seconds=a.max_seconds or None, min_speech_s=a.min_speech)
         except InferError as e:
             print(f"{PROG}: error: {e}", file=sys.stderr)
+            if a.json:
+                print(json.dumps(dict(utt, wav=wav, error=str(e)), ensure_ascii=False), flush=True)
             status = 1
             continue
         for w in res.warnings:
             print(f"{PROG}: warning: {w}", file=sys.stderr)
-        out = to_json(res, rec)
+        out = dict(utt, **to_json(res, rec))
         if a.json:
             print(json.dumps(out, ensure_ascii=False), flush=True)
         else:
