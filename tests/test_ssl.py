@@ -16,7 +16,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from emorec.bin import pretrain_hubert, train_ssl
+from emorec.bin import pretrain_hubert, train_fold
 from emorec.data.waveform import load_wave_set
 from emorec.models.ssl import JointClassifier, SSLPooledEncoder, load_ssl_encoder, takes_attention_mask
 from emorec.models.text import load_encoder_and_tokenizer
@@ -62,7 +62,7 @@ def _encoder_weights(model_dir: Path):
 def test_each_encoder_type_trains_and_scores_through_the_entry_point_with_head_frozen(work, kind, tmp_path):
     exp = tmp_path / "exp"  # head mode, whole utterances: the frozen encoder's outputs are computed once
     cfg = _config(tmp_path / "c.yaml", pooling="weighted", data={"max_seconds": 0})
-    rc = train_ssl.main(["--config", str(cfg), "--ngpu", "0",
+    rc = train_fold.main(["--family", "ssl", "--config", str(cfg), "--ngpu", "0",
                          "--ssl-model", str(work / kind), str(work / "fold"), str(exp)])
     assert rc == 0
     lines = (exp / "test.logpost.ark").read_text().splitlines()
@@ -81,7 +81,7 @@ def test_each_encoder_type_trains_and_scores_through_the_entry_point_with_head_f
 
 def test_partial_mode_freezes_the_cnn_and_trains_the_transformer(work, tmp_path):
     exp = tmp_path / "exp"
-    assert train_ssl.main(["--config", str(_config(tmp_path / "c.yaml", mode="partial")), "--ngpu", "0",
+    assert train_fold.main(["--family", "ssl", "--config", str(_config(tmp_path / "c.yaml", mode="partial")), "--ngpu", "0",
                            "--ssl-model", str(work / "hubert"), str(work / "fold"), str(exp)]) == 0
     final = torch.load(exp / "train" / "final.pt", weights_only=True)["model"]
     ref = _encoder_weights(work / "hubert")
@@ -161,7 +161,7 @@ def test_joint_model_gradients_reach_both_encoders(work):
 
 def test_joint_family_through_the_entry_point(work, tmp_path):
     exp = tmp_path / "exp"
-    assert train_ssl.main(["--family", "joint", "--config", str(_config(tmp_path / "c.yaml", mode="partial")),
+    assert train_fold.main(["--family", "joint", "--config", str(_config(tmp_path / "c.yaml", mode="partial")),
                            "--ngpu", "0", "--ssl-model", str(work / "hubert"), "--text-model", str(work / "bert"),
                            str(work / "fold"), str(exp)]) == 0
     assert len((exp / "dev.logpost.ark").read_text().splitlines()) == 6
@@ -170,10 +170,10 @@ def test_joint_family_through_the_entry_point(work, tmp_path):
 
 
 def test_a_missing_encoder_fails_naming_it(work, tmp_path, capsys):
-    rc = train_ssl.main(["--config", str(_config(tmp_path / "c.yaml")), "--ngpu", "0",
+    rc = train_fold.main(["--family", "ssl", "--config", str(_config(tmp_path / "c.yaml")), "--ngpu", "0",
                          "--ssl-model", "facebook/no-such-hubert", str(work / "fold"), str(tmp_path / "e")])
     assert rc == 1 and "facebook/no-such-hubert" in capsys.readouterr().err
-    rc = train_ssl.main(["--config", str(_config(tmp_path / "c.yaml")), "--ngpu", "0", str(work / "fold"),
+    rc = train_fold.main(["--family", "ssl", "--config", str(_config(tmp_path / "c.yaml")), "--ngpu", "0", str(work / "fold"),
                          str(tmp_path / "e")])
     assert rc == 1 and "model.encoder null" in capsys.readouterr().err
 
@@ -212,11 +212,11 @@ def test_kill_during_ssl_training_and_rerun_resumes(work, tmp_path, capsys):
     cfg = _config(tmp_path / "c.yaml", mode="partial", epochs=3)
 
     def cmd(exp):
-        return [sys.executable, "-m", "emorec.bin.train_ssl", "--config", str(cfg), "--ngpu", "0",
+        return [sys.executable, "-m", "emorec.bin.train_fold", "--family", "ssl", "--config", str(cfg), "--ngpu", "0",
                 "--ssl-model", str(work / "hubert"), str(work / "fold"), str(exp)]
 
     ref, exp = tmp_path / "ref", tmp_path / "killed"
-    assert train_ssl.main(cmd(ref)[3:]) == 0  # the uninterrupted reference, in this process
+    assert train_fold.main(cmd(ref)[3:]) == 0  # the uninterrupted reference, in this process
     p = subprocess.Popen(cmd(exp), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = exp / "train" / "epoch_1.pt"
     deadline = time.time() + 240
@@ -234,4 +234,4 @@ def test_kill_during_ssl_training_and_rerun_resumes(work, tmp_path, capsys):
     for k, v in a["model"].items():
         assert torch.equal(v, b["model"][k]), k
     assert (exp / "test.logpost.ark").read_text() == (ref / "test.logpost.ark").read_text()
-    assert train_ssl.main(cmd(exp)[3:]) == 0 and "skipping" in capsys.readouterr().out
+    assert train_fold.main(cmd(exp)[3:]) == 0 and "skipping" in capsys.readouterr().out

@@ -18,7 +18,7 @@
 #            on each split's valid part (steps/train_baselines.sh), RESULTS.md
 #   stage 4: paper 004's Table 8 systems per protocol (strat, spk, loco/<corpus>: the K-th
 #            protocol is data/emo7/folds/*/foldK, train = train_aug, dev = valid, test):
-#            HuBERT + linear classifier (steps/train_ssl.sh), BERT on the transcripts and
+#            HuBERT + linear classifier (steps/train_fold.sh), BERT on the transcripts and
 #            joint HuBERT+BERT per --text-source (ref: the corpora's transcripts; asr: those
 #            of steps/transcribe.sh); with --setup demo and no --ssl-model the demo HuBERT is
 #            pre-trained per protocol on its TRAIN audio only (steps/pretrain_hubert.sh), and
@@ -132,8 +132,8 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   text_encoder=$(steps/train_text.sh --dry-run true --train-config "$text_config" --text-model "$text_model" \
     "$folds/text_ref" exp/text)
   if ! $pretrain_hubert; then
-    python -m emorec.bin.train_ssl --config "$ssl_config" ${ssl_model:+--ssl-model "$ssl_model"} --check-encoders
-    $demo_bert || python -m emorec.bin.train_ssl --family joint --config "$joint_config" \
+    python -m emorec.bin.train_fold --family ssl --config "$ssl_config" ${ssl_model:+--ssl-model "$ssl_model"} --check-encoders
+    $demo_bert || python -m emorec.bin.train_fold --family joint --config "$joint_config" \
       ${ssl_model:+--ssl-model "$ssl_model"} ${text_model:+--text-model "$text_model"} --check-encoders
   fi
 fi
@@ -246,7 +246,8 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
     steps/pretrain_hubert.sh --cmd "$cuda_cmd" --nfolds $nf --pretrain-config "$hubert_config" \
       "$folds/speech" exp/hubert_demo
   fi
-  steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $nf --train-config "$ssl_config" --ssl-model "$ssl_model" \
+  steps/train_fold.sh --cmd "$cuda_cmd" --nfolds $nf --family ssl --train-config "$ssl_config" \
+    --model-opts "${ssl_model:+--ssl-model $(printf %q "$ssl_model")}" \
     --train-opts "--classes $folds/classes.txt" "$folds/speech" exp/ssl
   for src in $text_source; do
     sfx=${src/ref/}; sfx=${sfx:+_$sfx}     # ref: exp/{text,joint}; asr: exp/{text,joint}_asr
@@ -269,8 +270,8 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
       --text-model "$text_model" --train-opts "--classes $folds/classes.txt" "$folds/text_$src" exp/text$sfx
     joint_text=$text_model
     $demo_bert && joint_text=exp/text$sfx/encoder/foldJOB
-    steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $ntf --family joint --train-config "$joint_config" \
-      --ssl-model "$ssl_model" --text-model "$joint_text" \
+    steps/train_fold.sh --cmd "$cuda_cmd" --nfolds $ntf --family joint --train-config "$joint_config" \
+      --model-opts "${ssl_model:+--ssl-model $(printf %q "$ssl_model")} ${joint_text:+--text-model $(printf %q "$joint_text")}" \
       --train-opts "--classes $folds/classes.txt" "$folds/text_$src" exp/joint$sfx
   done
 fi

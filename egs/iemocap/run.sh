@@ -213,14 +213,15 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   fi
   for r in $runs; do
     e=$(run_dir $r)
-    steps/train_ssl.sh --cmd "$cuda_cmd" --train-config "$ssl_config" --ssl-model "$ssl_model" \
-      --train-opts "$(seed_opt $r)" "$folds" "$e/ssl"
+    steps/train_fold.sh --cmd "$cuda_cmd" --family ssl --train-config "$ssl_config" \
+      --model-opts "${ssl_model:+--ssl-model $(printf %q "$ssl_model")}" --train-opts "$(seed_opt $r)" "$folds" "$e/ssl"
     for src in $text_source; do
       sfx=$(src_suffix $src)
       joint_text=$text_model
       [ -n "$joint_text" ] || [ "$setup" != demo ] || joint_text=$exp/bert_demo$sfx/foldJOB
-      steps/train_ssl.sh --cmd "$cuda_cmd" --family joint --train-config "$joint_config" --ssl-model "$ssl_model" \
-        --text-model "$joint_text" --train-opts "$(seed_opt $r)" "$(src_folds $src)" "$e/joint$sfx"
+      steps/train_fold.sh --cmd "$cuda_cmd" --family joint --train-config "$joint_config" \
+        --model-opts "${ssl_model:+--ssl-model $(printf %q "$ssl_model")} ${joint_text:+--text-model $(printf %q "$joint_text")}" \
+        --train-opts "$(seed_opt $r)" "$(src_folds $src)" "$e/joint$sfx"
     done
   done
 fi

@@ -105,8 +105,9 @@ def predict_logposteriors(
 
 
 def save_text_classifier(model: TextClassifier, tokenizer, out_dir, classes: Sequence[str], max_len: int,
-                         extra: Optional[dict] = None) -> None:
-    """Save into ``out_dir`` atomically (temp dir renamed into place)."""
+                         extra: Optional[dict] = None, more=None) -> None:
+    """Save into ``out_dir`` atomically (temp dir renamed into place); ``more(tmp_dir)``
+    writes more files into it."""
     from safetensors.torch import save_file
 
     with atomic_dir(out_dir) as tmp:
@@ -123,6 +124,8 @@ def save_text_classifier(model: TextClassifier, tokenizer, out_dir, classes: Seq
         if extra:
             meta.update(extra)
         (tmp / "text_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        if more is not None:
+            more(tmp)
 
 
 def load_text_classifier(model_dir, device="cpu") -> Tuple[TextClassifier, object, dict]:
