@@ -9,7 +9,7 @@ Layout::
     vad.conf             when they were trained on the voiced frames (--use-vad true): every
                          emorec.vad option (manifest "vad_config"; null: no VAD)
     classes.txt          the class order of every posterior
-    speech/foldK/best.pt text/foldK/ (a text model dir)  fusion/foldK/ (w1.txt / znorm_stats.txt)
+    speech/foldK/ text/foldK/ (the model dirs the families saved: family.json)  fusion/foldK/ (w1.txt / znorm_stats.txt)
     asr/                 the Whisper model, when a Whisper directory was exported
 
 ``manifest.json["systems"]`` lists the systems in the order they are computed; each has a
@@ -73,7 +73,7 @@ def export_model(exp_dir, out_dir, fbank_config, folds: Sequence[str], speech_sy
                  vad_config: Optional[str] = None, log=print) -> Path:
     """Copy fold models of a recipe's experiment dir into a package at ``out_dir``
     (written beside it, then renamed into place). The systems are read from
-    EXP/<speech_system>/foldK/best.pt, EXP/<text_system>/foldK/model and
+    EXP/<speech_system>/foldK/model, EXP/<text_system>/foldK/model and
     EXP/<fusion_system>/<fusion_method>/foldK; README.md quotes their RESULTS.md rows,
     named as the recipe reports them (speech_finetune, text_asr, fusion_w1_asr ...).
     ``use_vad``/``vad_config``: the recipe's features went through steps/compute_vad.sh
@@ -97,8 +97,8 @@ def export_model(exp_dir, out_dir, fbank_config, folds: Sequence[str], speech_sy
                                    encoding="utf-8")
         classes = None
         for k in folds:
-            sp, tx, fu = (f"speech/fold{k}/best.pt", f"text/fold{k}", f"fusion/fold{k}")
-            _copy(exp / speech_system / f"fold{k}" / "best.pt", tmp / sp, "the speech model")
+            sp, tx, fu = (f"speech/fold{k}", f"text/fold{k}", f"fusion/fold{k}")
+            _copy(exp / speech_system / f"fold{k}" / "model", tmp / sp, "the speech model")
             _copy(exp / text_system / f"fold{k}" / "model", tmp / tx, "the text model")
             (tmp / fu).mkdir(parents=True)
             for f in FUSION_FILES[fusion_method] + ["classes.txt"]:

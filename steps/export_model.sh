@@ -5,7 +5,7 @@
 #   e.g. steps/export_model.sh --results RESULTS.md --trained-on "IEMOCAP Exp 3" exp/exp3 exp/exp3/model
 #
 # <out-dir> gets the speech checkpoints, text model dirs and fusion parameters of the
-# folds (<exp-dir>/<speech-system>/foldK/best.pt, <exp-dir>/<text-system>/foldK/model,
+# folds (<exp-dir>/<speech-system>/foldK/model, <exp-dir>/<text-system>/foldK/model,
 # <exp-dir>/<fusion-system>/<fusion>/foldK), the fbank config, classes.txt, the ASR choice,
 # manifest.json and a README.md with the recipe's test UA/WA (emorec/package.py documents
 # the format). Several folds are exported as an ensemble (mean of their log-posteriors).

@@ -13,7 +13,7 @@ other formats ffmpeg decodes.
 Every model is named by its path; a recipe fills them from its layout (egs/iemocap:
 local/iemocap_infer.sh [--exp-set N] [--fold K] -- [options] WAV...). With a recipe's
 models of fold K:
-  --speech-model  EXP/ser_finetune/foldK/best.pt
+  --speech-model  EXP/ser_finetune/foldK/model
   --fbank-config  conf/fbank.conf
   --text-model    EXP/text/foldK/model/
   --fusion-dir    EXP/fusion/METHOD/foldK   (w1.txt for --fusion w1, znorm_stats.txt for znorm)
@@ -91,7 +91,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="DIR",
                    help="an exported model (steps/export_model.sh): all the models below, and an ASR that "
                         "transcribes each WAV when no transcript is given")
-    p.add_argument("--speech-model", help="speech checkpoint (best.pt of steps/train_ser.sh)")
+    p.add_argument("--speech-model", help="speech model (foldK/model of steps/train_ser.sh) or a checkpoint")
     p.add_argument("--fbank-config", help="the feature config the speech model was trained with")
     p.add_argument("--use-vad", action="store_true",
                    help="score the voiced frames only (emorec.vad), as a recipe run with --use-vad true does")

@@ -23,7 +23,7 @@ from emorec.data.text import TextBatches, TextSet, load_text_set
 from emorec.fileio import class_index
 from emorec.models.text import (TextClassifier, load_encoder_and_tokenizer, load_text_classifier,
                                 predict_logposteriors, save_text_classifier)
-from emorec.train.families import Family, write_family_file
+from emorec.train.families import Family
 from emorec.train.config import LOOP_SCHEMA, number, integer, string, optional
 
 log = logging.getLogger("emorec.train")
@@ -74,8 +74,7 @@ class TextFamily(Family):
 
     def save(self, model, ckpt, out_dir):
         save_text_classifier(model, self.tok, out_dir, self.classes, self.cfg["model"]["max_len"],
-                             extra={"text_model": self.cfg["model"]["encoder"], "best_epoch": ckpt["epoch"]},
-                             more=lambda d: write_family_file(d, self.name, self.classes))
+                             extra={"text_model": self.cfg["model"]["encoder"], "best_epoch": ckpt["epoch"]})
 
     @classmethod
     def load(cls, path, device="cpu"):
