@@ -107,6 +107,18 @@ def load_checkpoint(path) -> dict:
     return checkpoint.load(str(path / "model.pt" if path.is_dir() else path))
 
 
+def dev_metrics(lp, y, num_classes: int) -> dict:
+    """{"loss", "acc", "ua", "n"} of log-posteriors lp [N, C] against class indices y."""
+    import torch
+
+    from emorec import metrics
+
+    pred = lp.argmax(1)
+    return {"loss": float(F.nll_loss(torch.from_numpy(lp), torch.from_numpy(y))),
+            "acc": metrics.weighted_accuracy(y, pred), "ua": metrics.unweighted_accuracy(y, pred, num_classes),
+            "n": len(pred)}
+
+
 class Family:
     """Defaults of the protocol."""
 

@@ -35,14 +35,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emorec import metrics
 from emorec.data.waveform import SAMPLE_RATE, WaveBatches, WaveSet, eval_batches, load_wave_set
 from emorec.fileio import atomic_dir, class_index
 from emorec.models.ssl import (MODES, POOLINGS, JointClassifier, SSLClassifier, SSLPooledEncoder,
                                load_ssl_encoder, takes_attention_mask)
 from emorec.train.config import LOOP_SCHEMA, integer, number, one_of, optional, string
 from emorec.train import checkpoint
-from emorec.train.families import Family, write_family_file
+from emorec.train.families import Family, dev_metrics, write_family_file
 from emorec.train.infer import autocast_ctx
 
 log = logging.getLogger("emorec.train")
@@ -263,10 +262,7 @@ class SSLFamily(Family):
         if not self.dev.utts:
             return None
         lp = self.logposteriors(model, self.dev, device, self.dev_texts)
-        pred = lp.argmax(1)
-        return {"loss": float(F.nll_loss(torch.from_numpy(lp), torch.from_numpy(self.y_dev))),
-                "acc": metrics.weighted_accuracy(self.y_dev, pred),
-                "ua": metrics.unweighted_accuracy(self.y_dev, pred, len(self.classes)), "n": len(pred)}
+        return dev_metrics(lp, self.y_dev, len(self.classes))
 
 
 class JointFamily(SSLFamily):

@@ -15,15 +15,12 @@ import copy
 import logging
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from emorec import metrics
 from emorec.data.text import TextBatches, TextSet, load_text_set
 from emorec.fileio import class_index
 from emorec.models.text import (TextClassifier, load_encoder_and_tokenizer, load_text_classifier,
                                 predict_logposteriors, save_text_classifier)
-from emorec.train.families import Family
+from emorec.train.families import Family, dev_metrics
 from emorec.train.config import LOOP_SCHEMA, number, integer, string, optional
 
 log = logging.getLogger("emorec.train")
@@ -114,10 +111,7 @@ class TextFamily(Family):
         if not self.dev.utts:
             return None
         lp = self.logposteriors(model, self.dev.texts, device)
-        pred = lp.argmax(1)
-        return {"loss": float(F.nll_loss(torch.from_numpy(lp), torch.from_numpy(self.y_dev))),
-                "acc": metrics.weighted_accuracy(self.y_dev, pred),
-                "ua": metrics.unweighted_accuracy(self.y_dev, pred, len(self.classes)), "n": len(pred)}
+        return dev_metrics(lp, self.y_dev, len(self.classes))
 
 
 
