@@ -18,7 +18,8 @@
 #            on each split's valid part (steps/train_baselines.sh), RESULTS.md
 #   stage 4: paper 004's Table 8 systems per protocol (strat, spk, loco/<corpus>: the K-th
 #            protocol is data/emo7/folds/*/foldK, train = train_aug, dev = valid, test):
-#            HuBERT + linear classifier (steps/train_fold.sh), BERT on the transcripts and
+#            MobileNetV2 on spectrogram images and the 1-D CNN (steps/train_fold.sh --family
+#            mobilenet|cnn1d), HuBERT + linear classifier (steps/train_fold.sh), BERT on the transcripts and
 #            joint HuBERT+BERT per --text-source (ref: the corpora's transcripts; asr: those
 #            of steps/transcribe.sh); with --setup demo and no --ssl-model the demo HuBERT is
 #            pre-trained per protocol on its TRAIN audio only (steps/pretrain_hubert.sh), and
@@ -58,6 +59,7 @@ classes="angry calm disgust fearful happy sad surprised"   # posterior order of 
 ssl_config=              # empty: conf/ssl_$setup.yaml (paper: hubert-base-ls960, Table 7)
 joint_config=            # empty: conf/joint_$setup.yaml (paper: hubert-base-ls960 + bert-base-uncased)
 text_config=             # empty: conf/text_$setup.yaml (the BERT text model; demo: builds the demo BERT)
+cnn_systems="mobilenet cnn1d"   # paper 004's CNN systems of Table 8, config conf/<name>_$setup.yaml each
 hubert_config=conf/hubert_demo.yaml  # setup demo without --ssl-model: the demo HuBERT's pre-training
 ssl_model=               # local HuBERT/wav2vec2/WavLM dir or cached name; empty: the config's, and with setup demo the demo HuBERT
 text_model=              # local BERT dir or cached name; empty: the config's, and with setup demo the demo BERT
@@ -246,6 +248,10 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
     steps/pretrain_hubert.sh --cmd "$cuda_cmd" --nfolds $nf --pretrain-config "$hubert_config" \
       "$folds/speech" exp/hubert_demo
   fi
+  for f in $cnn_systems; do  # MobileNetV2 on spectrogram images, the 1-D CNN (Sec. III.C)
+    steps/train_fold.sh --cmd "$cuda_cmd" --nfolds $nf --family $f --train-config conf/${f}_$setup.yaml \
+      --ngpu $ngpu --train-opts "--classes $folds/classes.txt" "$folds/speech" exp/$f
+  done
   steps/train_fold.sh --cmd "$cuda_cmd" --nfolds $nf --family ssl --train-config "$ssl_config" \
     --model-opts "${ssl_model:+--ssl-model $(printf %q "$ssl_model")}" \
     --train-opts "--classes $folds/classes.txt" "$folds/speech" exp/ssl
@@ -279,6 +285,7 @@ fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   stage_banner 5
   systems="hubert=exp/ssl:$folds/speech"
+  for f in $cnn_systems; do systems+=" $f=exp/$f:$folds/speech"; done
   notes=("setup $setup: $ssl_config, $joint_config, $text_config; speech encoder $(
     $pretrain_hubert && echo "the demo HuBERT, pre-trained per protocol on its $ssl_train audio ($hubert_config)" ||
     echo "${ssl_model:-of $ssl_config}")."
