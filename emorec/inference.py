@@ -42,6 +42,19 @@ def class_map(target: Sequence[str], other: Sequence[str], what: str) -> List[in
     return class_index(target, other).tolist()
 
 
+def audio_warnings(wav: str, sr: int, wave: np.ndarray, rate: int) -> List[str]:
+    """The warnings about an input read at ``sr`` Hz and resampled to ``rate``."""
+    warnings = []
+    if sr < rate:
+        warnings.append(f"{wav!r}: {sr} Hz audio upsampled to {rate} Hz; the model was "
+                        f"trained on {rate} Hz audio, so its posteriors are less reliable")
+    level = 10 * np.log10(max(float(np.mean(np.square(wave, dtype=np.float64))), 1e-20))
+    if level < SILENCE_DBFS:
+        warnings.append(f"{wav!r}: near-silent input (RMS {level:.1f} dBFS, below {SILENCE_DBFS:g} dBFS); "
+                        f"its posteriors say little")
+    return warnings
+
+
 class SpeechScorer:
     """audio -> natural-log posteriors, the path of compute_fbank + score_posteriors."""
 
@@ -94,14 +107,7 @@ class SpeechScorer:
             wave = mono_at_rate(data, sr, wav, target_sr=self.sample_rate, on_mismatch="resample")
         except AudioError as e:
             raise InferError(str(e)) from e
-        warnings = []
-        if sr < self.sample_rate:
-            warnings.append(f"{wav!r}: {sr} Hz audio upsampled to {self.sample_rate} Hz; the model was "
-                            f"trained on {self.sample_rate} Hz audio, so its posteriors are less reliable")
-        level = 10 * np.log10(max(float(np.mean(np.square(wave, dtype=np.float64))), 1e-20))
-        if level < SILENCE_DBFS:
-            warnings.append(f"{wav!r}: near-silent input (RMS {level:.1f} dBFS, below {SILENCE_DBFS:g} dBFS); "
-                            f"its posteriors say little")
+        warnings = audio_warnings(wav, sr, wave, self.sample_rate)
         if self.fbank.num_frames(wave.size) <= 0:
             raise InferError(f"{wav!r}: {wave.size / self.sample_rate * 1000:.1f} ms of audio is shorter "
                              f"than one frame ({self.cfg.frame_length:g} ms); no features")
@@ -180,7 +186,7 @@ class Result:
     wav: str
     duration_s: float
     classes: List[str]
-    speech: np.ndarray
+    speech: Optional[np.ndarray]   # None: a package whose one system reads a transcript too
     text: Optional[np.ndarray] = None
     fused: Optional[np.ndarray] = None
     transcript: Optional[str] = None

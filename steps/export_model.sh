@@ -9,9 +9,15 @@
 # <exp-dir>/<fusion-system>/<fusion>/foldK), the fbank config, classes.txt, the ASR choice,
 # manifest.json and a README.md with the recipe's test UA/WA (emorec/package.py documents
 # the format). Several folds are exported as an ensemble (mean of their log-posteriors).
+# With --system NAME the package holds that one system of any model family instead
+# (<exp-dir>/NAME/foldK/model; e.g. paper 004's joint HuBERT+BERT), with the preprocessing
+# of the recipe's audio (16 kHz mono, silence removal with --vad-config's VAD unless
+# --trim-silence false; a noise-reduction step named but disabled), its ASR and classes.
 # Use it with: emorec-infer --model <out-dir> some.wav   or   emorec-serve --model <out-dir>
 #
 # Options:
+#   --system NAME              one system of any family (empty: the late fusion below)
+#   --trim-silence BOOL        --system: silence removal before scoring (true)
 #   --folds "1 2 3 4 5"        folds to export (one fold: that fold's models exactly)
 #   --speech-system NAME       speech system dir under <exp-dir> (ser_finetune)
 #   --text-system NAME         text system dir under <exp-dir> (text; text_asr: trained on ASR text)
@@ -28,6 +34,8 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
 folds="1 2 3 4 5"
+system=
+trim_silence=true
 speech_system=ser_finetune
 text_system=text
 fusion_system=fusion
@@ -43,6 +51,7 @@ trained_on=
 
 positional_args 2 "$@"
 opts=()
+[ -n "$system" ] && opts+=(--system "$system" --trim-silence "$trim_silence")
 [ -n "$results" ] && opts+=(--results "$results")
 [ -n "$vad_config" ] && opts+=(--vad-config "$vad_config")
 python -m emorec.bin.export_model --fbank-config "$fbank_config" --use-vad "$use_vad" --folds "$folds" \

@@ -82,3 +82,44 @@ def test_named_imagenet_weights_that_are_missing_fail_naming_where(tmp_path, mon
         MobileNetClassifier(3, 32, pretrained="imagenet")
     with pytest.raises(FileNotFoundError, match="no such file"):
         MobileNetClassifier(3, 32, pretrained=str(tmp_path / "mobilenet_v2.pth"))
+
+
+def test_one_system_package_scores_as_its_model_and_scores_a_data_dir(fold, tmp_path, shell_env):
+    """steps/export_model.sh --system: any family's system as a package (its preprocessing,
+    ASR, classes); emorec-infer's loader scores a recording as the fold's model scored it;
+    steps/score_package.sh scores a data dir through it."""
+    import subprocess
+
+    from emorec.package import load_package
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({**CONFIGS["cnn1d"], "train": {"epochs": 1, "num_threads": 1}}))
+    exp = tmp_path / "exp dir"
+    assert train_fold.main(["--family", "cnn1d", "--config", str(cfg), "--ngpu", "0", str(fold / "fold1"),
+                            str(exp / "cnn1d/fold1")]) == 0
+    root = Path(__file__).resolve().parents[1]
+    for trim in ("false", "true"):
+        r = subprocess.run([str(root / "steps/export_model.sh"), "--system", "cnn1d", "--folds", "1",
+                            "--trim-silence", trim, str(exp), str(tmp_path / f"model {trim}")], env=shell_env,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+    pkg = load_package(tmp_path / "model false")
+    manifest = pkg.manifest
+    assert manifest["systems"][0]["family"] == "cnn1d" and manifest["classes"] == CLASSES
+    assert [s["step"] for s in manifest["preprocessing"]] == ["resample", "noise_reduction"]
+    assert [s["step"] for s in load_package(tmp_path / "model true").manifest["preprocessing"]][-1] == \
+        "silence_removal"
+    sc = read_scores(exp / "cnn1d/fold1/test.logpost.ark")
+    wavs = dict(ln.split(" ", 1) for ln in (fold / "fold1/test/wav.scp").read_text().splitlines())
+    res = pkg.score(wavs[sc.utts[0]])
+    assert res.speech is not None and res.text is None and res.fused is None
+    np.testing.assert_allclose(res.speech, sc.mat[0], atol=1e-5)
+
+    r = subprocess.run([str(root / "steps/score_package.sh"), str(tmp_path / "model false"),
+                        str(fold / "fold1/test"), str(tmp_path / "scored")], env=shell_env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    scored = read_scores(tmp_path / "scored/scores.ark")
+    assert scored.utts == sc.utts
+    np.testing.assert_allclose(scored.mat, sc.mat, atol=1e-5)
+    assert (tmp_path / "scored/summary.txt").read_text().startswith("UA ")

@@ -51,16 +51,14 @@ def _system(classes, lp) -> dict:
 
 
 def to_json(res: Result, rec) -> dict:
-    """``rec``: the EmotionRecognizer or package.PackagedModel that scored ``res``."""
+    """``rec``: the EmotionRecognizer or package (emorec.package.load_package) that scored ``res``."""
     desc = rec.describe()
-    out = {"wav": res.wav, "duration_s": res.duration_s, "classes": res.classes,
-           "speech": dict(_system(res.classes, res.speech), **desc["speech"])}
+    out = {"wav": res.wav, "duration_s": res.duration_s, "classes": res.classes}
     if res.transcript is not None:
         out["transcript"] = res.transcript
-    if res.text is not None:
-        out["text"] = dict(_system(res.classes, res.text), **desc["text"])
-    if res.fused is not None:
-        out["fused"] = dict(_system(res.classes, res.fused), **desc["fused"])
+    for name in ("speech", "text", "fused"):
+        if getattr(res, name) is not None:
+            out[name] = dict(_system(res.classes, getattr(res, name)), **desc[name])
     return out
 
 
@@ -151,13 +149,13 @@ def run(a) -> int:
         torch.set_num_threads(a.num_threads)
     transcripts = _transcripts(a)
     if a.model:
-        from emorec.package import PackagedModel
+        from emorec.package import load_package
 
         given = [o for o in ("speech_model", "fbank_config", "use_vad", "vad_config", "text_model", "fusion",
                              "fusion_dir") if getattr(a, o)]
         if given:
             raise InferError(f"--model DIR holds every model; drop --{given[0].replace('_', '-')}")
-        return score_all(a, PackagedModel(a.model, device=pick_device(a.device)), transcripts)
+        return score_all(a, load_package(a.model, device=pick_device(a.device)), transcripts)
     if not (a.speech_model and a.fbank_config):
         raise InferError("give --model DIR, or --speech-model CKPT and --fbank-config FILE")
     a.fusion = a.fusion or "w1"

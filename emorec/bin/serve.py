@@ -35,14 +35,14 @@ def main(argv=None) -> int:
     import torch
     import uvicorn
 
-    from emorec.package import PackagedModel
+    from emorec.package import load_package
     from emorec.runtime import pick_device
     from emorec.serve import create_app
 
     if a.num_threads:
         torch.set_num_threads(a.num_threads)
     try:
-        model = PackagedModel(a.model, device=pick_device(a.device))
+        model = load_package(a.model, device=pick_device(a.device))
     except InferError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
