@@ -4,6 +4,7 @@ model as families of the one training loop; the demo HuBERT's pre-training.
 Random-weight tiny encoders of each type are built with transformers and saved; the entry
 points load them offline exactly as they load facebook/hubert-base-ls960."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import yaml
 from safetensors.torch import load_file
 
 from emorec.bin import pretrain_hubert, train_fold
+from emorec.fileio import read_scores
 from emorec.data.waveform import load_wave_set
 from emorec.models.ssl import JointClassifier, SSLPooledEncoder, load_ssl_encoder, takes_attention_mask
 from emorec.models.text import load_encoder_and_tokenizer
@@ -167,6 +169,24 @@ def test_joint_family_through_the_entry_point(work, tmp_path):
     assert len((exp / "dev.logpost.ark").read_text().splitlines()) == 6
     final = torch.load(exp / "train" / "final.pt", weights_only=True)
     assert final["family"] == "joint" and any(k.startswith("text.") for k in final["model"])
+    # saved for inference: it reloads through the registry and scores as the fold did
+    from emorec.package import export_system, load_package
+    from emorec.train import families
+
+    dev = read_scores(exp / "dev.logpost.ark")
+    predictor = families.load(exp / "model")
+    assert predictor.inputs == ("wave", "text") and predictor.classes == dev.classes
+    utts, lp = predictor.score_dir(work / "fold" / "dev")
+    assert utts == dev.utts and np.allclose(lp, dev.mat, atol=1e-4)
+    # packaged as paper 004 deploys it: the joint model alone, its posteriors the "fused" system
+    shutil.copytree(exp / "model", tmp_path / "recipe exp/joint/fold1/model")
+    export_system(tmp_path / "recipe exp", tmp_path / "package", "joint", ["1"], trim_silence=False,
+                  log=lambda m: None)
+    pkg = load_package(tmp_path / "package")
+    text = dict(ln.split(" ", 1) for ln in (work / "fold/dev/text").read_text().splitlines())
+    wav = dict(ln.split(" ", 1) for ln in (work / "fold/dev/wav.scp").read_text().splitlines())
+    res = pkg.score(wav[dev.utts[0]], text[dev.utts[0]])
+    assert res.speech is None and res.text is None and np.allclose(res.fused, dev.mat[0], atol=1e-4)
 
 
 def test_a_missing_encoder_fails_naming_it(work, tmp_path, capsys):
