@@ -25,6 +25,11 @@
 #            pre-trained per protocol on its TRAIN audio only (steps/pretrain_hubert.sh), and
 #            without --text-model the demo BERT built from its TRAIN text (steps/train_text.sh)
 #   stage 5: RESULTS.md again, with the Table 8 section (and the ASR's WER)
+#   stage 6: paper 004's deployment (Sec. IV): the joint HuBERT+BERT model of the stratified
+#            protocol with its preprocessing (16 kHz, silence removal) and ASR -> exp/model
+#            (steps/export_model.sh --system; emorec-serve --model exp/model), scored as
+#            deployed on RAVDESS (steps/score_package.sh: Table 9's counterpart; RAVDESS is in
+#            that model's training data: the loco/ravdess column of Table 8 is the honest one)
 # Either all five corpus paths are given, or none (demo).  --include-song true keeps
 # RAVDESS's song files; --exc-to-happy true maps IEMOCAP's exc to happy.
 # --setup paper (the default with corpus paths) uses conf/{ssl,joint,text}_paper.yaml
@@ -37,7 +42,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./cmd.sh
 
 stage=0
-stop_stage=5
+stop_stage=6
 setup=                   # paper | demo; empty: paper with corpus paths, else demo
 dry_run=false            # true: print the configs and models of stages 4-5, run nothing
 nj=4                     # parallel VAD jobs
@@ -304,4 +309,17 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   note_opts=()
   for n in "${notes[@]}"; do note_opts+=(--note "$n"); done
   report --ssl-systems "$systems" --table8 conf/paper004_table8.tsv "${note_opts[@]}"
+fi
+
+if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
+  stage_banner 6
+  src=${text_source%% *}; sfx=${src/ref/}; sfx=${sfx:+_$sfx}
+  protocol=$(awk '$1 == "fold1" { print $2 }' "$folds/text_$src/folds.txt")
+  steps/export_model.sh --system joint$sfx --folds 1 --vad-config conf/vad.conf --asr-model "$asr_model" \
+    --trained-on "$corpus; protocol $protocol (fold1 of $folds/text_$src), transcripts: $src" exp exp/model
+  # Table 9's counterpart: the package on RAVDESS, each recording through its preprocessing and ASR
+  awk '$2 == "ravdess" { print $1 }' "$data/all/utt2corpus" > "$data/ravdess.list"
+  rm -rf "$data/ravdess_eval"
+  utils/subset_data_dir.sh --utt-list "$data/ravdess.list" "$data/all" "$data/ravdess_eval"
+  steps/score_package.sh --cmd "$train_cmd" exp/model "$data/ravdess_eval" exp/model_ravdess
 fi
