@@ -123,3 +123,39 @@ def test_one_system_package_scores_as_its_model_and_scores_a_data_dir(fold, tmp_
     assert scored.utts == sc.utts
     np.testing.assert_allclose(scored.mat, sc.mat, atol=1e-5)
     assert (tmp_path / "scored/summary.txt").read_text().startswith("UA ")
+
+    # emorec-serve serves the one-system package: its posteriors as the "speech" system
+    import json
+    import socket
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "emorec.bin.serve", "--model", str(tmp_path / "model false"),
+                             "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"], env=shell_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        body = Path(wavs[sc.utts[0]]).read_bytes()
+        head = (b'--b\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n'
+                b"Content-Type: application/octet-stream\r\n\r\n")
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/score", data=head + body + b"\r\n--b--\r\n",
+                                     headers={"Content-Type": "multipart/form-data; boundary=b"})
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    out = json.load(r)
+                break
+            except OSError:
+                assert proc.poll() is None, "emorec-serve exited"
+                time.sleep(0.5)
+        else:
+            raise AssertionError("emorec-serve did not answer within 120 s")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert list(out["systems"]) == ["speech"]
+    got = [out["systems"]["speech"]["posteriors"][c] for c in CLASSES]
+    np.testing.assert_allclose(got, np.exp(sc.mat[0]), atol=1e-5)
