@@ -1,5 +1,11 @@
 """A packaged model: one self-contained directory with everything inference needs
-(steps/export_model.sh writes it, ``emorec-infer --model DIR`` and ``emorec-serve`` read it).
+(steps/export_model.sh writes it, ``emorec-infer --model DIR`` and ``emorec-serve`` read it
+through ``load_package``). Two kinds: version 1 (below), a late fusion of a speech ResNet
+and a BERT text system; version 2 (``export_system``, ``SystemPackage``), one system of any
+model family (emorec.train.families; e.g. paper 004's joint HuBERT+BERT) under
+``systems/<name>/foldK`` (the fold model dirs), with ``manifest.json["preprocessing"]``
+(resample to 16 kHz mono; noise_reduction, a named step, disabled; silence_removal with
+``vad.conf``), its ASR and its classes.
 
 Layout::
 

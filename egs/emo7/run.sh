@@ -150,7 +150,9 @@ if $dry_run; then
     echo " (pre-trained per protocol with $hubert_config)") -> exp/ssl; text models, config $text_config," \
     "$text_encoder -> exp/text; joint models, config $joint_config -> exp/joint (text: $text_source$(
     [[ $text_source == *asr* ]] && echo ", asr $asr_model"))"
+  echo "stage 4 (CNN systems): $(for f in $cnn_systems; do printf '%s ' "$f: conf/${f}_$setup.yaml -> exp/$f;"; done)"
   echo "stage 5: RESULTS.md"
+  echo "stage 6: the joint model of fold1 (transcripts: ${text_source%% *}) -> exp/model (steps/export_model.sh --system joint), scored on RAVDESS -> exp/model_ravdess"
   exit 0
 fi
 
