@@ -159,3 +159,23 @@ def test_one_system_package_scores_as_its_model_and_scores_a_data_dir(fold, tmp_
     assert list(out["systems"]) == ["speech"]
     got = [out["systems"]["speech"]["posteriors"][c] for c in CLASSES]
     np.testing.assert_allclose(got, np.exp(sc.mat[0]), atol=1e-5)
+
+
+def test_imagenet_weights_from_the_torch_hub_cache_initialise_the_trunk(tmp_path, monkeypatch):
+    """A checkpoint in torchvision's layout (1000 ImageNet classes) in the local torch hub
+    cache: its trunk is loaded, the classifier is new (the emotion classes)."""
+    import torch
+
+    from emorec.models.spectro import MobileNetClassifier, MobileNetV2
+
+    src = MobileNetV2(1000, width_mult=0.25)
+    hub = tmp_path / "torch home" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    torch.save(src.state_dict(), hub / "mobilenet_v2-b0353104.pth")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch home"))
+    m = MobileNetClassifier(7, 32, width_mult=0.25, pretrained="imagenet")
+    own = m.net.state_dict()
+    assert all(torch.equal(v, own[k]) for k, v in src.state_dict().items() if not k.startswith("classifier."))
+    assert own["classifier.1.weight"].shape == (7, src.last_channel)
+    with pytest.raises(ValueError, match="not MobileNetV2 weights of width 1.0"):
+        MobileNetClassifier(7, 32, width_mult=1.0, pretrained=str(hub / "mobilenet_v2-b0353104.pth"))

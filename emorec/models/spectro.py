@@ -133,10 +133,13 @@ class MobileNetClassifier(nn.Module):
             path = imagenet_weights(pretrained)
             state = torch.load(path, map_location="cpu", weights_only=True)
             state = {k: v for k, v in state.items() if not k.startswith("classifier.")}  # 1000 ImageNet classes
-            missing, unexpected = self.net.load_state_dict(state, strict=False)
-            if unexpected or [k for k in missing if not k.startswith("classifier.")]:
-                raise ValueError(f"{path}: not MobileNetV2 weights of width {width_mult} "
-                                 f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+            own = self.net.state_dict()
+            wrong = sorted(set(own) - set(state) - {"classifier.1.weight", "classifier.1.bias"}) + sorted(
+                k for k, v in state.items() if k not in own or own[k].shape != v.shape)
+            if wrong:
+                raise ValueError(f"{path}: not MobileNetV2 weights of width {width_mult} (tensors missing, "
+                                 f"unknown or of another shape: {', '.join(wrong[:3])} ...)")
+            self.net.load_state_dict(state, strict=False)
 
     def forward(self, wave, lengths):
         feats, _ = self.logmel(wave, lengths)
