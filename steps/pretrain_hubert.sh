@@ -9,7 +9,7 @@
 # HuBERT's first iteration: k-means over MFCC frames gives frame targets, then masked
 # prediction of those targets (emorec.bin.pretrain_hubert). One JOB=1:N array through
 # $cmd; logs in EXP_DIR/log/. Writes EXP_DIR/foldK/model, an ordinary HubertModel
-# directory that steps/train_ssl.sh --ssl-model loads like hubert-base-ls960. A killed
+# directory that steps/train_fold.sh --family ssl (--ssl-model) loads like hubert-base-ls960. A killed
 # job resumes from its last epoch checkpoint; a fold whose model/ exists (written
 # last) is skipped.
 #
