@@ -156,7 +156,9 @@ class ResNetFamily(Family):
 
     def score(self, model, part, device):
         keys = data_keys(self.parts[part])
-        return keys, FeaturePredictor(model, self.classes, device).score_keys(self.parts[part], keys)
+        d = self.cfg["data"]
+        return keys, FeaturePredictor(model, self.classes, device, None, d["eval_max_frames"],
+                                      d["eval_max_batch"]).score_keys(self.parts[part], keys)
 
     def save(self, model, ckpt, out_dir):
         save_checkpoint(self.name, ckpt, out_dir)
