@@ -114,30 +114,45 @@ def class_map(target: Sequence[str], other: Sequence[str], what: str) -> List[in
     return class_index(target, other).tolist()
 
 
+def audio_warnings(wav: str, sr: int, wave: np.ndarray, rate: int) -> List[str]:
+    """The warnings about an input read at ``sr`` Hz and resampled to ``rate``."""
+    warnings = []
+    if sr < rate:
+        warnings.append(f"{wav!r}: {sr} Hz audio upsampled to {rate} Hz; the model was "
+                        f"trained on {rate} Hz audio, so its posteriors are less reliable")
+    level = 10 * np.log10(max(float(np.mean(np.square(wave, dtype=np.float64))), 1e-20))
+    if level < SILENCE_DBFS:
+        warnings.append(f"{wav!r}: near-silent input (RMS {level:.1f} dBFS, below {SILENCE_DBFS:g} dBFS); "
+                        f"its posteriors say little")
+    return warnings
+
+
 class SpeechScorer:
     """audio -> natural-log posteriors, the path of compute_fbank + score_posteriors."""
 
     def __init__(self, ckpt: str, fbank_config: str, device, use_vad: bool = False,
                  vad_config: Optional[str] = None):
         from emorec.features import Fbank, FbankConfig
-        from emorec.train.infer import load_model
+        from emorec.train import families
         from emorec.vad import Vad, VadConfig
 
-        if not os.path.isfile(ckpt):
-            raise InferError(f"{ckpt}: no such speech model (best.pt of steps/train_ser.sh)")
+        if not os.path.exists(ckpt):
+            raise InferError(f"{ckpt}: no such speech model (foldK/model of steps/train_ser.sh, or a checkpoint)")
         if not os.path.isfile(fbank_config):
             raise InferError(f"{fbank_config}: no such fbank config (the recipe's conf/fbank.conf)")
         try:
-            self.model, self.meta = load_model(ckpt, device)
+            self.predictor = families.load(ckpt, device)
         except Exception as e:  # noqa: BLE001 - unpickling/shape errors: name the file
             raise InferError(f"{ckpt}: cannot load the speech model: {e}") from e
+        if self.predictor.inputs != ("feats",):
+            raise InferError(f"{ckpt}: a model of {', '.join(self.predictor.inputs)}, not of filterbank features")
         try:
             self.cfg = FbankConfig.from_file(fbank_config)
         except (OSError, ValueError) as e:
             raise InferError(f"{fbank_config}: {e}") from e
         self.path, self.device = ckpt, device
-        self.classes = list(self.meta["classes"])
-        in_dim = self.meta.get("model_args", {}).get("in_dim")
+        self.classes = list(self.predictor.classes)
+        in_dim = self.predictor.in_dim
         if in_dim is not None and int(in_dim) != self.cfg.dim:
             raise InferError(f"{ckpt}: the model takes {in_dim}-dim features but {fbank_config} "
                              f"gives {self.cfg.dim}")
@@ -164,14 +179,7 @@ class SpeechScorer:
             wave = mono_at_rate(data, sr, wav, target_sr=self.sample_rate, on_mismatch="resample")
         except AudioError as e:
             raise InferError(str(e), e.brief) from None
-        warnings = list(rec.warnings)
-        if sr < self.sample_rate:
-            warnings.append(f"{wav!r}: {sr} Hz audio upsampled to {self.sample_rate} Hz; the model was "
-                            f"trained on {self.sample_rate} Hz audio, so its posteriors are less reliable")
-        level = 10 * np.log10(max(float(np.mean(np.square(wave, dtype=np.float64))), 1e-20))
-        if level < SILENCE_DBFS:
-            warnings.append(f"{wav!r}: near-silent input (RMS {level:.1f} dBFS, below {SILENCE_DBFS:g} dBFS); "
-                            f"its posteriors say little")
+        warnings = list(rec.warnings) + audio_warnings(wav, sr, wave, self.sample_rate)
         if self.fbank.num_frames(wave.size) <= 0:
             raise InferError(f"{wav!r}: {wave.size / self.sample_rate * 1000:.1f} ms of audio is shorter "
                              f"than one frame ({self.cfg.frame_length:g} ms); no features")
@@ -190,16 +198,7 @@ class SpeechScorer:
 
     def logposteriors(self, feats: np.ndarray) -> np.ndarray:
         """Whole-segment log-posteriors of raw features (normalised as for training/scoring)."""
-        import torch
-
-        from emorec.data.dataset import collate_padded, normalise
-        from emorec.train.infer import autocast_ctx
-
-        x = torch.from_numpy(normalise(feats))
-        _, xb, lengths, _ = collate_padded([("utt", x, -1)])
-        with torch.no_grad(), autocast_ctx(torch.device(self.device), "none"):
-            out = self.model(xb.to(self.device), lengths.to(self.device)).float()
-        return torch.log_softmax(out, dim=-1)[0].cpu().numpy().astype(np.float64)
+        return self.predictor.score_one(feats)
 
 
 class TextScorer:
@@ -208,25 +207,21 @@ class TextScorer:
     def __init__(self, model_dir: str, device):
         from transformers.utils import logging as hf_logging
 
-        from emorec.models import text
+        from emorec.train import families
 
         hf_logging.disable_progress_bar()  # no "Loading weights" bars in the output
         if not os.path.isfile(os.path.join(model_dir, "text_model.json")):
             raise InferError(f"{model_dir}: no text model here (text_model.json missing; model/ of "
                              f"steps/train_text.sh)")
         try:
-            self.model, self.tok, self.meta = text.load_text_classifier(model_dir, device)
+            self.predictor = families.load(model_dir, device)
         except Exception as e:  # noqa: BLE001
             raise InferError(f"{model_dir}: cannot load the text model: {e}") from e
         self.path, self.device = model_dir, device
-        self.classes = list(self.meta["classes"])
-        self.max_len = int(self.meta.get("max_len", 128))
+        self.classes = list(self.predictor.classes)
 
     def logposteriors(self, transcript: str) -> np.ndarray:
-        from emorec.models import text
-
-        lp = text.predict_logposteriors(self.model, self.tok, [transcript], self.max_len, device=self.device)
-        return lp[0].astype(np.float64)
+        return self.predictor.score_one(transcript)
 
 
 class Fuser:
@@ -263,7 +258,7 @@ class Result:
     wav: str
     duration_s: float
     classes: List[str]
-    speech: np.ndarray
+    speech: Optional[np.ndarray]   # None: a package whose one system reads a transcript too
     text: Optional[np.ndarray] = None
     fused: Optional[np.ndarray] = None
     transcript: Optional[str] = None

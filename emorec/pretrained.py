@@ -36,6 +36,13 @@ def hf_cache() -> str:
 
 def locate(need: Need) -> Optional[str]:
     """Where ``need`` is ("local directory X", "Hugging Face cache X", "file X"), or None."""
+    if need.kind == "file" and need.name == "imagenet":  # torchvision's, in the torch hub cache
+        from emorec.models.spectro import imagenet_weights
+
+        try:
+            return f"file {imagenet_weights(need.name)}"
+        except FileNotFoundError:
+            return None
     if need.kind == "file":
         return f"file {need.name}" if os.path.isfile(need.name) else None
     if os.path.isfile(os.path.join(need.name, "config.json")):
@@ -47,6 +54,14 @@ def locate(need: Need) -> Optional[str]:
 
 
 def missing_message(need: Need) -> str:
+    if need.kind == "file" and need.name == "imagenet":
+        import torch
+
+        return (f"{need.what} 'imagenet' ({need.origin}) not found: no mobilenet_v2-*.pth in the torch hub "
+                f"cache {os.path.join(torch.hub.get_dir(), 'checkpoints')}. Download torchvision's ImageNet "
+                f"MobileNetV2 weights where there is network (torchvision.models.mobilenet_v2(weights="
+                f"'IMAGENET1K_V1') saves them there) and copy the file into that folder (or set TORCH_HOME), "
+                f"or give its path in {need.option}.")
     if need.kind == "file":
         return (f"{need.what} {need.name!r} ({need.origin}) not found: no such file (relative to "
                 f"{os.getcwd()}). Download it where there is network and give its path in {need.option}.")

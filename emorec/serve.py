@@ -252,11 +252,11 @@ def _worker(conn, model_dir: str, device: str, num_threads: int, max_seconds, mi
     uploads it is sent until its pipe closes."""
     import torch
 
-    from emorec.package import PackagedModel
+    from emorec.package import load_package
 
     torch.set_num_threads(max(num_threads, 1))
     try:
-        model = PackagedModel(model_dir, device=device)
+        model = load_package(model_dir, device=device)
     except InferError as e:
         conn.send({"error": str(e)})
         return

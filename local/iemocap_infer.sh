@@ -5,7 +5,7 @@
 # Emotion posteriors of audio files with the models egs/iemocap/run.sh trained, run from
 # egs/iemocap: gives emorec-infer (python -m emorec.bin.infer) the recipe's paths for
 # Exp set N, fold K:
-#   --speech-model  exp/expN/ser_MODE/foldK/best.pt
+#   --speech-model  exp/expN/ser_MODE/foldK/model
 #   --fbank-config  conf/fbank.conf
 #   --text-model    exp/expN/text/foldK/model          (used with transcripts)
 #   --fusion-dir    exp/expN/fusion/FUSION/foldK        (used with transcripts)
@@ -43,6 +43,6 @@ vad_opts=()
 if $use_vad; then exp+=_vad; vad_opts=(--vad-config conf/vad.conf); fi
 [ -d "$exp/seed$seed" ] && exp=$exp/seed$seed
 [ -d "$exp" ] || { echo "$0: no $exp in $PWD (run from egs/iemocap after ./run.sh --exp-set $exp_set)" >&2; exit 1; }
-python -m emorec.bin.infer --speech-model "$exp/ser_$mode/fold$fold/best.pt" --fbank-config conf/fbank.conf \
+python -m emorec.bin.infer --speech-model "$exp/ser_$mode/fold$fold/model" --fbank-config conf/fbank.conf \
   --text-model "$exp/text/fold$fold/model" --fusion "$fusion" --fusion-dir "$exp/fusion/$fusion/fold$fold" \
   ${vad_opts[@]+"${vad_opts[@]}"} "$@"

@@ -10,7 +10,7 @@
 # hubert-base-ls960 was pre-trained on LibriSpeech, apart from the emotion corpora, the
 # recipes pre-train it once on the demo speaker corpus (egs/voxceleb stage 6) and share it.
 # One job through $cmd; its log is EXP_DIR/log/pretrain.log. Writes EXP_DIR/model, an
-# ordinary HubertModel directory that steps/train_ssl.sh --ssl-model loads like
+# ordinary HubertModel directory that steps/train_fold.sh --family ssl (--ssl-model) loads like
 # hubert-base-ls960. A killed job resumes from its last epoch checkpoint; with
 # EXP_DIR/model present (written last) the job is skipped.
 #

@@ -4,8 +4,8 @@
 #
 # Fine-tunes the BERT text model (paper 000, 4.2.2) on every leave-one-session-out
 # fold of LOSO_DIR (fold1 ... foldN, each with train/dev/test holding text + utt2emo),
-# as one JOB=1:N array through $cmd. Per fold: trains on train, selects the epoch by
-# dev UA (never test), and writes EXP_DIR/foldK/{dev,test}.logpost.ark (natural-log
+# as one JOB=1:N array through $cmd (steps/train_fold.sh --family text). Per fold:
+# trains on train, selects the epoch by dev UA (never test), and writes EXP_DIR/foldK/{dev,test}.logpost.ark (natural-log
 # posteriors, kaldiio text ark), classes.txt, model/ (reloads offline) and
 # train_history.json; logs in EXP_DIR/log/. A fold whose test.logpost.ark (written
 # last) exists is skipped, so a rerun redoes only missing folds.
@@ -27,7 +27,7 @@
 #   --encoder-opts "OPTS"   options of emorec.bin.make_text_encoder       []
 #   --encoder-dir DIR       where the small BERT is built per fold (e.g. shared by the
 #                           runs of several seeds, as a downloaded BERT is)  [EXP_DIR/encoder]
-#   --train-opts "OPTS"     more emorec.bin.train_text options, e.g. "--seed 2" []
+#   --train-opts "OPTS"     more emorec.bin.train_fold options, e.g. "--seed 2" []
 #   --nfolds N              folds in LOSO_DIR                             [5]
 #   --num-threads N         torch CPU threads per job                     [1]
 #   --ngpu N                0: CPU; 1: CUDA when visible                  [1]
@@ -58,7 +58,7 @@ dir=$2
 origin=--text-model
 if [ -z "$text_model" ]; then
   origin="model.encoder of $train_config"
-  text_model=$(python -m emorec.bin.train_text --config "$train_config" --show-encoder)
+  text_model=$(python -m emorec.bin.train_fold --family text --config "$train_config" --show-encoder)
 fi
 if [ -n "$text_model" ]; then
   hf_cache=${HF_HUB_CACHE:-${HF_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/huggingface}/hub}
@@ -100,14 +100,6 @@ if [ -z "$text_model" ]; then
   text_model=$encoder_dir/foldJOB
 fi
 
-# shellcheck disable=SC2086  # train_opts is a list of options
-$cmd --num-threads "$num_threads" JOB=1:"$nfolds" "$dir/log/train.JOB.log" \
-  python -m emorec.bin.train_text --config "$train_config" --text-model "$text_model" \
-    --ngpu "$ngpu" --num-threads "$num_threads" $train_opts "$data/foldJOB" "$dir/foldJOB"
-
-for k in $(seq "$nfolds"); do
-  for f in classes.txt dev.logpost.ark test.logpost.ark; do
-    [ -s "$dir/fold$k/$f" ] || { echo "$0: no $dir/fold$k/$f; see $dir/log/train.$k.log" >&2; exit 1; }
-  done
-done
-echo "$0: text models of $data in $dir/fold{1..$nfolds}"
+"$EMOREC_ROOT/steps/train_fold.sh" --cmd "$cmd" --family text --train-config "$train_config" --nfolds "$nfolds" \
+  --num-threads "$num_threads" --ngpu "$ngpu" --model-opts "--text-model $(printf %q "$text_model")" \
+  --train-opts "$train_opts" "$data" "$dir"

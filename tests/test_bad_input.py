@@ -165,11 +165,11 @@ def _text_fold(root: Path, bad_line: int):
 def test_non_utf8_text_named_with_file_and_line(tmp_path, shell_env):
     fold = _text_fold(tmp_path / "fold", bad_line=2)
     exp = tmp_path / "exp"
-    r = subprocess.run([sys.executable, "-m", "emorec.bin.train_text", "--text-model",
+    r = subprocess.run([sys.executable, "-m", "emorec.bin.train_fold", "--family", "text", "--text-model",
                         str(tmp_path / "no model"), str(fold), str(exp)],
                        env=shell_env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 1
-    assert f"train_text: ERROR: {fold}/train/text:2: bytes that are not UTF-8" in r.stderr
+    assert f"train_fold (text): ERROR: {fold}/train/text:2: bytes that are not UTF-8" in r.stderr
     assert not list(exp.glob("*.ark"))
 
 
@@ -196,7 +196,7 @@ def test_entry_point_without_path_sh_touches_no_network(tmp_path, shell_env):
     env["HF_HOME"] = str(tmp_path / "empty hf home")   # bert-base-uncased is not cached
     fold = _text_fold(tmp_path / "fold", bad_line=0)
     touched = tmp_path / "network.log"
-    r = subprocess.run([sys.executable, "-c", GUARD, str(touched), "emorec.bin.train_text",
+    r = subprocess.run([sys.executable, "-c", GUARD, str(touched), "emorec.bin.train_fold", "--family", "text",
                         "--text-model", "bert-base-uncased", str(fold), str(tmp_path / "exp")],
                        env=env, capture_output=True, text=True, timeout=240)
     assert not touched.exists(), touched.read_text()

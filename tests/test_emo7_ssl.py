@@ -145,15 +145,15 @@ def test_paper_setup_fails_naming_a_missing_hubert(shell_env, tmp_path):
 def test_check_encoders_accepts_a_local_dir_and_names_a_missing_one(tmp_path, capsys):
     from transformers import BertConfig, HubertConfig
 
-    from emorec.bin import train_ssl
+    from emorec.bin import train_fold
 
     HubertConfig(num_hidden_layers=1).save_pretrained(tmp_path / "my hubert")
     BertConfig(num_hidden_layers=1).save_pretrained(tmp_path / "my bert")
     conf = str(EMO7 / "conf" / "joint_paper.yaml")
-    assert train_ssl.main(["--family", "joint", "--config", conf, "--ssl-model", str(tmp_path / "my hubert"),
+    assert train_fold.main(["--family", "joint", "--config", conf, "--ssl-model", str(tmp_path / "my hubert"),
                            "--text-model", str(tmp_path / "my bert"), "--check-encoders"]) == 0
     out = capsys.readouterr().out
     assert f"encoder {tmp_path / 'my hubert'}" in out and f"text_encoder {tmp_path / 'my bert'}" in out
-    assert train_ssl.main(["--family", "joint", "--config", conf, "--ssl-model", str(tmp_path / "my hubert"),
+    assert train_fold.main(["--family", "joint", "--config", conf, "--ssl-model", str(tmp_path / "my hubert"),
                            "--text-model", str(tmp_path / "no bert"), "--check-encoders"]) == 1
     assert f"text encoder '{tmp_path / 'no bert'}' (--text-model) not found" in capsys.readouterr().err

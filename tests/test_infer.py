@@ -17,6 +17,7 @@ import yaml
 
 from emorec import fusion
 from emorec.models import text
+from emorec.train import checkpoint, families
 from emorec.train.text_encoder import build_text_encoder
 from emorec.bin import infer
 from synthetic_data import make_synthetic_datadir
@@ -63,7 +64,7 @@ def _recipe_infer(args, cwd, check=True):
 
 
 # the explicit paths of fold 1's models (what local/iemocap_infer.sh fills in)
-FOLD1 = ["--speech-model", "exp/exp3/ser_finetune/fold1/best.pt", "--fbank-config", "conf/fbank.conf",
+FOLD1 = ["--speech-model", "exp/exp3/ser_finetune/fold1/model", "--fbank-config", "conf/fbank.conf",
          "--text-model", "exp/exp3/text/fold1/model", "--fusion-dir", "exp/exp3/fusion/w1/fold1"]
 
 
@@ -83,7 +84,10 @@ def recipe(tmp_path_factory):
     (data / "utt2emo").write_text("".join(f"{k} {SPEECH_CLASSES[i % 4]}\n" for i, k in enumerate(keys)))
     (rec / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     _py(["emorec.bin.train", "--config", "tiny.yaml", "--data", data, "--labels", data / "utt2emo",
-         "--dev-data", data, "--exp-dir", exp / "ser_finetune/fold1"], cwd=rec)
+         "--dev-data", data, "--exp-dir", exp / "ser_finetune/fold1/train"], cwd=rec)
+    # the model dir the resnet family saves (emorec.bin.train_fold)
+    families.save_checkpoint("resnet", checkpoint.load(str(exp / "ser_finetune/fold1/train/best.pt")),
+                             exp / "ser_finetune/fold1/model")
 
     # text: a small BERT + a classification head, saved as steps/train_text.sh does
     texts = [T1, T2, "okay it is tuesday at the office", "i miss you and i am sorry"] * 2
@@ -125,7 +129,7 @@ def _reference_speech(rec):
     _py(["emorec.bin.compute_fbank", "--config", "conf/fbank.conf", "--num-threads", "1", d / "wav.scp",
          d / "feats.ark", d / "feats.scp"], cwd=rec)
     out = rec / "ref post/post.ark"
-    _py(["emorec.bin.score_posteriors", "--model", "exp/exp3/ser_finetune/fold1/best.pt", "--data", d,
+    _py(["emorec.bin.score_posteriors", "--model", "exp/exp3/ser_finetune/fold1/model", "--data", d,
          "--out", out, "--device", "cpu", "--num-threads", "1"], cwd=rec)
     assert (out.parent / "classes.txt").read_text().split() == SPEECH_CLASSES
     return np.exp(dict(kaldiio.load_ark(str(out)))["clip"].astype(np.float64))
@@ -213,7 +217,7 @@ def test_infer_znorm_and_errors(recipe, capsys, monkeypatch):
     # missing models / fusion files are named
     r = _recipe_infer(["--fold", "2", "--", "--device", "cpu", wav], cwd=rec, check=False)
     assert r.returncode == 1
-    assert "exp/exp3/ser_finetune/fold2/best.pt" in r.stderr
+    assert "exp/exp3/ser_finetune/fold2/model" in r.stderr
     assert infer.main(FOLD1 + ["--device", "cpu", "--fusion-dir", "nowhere", "--transcript", T1, wav]) == 1
     assert "nowhere/w1.txt" in capsys.readouterr().err
     assert infer.main(FOLD1 + ["--device", "cpu", "--transcript", T1, "--transcript", T2, wav]) == 1

@@ -55,7 +55,7 @@ def _command(root: Path, family: str, exp: Path):
     if family == "speech":
         return [sys.executable, "-m", "emorec.bin.train", "--config", str(root / "speech.yaml"),
                 "--data", str(root / "feats"), "--exp-dir", str(exp), "--resume", "--ngpu", "0"]
-    return [sys.executable, "-m", "emorec.bin.train_text", "--config", str(root / "text.yaml"), "--ngpu", "0",
+    return [sys.executable, "-m", "emorec.bin.train_fold", "--family", "text", "--config", str(root / "text.yaml"), "--ngpu", "0",
             "--text-model", str(root / "text/enc"), str(root / "text"), str(exp)]
 
 

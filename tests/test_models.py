@@ -178,7 +178,7 @@ def test_checkpoint_roundtrip_weights_only(tmp_path):
     m = ResNetClassifier(3, in_dim=32, blocks=[1, 1, 1, 1], channels=4, emb_dim=8)
     ck = {"format": checkpoint.FORMAT, "epoch": 1, "model": checkpoint.cpu_state_dict(m),
           "model_args": m.args, "classes": ["a", "b", "c"], "config": {"x": [1, 2]},
-          "rng": checkpoint.get_rng_state()}
+          "rng": checkpoint.get_rng_state(), "family": "resnet"}
     p = tmp_path / "m.pt"
     checkpoint.atomic_save(ck, str(p))
     assert not (tmp_path / "m.pt.tmp").exists()
@@ -188,6 +188,10 @@ def test_checkpoint_roundtrip_weights_only(tmp_path):
     assert meta["classes"] == ["a", "b", "c"]
     for k, v in m.state_dict().items():
         assert torch.equal(v, m2.state_dict()[k])
+    del ck["family"]  # the model family builds the model: a checkpoint must name it
+    checkpoint.atomic_save(ck, str(p))
+    with pytest.raises(ValueError, match="names no model family"):
+        load_model(str(p))
 
 
 @pytest.mark.parametrize("training", [True, False])

@@ -300,7 +300,7 @@ def test_export_with_vad_gives_the_recipe_scores(steps_recipe, shell_env, tmp_pa
     for f in ("utt2spk", "spk2utt", "utt2emo", "text"):
         shutil.copy(test / f, vad / f)
     _run(f'steps/make_fbank.sh --nj 1 "{vad}" && steps/compute_vad.sh --nj 1 "{vad}" && '
-         f'python -m emorec.bin.score_posteriors --model exp/exp3/ser_scratch/fold1/best.pt --data "{vad}" '
+         f'python -m emorec.bin.score_posteriors --model exp/exp3/ser_scratch/fold1/model --data "{vad}" '
          f'--out exp/vad/test.logpost.ark', rec)
     voiced = {u: np.asarray(v).reshape(-1) for u, v in kaldiio.load_scp(str(vad / "vad.scp")).items()}
     assert all(0.3 < v.mean() < 0.7 for v in voiced.values())  # the padding is not speech

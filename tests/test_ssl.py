@@ -4,6 +4,7 @@ model as families of the one training loop; the demo HuBERT's pre-training.
 Random-weight tiny encoders of each type are built with transformers and saved; the entry
 points load them offline exactly as they load facebook/hubert-base-ls960."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +21,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from emorec import metrics
-from emorec.bin import pretrain_hubert, train_ssl
+from emorec.bin import pretrain_hubert, train_fold
+from emorec.fileio import read_scores
 from emorec.data.waveform import load_wave_set
 from emorec.models.ssl import JointClassifier, SSLPooledEncoder, load_ssl_encoder, takes_attention_mask
 from emorec.models.text import load_encoder_and_tokenizer
@@ -66,7 +68,7 @@ def _encoder_weights(model_dir: Path):
 def test_each_encoder_type_trains_and_scores_through_the_entry_point_with_head_frozen(work, kind, tmp_path):
     exp = tmp_path / "exp"  # head mode, whole utterances: the frozen encoder's outputs are computed once
     cfg = _config(tmp_path / "c.yaml", pooling="weighted", data={"max_seconds": 0})
-    rc = train_ssl.main(["--config", str(cfg), "--ngpu", "0",
+    rc = train_fold.main(["--family", "ssl", "--config", str(cfg), "--ngpu", "0",
                          "--ssl-model", str(work / kind), str(work / "fold"), str(exp)])
     assert rc == 0
     lines = (exp / "test.logpost.ark").read_text().splitlines()
@@ -85,7 +87,7 @@ def test_each_encoder_type_trains_and_scores_through_the_entry_point_with_head_f
 
 def test_partial_mode_freezes_the_cnn_and_trains_the_transformer(work, tmp_path):
     exp = tmp_path / "exp"
-    assert train_ssl.main(["--config", str(_config(tmp_path / "c.yaml", mode="partial")), "--ngpu", "0",
+    assert train_fold.main(["--family", "ssl", "--config", str(_config(tmp_path / "c.yaml", mode="partial")), "--ngpu", "0",
                            "--ssl-model", str(work / "hubert"), str(work / "fold"), str(exp)]) == 0
     final = torch.load(exp / "train" / "final.pt", weights_only=True)["model"]
     ref = _encoder_weights(work / "hubert")
@@ -165,19 +167,37 @@ def test_joint_model_gradients_reach_both_encoders(work):
 
 def test_joint_family_through_the_entry_point(work, tmp_path):
     exp = tmp_path / "exp"
-    assert train_ssl.main(["--family", "joint", "--config", str(_config(tmp_path / "c.yaml", mode="partial")),
+    assert train_fold.main(["--family", "joint", "--config", str(_config(tmp_path / "c.yaml", mode="partial")),
                            "--ngpu", "0", "--ssl-model", str(work / "hubert"), "--text-model", str(work / "bert"),
                            str(work / "fold"), str(exp)]) == 0
     assert len((exp / "dev.logpost.ark").read_text().splitlines()) == 6
     final = torch.load(exp / "train" / "final.pt", weights_only=True)
     assert final["family"] == "joint" and any(k.startswith("text.") for k in final["model"])
+    # saved for inference: it reloads through the registry and scores as the fold did
+    from emorec.package import export_system, load_package
+    from emorec.train import families
+
+    dev = read_scores(exp / "dev.logpost.ark")
+    predictor = families.load(exp / "model")
+    assert predictor.inputs == ("wave", "text") and predictor.classes == dev.classes
+    utts, lp = predictor.score_dir(work / "fold" / "dev")
+    assert utts == dev.utts and np.allclose(lp, dev.mat, atol=1e-4)
+    # packaged as paper 004 deploys it: the joint model alone, its posteriors the "fused" system
+    shutil.copytree(exp / "model", tmp_path / "recipe exp/joint/fold1/model")
+    export_system(tmp_path / "recipe exp", tmp_path / "package", "joint", ["1"], trim_silence=False,
+                  log=lambda m: None)
+    pkg = load_package(tmp_path / "package")
+    text = dict(ln.split(" ", 1) for ln in (work / "fold/dev/text").read_text().splitlines())
+    wav = dict(ln.split(" ", 1) for ln in (work / "fold/dev/wav.scp").read_text().splitlines())
+    res = pkg.score(wav[dev.utts[0]], text[dev.utts[0]])
+    assert res.speech is None and res.text is None and np.allclose(res.fused, dev.mat[0], atol=1e-4)
 
 
 def test_a_missing_encoder_fails_naming_it(work, tmp_path, capsys):
-    rc = train_ssl.main(["--config", str(_config(tmp_path / "c.yaml")), "--ngpu", "0",
+    rc = train_fold.main(["--family", "ssl", "--config", str(_config(tmp_path / "c.yaml")), "--ngpu", "0",
                          "--ssl-model", "facebook/no-such-hubert", str(work / "fold"), str(tmp_path / "e")])
     assert rc == 1 and "facebook/no-such-hubert" in capsys.readouterr().err
-    rc = train_ssl.main(["--config", str(_config(tmp_path / "c.yaml")), "--ngpu", "0", str(work / "fold"),
+    rc = train_fold.main(["--family", "ssl", "--config", str(_config(tmp_path / "c.yaml")), "--ngpu", "0", str(work / "fold"),
                          str(tmp_path / "e")])
     assert rc == 1 and "model.encoder null" in capsys.readouterr().err
 
@@ -216,11 +236,11 @@ def test_kill_during_ssl_training_and_rerun_resumes(work, tmp_path, capsys):
     cfg = _config(tmp_path / "c.yaml", mode="partial", epochs=3)
 
     def cmd(exp):
-        return [sys.executable, "-m", "emorec.bin.train_ssl", "--config", str(cfg), "--ngpu", "0",
+        return [sys.executable, "-m", "emorec.bin.train_fold", "--family", "ssl", "--config", str(cfg), "--ngpu", "0",
                 "--ssl-model", str(work / "hubert"), str(work / "fold"), str(exp)]
 
     ref, exp = tmp_path / "ref", tmp_path / "killed"
-    assert train_ssl.main(cmd(ref)[3:]) == 0  # the uninterrupted reference, in this process
+    assert train_fold.main(cmd(ref)[3:]) == 0  # the uninterrupted reference, in this process
     p = subprocess.Popen(cmd(exp), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = exp / "train" / "epoch_1.pt"
     deadline = time.time() + 240
@@ -238,7 +258,7 @@ def test_kill_during_ssl_training_and_rerun_resumes(work, tmp_path, capsys):
     for k, v in a["model"].items():
         assert torch.equal(v, b["model"][k]), k
     assert (exp / "test.logpost.ark").read_text() == (ref / "test.logpost.ark").read_text()
-    assert train_ssl.main(cmd(exp)[3:]) == 0 and "skipping" in capsys.readouterr().out
+    assert train_fold.main(cmd(exp)[3:]) == 0 and "skipping" in capsys.readouterr().out
 
 
 @pytest.fixture(scope="module")

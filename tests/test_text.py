@@ -55,7 +55,7 @@ CFG = {"model": {"max_len": 32}, "data": {"batch_size": 8, "eval_batch_size": 16
 
 
 def _finetune(fold, exp):
-    """Fine-tunes through the training loop as emorec.bin.train_text does; returns the
+    """Fine-tunes through the training loop as emorec.bin.train_fold does; returns the
     selected (best dev UA) model, its tokenizer and a summary of the run."""
     cfg = load_config(SCHEMA, overrides=[f"model.encoder={fold / 'enc'}"] + [
         f"{sec}.{k}={v}" for sec, keys in CFG.items() for k, v in keys.items()])
@@ -176,7 +176,7 @@ def test_missing_text_encoder_fails_naming_it(fold, tmp_path):
     one (model.encoder null) and no --text-model too."""
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump(dict(CFG, model={"encoder": "no-such-bert", "max_len": 32})))
-    base = [sys.executable, "-m", "emorec.bin.train_text", "--config", str(cfg), "--ngpu", "0"]
+    base = [sys.executable, "-m", "emorec.bin.train_fold", "--family", "text", "--config", str(cfg), "--ngpu", "0"]
     r = subprocess.run(base + [str(fold / "data"), str(tmp_path / "exp")], cwd=ROOT, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode != 0 and "no-such-bert" in r.stderr

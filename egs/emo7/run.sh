@@ -19,7 +19,8 @@
 #            on each split's valid part (steps/train_baselines.sh), RESULTS.md
 #   stage 4: paper 004's Table 8 systems per protocol (strat, spk, loco/<corpus>: the K-th
 #            protocol is data/emo7/folds/*/foldK, train = train_aug, dev = valid, test):
-#            HuBERT + linear classifier (steps/train_ssl.sh), BERT on the transcripts and
+#            MobileNetV2 on spectrogram images and the 1-D CNN (steps/train_fold.sh --family
+#            mobilenet|cnn1d), HuBERT + linear classifier (steps/train_fold.sh), BERT on the transcripts and
 #            joint HuBERT+BERT per --text-source (ref: the corpora's transcripts; asr: those
 #            of steps/transcribe.sh); with --setup demo and no --ssl-model the encoder is the
 #            demo HuBERT pre-trained once on the demo speaker corpus (../voxceleb stage 6,
@@ -31,6 +32,11 @@
 # --balance paper reads paper 004's Tables 1-2 (train and valid pooled, capped and augmented
 # to --paper-per-class "1600 400" per class, copies in both: train_aug, valid_aug) instead of
 # augmenting train only up to its largest class (the default; README, Deviations).
+#   stage 6: paper 004's deployment (Sec. IV): the joint HuBERT+BERT model of the stratified
+#            protocol with its preprocessing (16 kHz, silence removal) and ASR -> exp/model
+#            (steps/export_model.sh --system; emorec-serve --model exp/model), scored as
+#            deployed on RAVDESS (steps/score_package.sh: Table 9's counterpart; RAVDESS is in
+#            that model's training data: the loco/ravdess column of Table 8 is the honest one)
 # Either all five corpus paths are given, or none (demo).  --include-song true keeps
 # RAVDESS's song files; --exc-to-happy true maps IEMOCAP's exc to happy.
 # --setup paper (the default with corpus paths) uses conf/{ssl,joint,text}_paper.yaml
@@ -44,7 +50,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 . utils/lib/stamp.sh
 
 stage=0
-stop_stage=5
+stop_stage=6
 setup=                   # paper | demo; empty: paper with corpus paths, else demo
 dry_run=false            # true: print the configs and models of every stage, run nothing
 nj=4                     # parallel VAD jobs
@@ -70,6 +76,7 @@ classes="angry calm disgust fearful happy sad surprised"   # posterior order of 
 ssl_config=              # empty: conf/ssl_$setup.yaml (paper: hubert-base-ls960, Table 7)
 joint_config=            # empty: conf/joint_$setup.yaml (paper: hubert-base-ls960 + bert-base-uncased)
 text_config=             # empty: conf/text_$setup.yaml (the BERT text model; demo: builds the demo BERT)
+cnn_systems="mobilenet cnn1d"   # paper 004's CNN systems of Table 8, config conf/<name>_$setup.yaml each
 ssl_model=               # local HuBERT/wav2vec2/WavLM dir or cached name; empty: the config's, and with setup demo the demo HuBERT
 text_model=              # local BERT dir or cached name; empty: the config's, and with setup demo the demo BERT
 ssl_train=train_aug      # training part of stage 4's systems (train_aug: class-balanced; or train)
@@ -147,6 +154,7 @@ if in_range 4; then
   [[ $text_source != *asr* ]] || model_args+=(--asr-model "$asr_model")
   $pretrain_hubert || model_args+=(--ssl-config "$ssl_config" --ssl-model "$ssl_model")
   $pretrain_hubert || $demo_bert || model_args+=(--joint-config "$joint_config")
+  for f in $cnn_systems; do model_args+=(--config "conf/${f}_$setup.yaml"); done   # ImageNet weights
 fi
 models=$(python -m emorec.bin.check_models ${model_args[@]+"${model_args[@]}"})
 model_of() { sed -n "s/^$1: //p" <<< "$models" | paste -sd ';' | sed 's/;/, /g'; }
@@ -165,8 +173,10 @@ if $dry_run; then
       "$(model_of text) -> exp/text/seedS; joint models, config $joint_config$($pretrain_hubert || $demo_bert ||
       echo ", $(model_of joint)") -> exp/joint/seedS, seeds $seeds (text: $text_source$([[ $text_source == *asr* ]] &&
       echo ", asr $( [ "$asr_model" = pocketsphinx ] && echo pocketsphinx || model_of asr)"))"
+    echo "stage 4 (CNN systems): $(for f in $cnn_systems; do printf '%s ' "$f: conf/${f}_$setup.yaml -> exp/$f/seedS;"; done)"
   fi
   if in_range 5; then echo "stage 5: RESULTS.md with the Table 8 section"; fi
+  if in_range 6; then echo "stage 6: the joint model of fold1, seed ${seeds%% *} (transcripts: ${text_source%% *}) -> exp/model (steps/export_model.sh --system joint), scored on RAVDESS -> exp/model_ravdess"; fi
   exit 0
 fi
 
@@ -273,7 +283,12 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
        ./run.sh --setup demo --stage 6 --stop-stage 6 --demo-hubert true)
   fi
   for s in $seeds; do
-    steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $nf --train-config "$ssl_config" --ssl-model "$ssl_model" \
+    for f in $cnn_systems; do  # MobileNetV2 on spectrogram images, the 1-D CNN (Sec. III.C)
+      steps/train_fold.sh --cmd "$cuda_cmd" --nfolds $nf --family $f --train-config conf/${f}_$setup.yaml \
+        --ngpu $ngpu --train-opts "--classes $folds/classes.txt --seed $s" "$folds/speech" exp/$f/seed$s
+    done
+    steps/train_fold.sh --cmd "$cuda_cmd" --nfolds $nf --family ssl --train-config "$ssl_config" \
+      --model-opts "${ssl_model:+--ssl-model $(printf %q "$ssl_model")}" \
       --train-opts "--classes $folds/classes.txt --seed $s" "$folds/speech" exp/ssl/seed$s
   done
   for src in $text_source; do
@@ -297,8 +312,8 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
       steps/train_text.sh --cmd "$cuda_cmd" --nfolds $ntf --ngpu $ngpu --train-config "$text_config" \
         --text-model "$text_model" --encoder-dir exp/text$sfx/encoder \
         --train-opts "--classes $folds/classes.txt --seed $s" "$folds/text_$src" exp/text$sfx/seed$s
-      steps/train_ssl.sh --cmd "$cuda_cmd" --nfolds $ntf --family joint --train-config "$joint_config" \
-        --ssl-model "$ssl_model" --text-model "$joint_text" \
+      steps/train_fold.sh --cmd "$cuda_cmd" --nfolds $ntf --family joint --train-config "$joint_config" \
+        --model-opts "${ssl_model:+--ssl-model $(printf %q "$ssl_model")} ${joint_text:+--text-model $(printf %q "$joint_text")}" \
         --train-opts "--classes $folds/classes.txt --seed $s" "$folds/text_$src" exp/joint$sfx/seed$s
     done
   done
@@ -307,6 +322,7 @@ fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   stage_banner 5
   systems="hubert=exp/ssl:$folds/speech"
+  for f in $cnn_systems; do systems+=" $f=exp/$f:$folds/speech"; done
   notes=("setup $setup: $ssl_config, $joint_config, $text_config; speech encoder $(
     $pretrain_hubert && echo "the demo HuBERT, pre-trained once on the demo VoxCeleb's training audio ($hubert_config; no emotion corpus)" ||
     echo "${ssl_model:-of $ssl_config}")."
@@ -334,4 +350,20 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   [[ " $text_source " != *" ref "* ]] || overlap_opt=(--overlap-folds "$folds/text_ref")
   report --ssl-systems "$systems" --table8 conf/paper004_table8.tsv --seeds "$seeds" \
     ${overlap_opt[@]+"${overlap_opt[@]}"} "${note_opts[@]}"
+fi
+
+if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
+  stage_banner 6
+  src=${text_source%% *}; sfx=${src/ref/}; sfx=${sfx:+_$sfx}
+  protocol=$(awk '$1 == "fold1" { print $2 }' "$folds/text_$src/folds.txt")
+  seed1=${seeds%% *}
+  steps/export_model.sh --system joint$sfx ${seed1:+--system-dir exp/joint$sfx/seed$seed1} --folds 1 \
+    --vad-config conf/vad.conf --noise-reduction $noise_reduction --asr-model "$asr_model" \
+    --corpus-roots "$data/all/corpus_roots" \
+    --trained-on "protocol $protocol (fold1 of $folds/text_$src), transcripts: $src${seed1:+, seed $seed1}" exp exp/model
+  # Table 9's counterpart: the package on RAVDESS, each recording through its preprocessing and ASR
+  awk '$2 == "ravdess" { print $1 }' "$data/all/utt2corpus" > "$data/ravdess.list"
+  rm -rf "$data/ravdess_eval"
+  utils/subset_data_dir.sh --utt-list "$data/ravdess.list" "$data/all" "$data/ravdess_eval"
+  steps/score_package.sh --cmd "$train_cmd" exp/model "$data/ravdess_eval" exp/model_ravdess
 fi

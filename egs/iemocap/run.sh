@@ -228,14 +228,15 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   fi
   for r in $runs; do
     e=$(run_dir $r)
-    steps/train_ssl.sh --cmd "$cuda_cmd" --train-config "$ssl_config" --ssl-model "$ssl_model" \
-      --train-opts "$(seed_opt $r)" "$folds" "$e/ssl"
+    steps/train_fold.sh --cmd "$cuda_cmd" --family ssl --train-config "$ssl_config" \
+      --model-opts "${ssl_model:+--ssl-model $(printf %q "$ssl_model")}" --train-opts "$(seed_opt $r)" "$folds" "$e/ssl"
     for src in $text_source; do
       sfx=$(src_suffix $src)
       joint_text=$text_model
       [ -n "$joint_text" ] || [ "$setup" != demo ] || joint_text=$exp/bert_demo$sfx/foldJOB
-      steps/train_ssl.sh --cmd "$cuda_cmd" --family joint --train-config "$joint_config" --ssl-model "$ssl_model" \
-        --text-model "$joint_text" --train-opts "$(seed_opt $r)" "$(src_folds $src)" "$e/joint$sfx"
+      steps/train_fold.sh --cmd "$cuda_cmd" --family joint --train-config "$joint_config" \
+        --model-opts "${ssl_model:+--ssl-model $(printf %q "$ssl_model")} ${joint_text:+--text-model $(printf %q "$joint_text")}" \
+        --train-opts "$(seed_opt $r)" "$(src_folds $src)" "$e/joint$sfx"
     done
   done
 fi
@@ -302,12 +303,11 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
 fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
-  if $use_demo; then trained_on="the demo corpus (synthetic, $demo_dir; not IEMOCAP)"; else trained_on="IEMOCAP ($iemocap_root)"; fi
   text_system=text; ! $with_asr || text_system=text_asr
   vad_opts=(); ! $use_vad || vad_opts=(--use-vad true --vad-config "$vad_config")
   steps/export_model.sh --fbank-config conf/fbank.conf ${vad_opts[@]+"${vad_opts[@]}"} --results RESULTS.md --asr-model "$asr_model" \
     --text-system $text_system --fusion-system ${text_system/text/fusion} \
-    --trained-on "$trained_on, Exp $exp_set classes, folds of $folds" "$(run_dir ${runs%% *})" "$exp/model"
+    --corpus-roots "$data/all/corpus_roots" --trained-on "Exp $exp_set classes, folds of $folds" "$(run_dir ${runs%% *})" "$exp/model"
 fi
 
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then

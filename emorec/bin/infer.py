@@ -15,7 +15,7 @@ other formats ffmpeg decodes.
 Every model is named by its path; a recipe fills them from its layout (egs/iemocap:
 local/iemocap_infer.sh [--exp-set N] [--fold K] -- [options] WAV...). With a recipe's
 models of fold K:
-  --speech-model  EXP/ser_finetune/foldK/best.pt
+  --speech-model  EXP/ser_finetune/foldK/model
   --fbank-config  conf/fbank.conf
   --text-model    EXP/text/foldK/model/
   --fusion-dir    EXP/fusion/METHOD/foldK   (w1.txt for --fusion w1, znorm_stats.txt for znorm)
@@ -60,16 +60,15 @@ def _system(classes, lp) -> dict:
 
 
 def to_json(res: Result, rec) -> dict:
-    """``rec``: the EmotionRecognizer or package.PackagedModel that scored ``res``."""
+    """``rec``: the EmotionRecognizer or package (emorec.package.load_package) that scored ``res``."""
     desc = rec.describe()
     out = {"wav": res.wav, "duration_s": res.duration_s, "classes": res.classes, "answer": res.answer,
-           "warnings": res.warnings, "speech": dict(_system(res.classes, res.speech), **desc["speech"])}
+           "warnings": res.warnings}
     if res.transcript is not None:
         out["transcript"] = res.transcript
-    if res.text is not None:
-        out["text"] = dict(_system(res.classes, res.text), **desc["text"])
-    if res.fused is not None:
-        out["fused"] = dict(_system(res.classes, res.fused), **desc["fused"])
+    for name in ("speech", "text", "fused"):
+        if getattr(res, name) is not None:
+            out[name] = dict(_system(res.classes, getattr(res, name)), **desc[name])
     return out
 
 
@@ -101,7 +100,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="DIR",
                    help="an exported model (steps/export_model.sh): all the models below, and an ASR that "
                         "transcribes each WAV when no transcript is given")
-    p.add_argument("--speech-model", help="speech checkpoint (best.pt of steps/train_ser.sh)")
+    p.add_argument("--speech-model", help="speech model (foldK/model of steps/train_ser.sh) or a checkpoint")
     p.add_argument("--fbank-config", help="the feature config the speech model was trained with")
     p.add_argument("--use-vad", action="store_true",
                    help="score the voiced frames only (emorec.vad), as a recipe run with --use-vad true does")
@@ -194,13 +193,13 @@ def run(a) -> int:
         torch.set_num_threads(a.num_threads)
     transcripts = _transcripts(a)
     if a.model:
-        from emorec.package import PackagedModel
+        from emorec.package import load_package
 
         given = [o for o in ("speech_model", "fbank_config", "use_vad", "vad_config", "text_model", "fusion",
                              "fusion_dir") if getattr(a, o)]
         if given:
             raise InferError(f"--model DIR holds every model; drop --{given[0].replace('_', '-')}")
-        return score_all(a, PackagedModel(a.model, device=pick_device(a.device)), transcripts)
+        return score_all(a, load_package(a.model, device=pick_device(a.device)), transcripts)
     if not (a.speech_model and a.fbank_config):
         raise InferError("give --model DIR, or --speech-model CKPT and --fbank-config FILE")
     a.fusion = a.fusion or "w1"

@@ -1,7 +1,7 @@
 """The job-runner options of a training job (run.pl / slurm.pl), from its config and the
 step's options, printed on one line:
 
-  python -m emorec.bin.job_resources --config conf/train_paper.yaml --family speech --ngpu 1
+  python -m emorec.bin.job_resources --config conf/train_paper.yaml --family resnet --ngpu 1
   -> --gpu 1 --num-threads 9 --mem 12G
 
 Per training process (--ngpu of them on each node, at least one): data.num_workers loader
@@ -14,11 +14,7 @@ per node, --time, --nodes).
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-
-SCHEMAS = {"speech": ("emorec.train.speech", "SCHEMA"), "ssl": ("emorec.train.ssl", "SCHEMA"),
-           "joint": ("emorec.train.ssl", "JOINT_SCHEMA")}
 
 
 def job_options(workers: int, ngpu: int, threads: int = 1, nnodes: int = 1, num_threads: str = "",
@@ -37,7 +33,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m emorec.bin.job_resources", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, help="training YAML")
-    ap.add_argument("--family", choices=sorted(SCHEMAS), default="speech")
+    from emorec.train.families import FAMILIES, family_class
+
+    ap.add_argument("--family", choices=sorted(FAMILIES), default="resnet",
+                    help="model family whose config schema reads --config (emorec.train.families)")
     ap.add_argument("--ngpu", type=int, default=1, help="GPUs (training processes) per node; 0: one CPU process")
     ap.add_argument("--nnodes", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1, help="CPU threads of each training process")
@@ -50,13 +49,12 @@ def main(argv=None):
             ap.error(f"--{opt.replace('_', '-')} {getattr(a, opt)!r}: one word expected")
     from emorec.train.config import ConfigError, load_config
 
-    module, name = SCHEMAS[a.family]
     try:
-        cfg = load_config(getattr(importlib.import_module(module), name), a.config)
+        cfg = load_config(family_class(a.family).SCHEMA, a.config)
     except ConfigError as e:
         print(f"job_resources: ERROR: {e}", file=sys.stderr)
         return 1
-    print(" ".join(job_options(cfg["data"]["num_workers"], a.ngpu, a.threads, a.nnodes,
+    print(" ".join(job_options(cfg.get("data", {}).get("num_workers", 0), a.ngpu, a.threads, a.nnodes,
                                a.num_threads, a.mem, a.time)))
     return 0
 

@@ -1,5 +1,5 @@
 """The split protocols of egs/emo7 as numbered folds, the layout of the per-fold steps
-(steps/pretrain_hubert.sh, steps/train_ssl.sh, steps/train_text.sh).
+(steps/pretrain_hubert.sh, steps/train_fold.sh, steps/train_text.sh).
 
 Usage: python -m emorec.bin.make_emo7_folds [--train-name train_aug] [--text FILE]
            DATA_ROOT "PROTOCOLS" OUT_DIR

@@ -1,10 +1,12 @@
-"""Per-utterance natural-log softmax posteriors of a classifier checkpoint.
+"""Per-utterance natural-log softmax posteriors of a saved model of any family.
 
-  python -m emorec.bin.score_posteriors --model EXP/best.pt --data DIR --out OUT/posteriors.ark
+  python -m emorec.bin.score_posteriors --model EXP/foldK/model --data DIR --out OUT/posteriors.ark
       [--data DIR2 --out OUT2/posteriors.ark ...]
-Writes OUT/posteriors.ark, a kaldiio text ark (``utt  [ v1 v2 ... ]``), and classes.txt
-beside it (the class names in output order, from the checkpoint). Several --data/--out
-pairs share one process and one model load (steps/train_ser.sh scores dev and test so).
+--model is a model dir a family saved (family.json) or a checkpoint (its "family" key);
+the model is loaded by its family (emorec.train.families), which reads what it scores
+from DIR (feats.scp, wav.scp, text). Writes OUT/posteriors.ark, a kaldiio text ark
+(``utt  [ v1 v2 ... ]``), and classes.txt beside it (the model's class order). Several --data/--out
+pairs share one process and one model load (e.g. a model's dev and test parts).
 With --skip-done, a pair is skipped when its OUT (written last) was made from the same
 model, data and options (the toolkit's restart rule, emorec.stamp: OUT.stamp)."""
 from __future__ import annotations
@@ -25,8 +27,6 @@ def main(argv=None):
     p.add_argument("--skip-done", action="store_true",
                    help="skip a pair whose --out was made from the same model, data and options")
     p.add_argument("--device", default="auto")
-    p.add_argument("--max-frames", type=int, default=20000)
-    p.add_argument("--max-batch", type=int, default=32)
     p.add_argument("--num-threads", type=int, default=0)
     a = p.parse_args(argv)
     if len(a.data) != len(a.out):
@@ -49,20 +49,24 @@ def main(argv=None):
     if not todo:
         return 0
 
-    import numpy as np
+    import torch
 
-    from emorec.train.infer import data_keys, load_for_scoring, run_model
-    model, meta, device = load_for_scoring(a.model, a.device, a.num_threads)
-    if a.classes_out:
-        write_classes(a.classes_out, meta["classes"])
-    for data, out_ark in todo:
-        keys = data_keys(data, a.utt_list)
-        out = {k: v.numpy() for k, v, _ in run_model(model, data, "log_posteriors", keys, device=device,
-                                                     max_frames=a.max_frames, max_batch=a.max_batch)}
-        keys = sorted(out)
-        write_scores(out_ark, keys, np.stack([out[k] for k in keys]), meta["classes"])
-        print(f"score_posteriors: {len(out)} utterances x {len(meta['classes'])} classes -> {out_ark}",
-              file=sys.stderr)
+    from emorec.runtime import pick_device
+    from emorec.train import families
+
+    if a.num_threads:
+        torch.set_num_threads(a.num_threads)
+    try:
+        predictor = families.load(a.model, pick_device(a.device))
+        if a.classes_out:
+            write_classes(a.classes_out, predictor.classes)
+        for data, out_ark in todo:
+            keys, lp = predictor.score_dir(data, a.utt_list)
+            write_scores(out_ark, keys, lp, predictor.classes)
+            print(f"score_posteriors: {len(keys)} utterances x {len(predictor.classes)} classes -> {out_ark}",
+                  file=sys.stderr)
+    except (OSError, ValueError) as e:
+        sys.exit(f"score_posteriors: ERROR: {e}")
     return 0
 
 

@@ -12,6 +12,7 @@ A fine-tuned model directory (``save_text_classifier``) holds::
     encoder/          the fine-tuned encoder (save_pretrained: config.json, model.safetensors)
                       and its tokenizer (tokenizer.json, tokenizer_config.json, ...)
     head.safetensors  the classification head (weight [C, H], bias [C])
+    family.json       {"family": "text", "classes": [...]}: loads through emorec.train.families
     text_model.json   {"classes": [...], "max_len": N, "dropout": p, "format": 1}
 """
 from __future__ import annotations
@@ -106,7 +107,10 @@ def predict_logposteriors(
 
 def save_text_classifier(model: TextClassifier, tokenizer, out_dir, classes: Sequence[str], max_len: int,
                          extra: Optional[dict] = None) -> None:
-    """Save into ``out_dir`` atomically (temp dir renamed into place)."""
+    """Save into ``out_dir`` atomically (temp dir renamed into place), with the family.json
+    of the text family (emorec.train.families)."""
+    from emorec.train.families import write_family_file
+
     from safetensors.torch import save_file
 
     with atomic_dir(out_dir) as tmp:
@@ -123,6 +127,7 @@ def save_text_classifier(model: TextClassifier, tokenizer, out_dir, classes: Seq
         if extra:
             meta.update(extra)
         (tmp / "text_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        write_family_file(tmp, "text", classes)
 
 
 def load_text_classifier(model_dir, device="cpu") -> Tuple[TextClassifier, object, dict]:

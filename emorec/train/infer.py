@@ -12,15 +12,18 @@ import torch
 from emorec.data.dataset import (FeatureReader, UttDataset, collate_padded, length_buckets,
                                  read_num_frames)
 from emorec.fileio import read_key_list, read_kv
-from emorec.models import build_model
 from emorec.runtime import pick_device
 from emorec.train import checkpoint
+from emorec.train.families import family_class
 
 
 def load_model(path: str, device="cpu"):
-    """-> (model in eval mode on device, checkpoint dict without the weights)."""
+    """-> (model of a feature-chunk family's checkpoint, in eval mode on device, checkpoint
+    dict without the weights), built by the family the checkpoint names."""
     ck = checkpoint.load(path, map_location="cpu")
-    model = build_model(ck["model_args"])
+    if "family" not in ck:
+        raise ValueError(f"{path}: the checkpoint names no model family")
+    model = family_class(ck["family"]).build_from_args(ck["model_args"])
     model.load_state_dict(ck["model"])
     model.to(device).eval()
     meta = {k: v for k, v in ck.items() if k not in ("model", "optimizer")}

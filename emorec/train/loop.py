@@ -1,24 +1,13 @@
 """The one training loop; every model family plugs into it (WeSpeaker's executor, shared).
 
-A *model family* (emorec.train.speech.ResNetFamily, emorec.train.text.TextFamily, ...)
-is an object with:
-
-  classes                         the class list (index order of the targets)
-  build_model(ckpt) -> (model, model_args)
-                                  the model on CPU; ckpt is the checkpoint resumed from
-                                  (None for a fresh start; the family then initialises,
-                                  e.g. transfers a trunk)
-  param_groups(model, optim) -> [{"params": [...], "base_lr": lr, ...}]
-  train_batches(epoch, rank, world) -> iterable of (inputs, targets), with len()
-                                  deterministic for (seed, epoch): resuming needs only
-                                  the epoch number
-  forward(model, inputs, device) -> logits
-                                  [N, C] against targets [N]; a target of -100 is ignored
-                                  (loss, accuracy and counts), so a family can return
-                                  flattened frame logits (emorec.train.ssl_pretrain)
-  evaluate(model, device) -> {"loss", "acc", "ua", "n"} on the dev set, or None
-  describe(model) -> str          one log line about the model and data
-  extra_state() -> dict           more plain values to keep in every checkpoint
+A *model family* (emorec.train.families: the protocol and the registry) gives the loop
+its name, classes, build_model(ckpt) (ckpt: the checkpoint resumed from, None for a
+fresh start: the family then initialises, e.g. transfers a trunk), param_groups,
+train_batches(epoch, rank, world) (deterministic for (seed, epoch): resuming needs only
+the epoch number), forward -> logits [N, C] against targets [N] (a target of -100 is
+ignored in accuracy and counts, so a family can return flattened frame logits:
+emorec.train.ssl_pretrain), loss(logits, targets), evaluate (dev loss/acc/UA or None),
+describe and extra_state (more plain values to keep in every checkpoint); nothing else.
 
 The loop owns: seeding, the device and DDP, the optimiser (optim.name) and the LR
 schedule (sched, in optimiser steps), gradient accumulation (train.accum_steps batches per
@@ -44,7 +33,6 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
 from emorec.runtime import seed_everything
 from emorec.train import checkpoint, distributed
@@ -123,7 +111,7 @@ def run_epoch(net, family, batches, optimizer, scaler, device, amp, cfg, epoch, 
         y = y.to(device, non_blocking=True)
         with autocast_ctx(device, amp):
             logits = family.forward(net, inputs, device)
-        loss = F.cross_entropy(logits.float(), y)  # targets of -100 (ignore_index) count nowhere
+        loss = family.loss(logits, y)
         scaler.scale(loss / accum).backward()
         if (step + 1) % accum == 0 or step + 1 == n_batches:
             if clip > 0:
@@ -228,7 +216,7 @@ def train(cfg: dict, family, exp_dir: str, resume: bool = False, ngpu: int = 1,
                 "classes": list(family.classes), "config": cfg_plain,
                 "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                 "rng": checkpoint.get_rng_state(), "metrics": metrics, "best": best,
-                **family.extra_state(),
+                "family": family.name, **family.extra_state(),
             }
             if dev is not None and not math.isnan(dev["ua"]) and dev["ua"] > best["ua"]:
                 best = {"ua": dev["ua"], "epoch": epoch + 1}
@@ -258,17 +246,13 @@ def train(cfg: dict, family, exp_dir: str, resume: bool = False, ngpu: int = 1,
     return None if stopped else final
 
 
-def train_and_score_fold(cfg: dict, family, exp_dir, utts: dict, scorer, ngpu: int = 1,
-                         export=None, info: dict | None = None) -> dict:
+def train_and_score_fold(cfg: dict, family, exp_dir, ngpu: int = 1, info: dict | None = None) -> dict:
     """One fold of an emotion recipe: trains ``family`` through the loop in EXP/train
-    (resumed after a kill), restores the best-dev-UA checkpoint, lets ``export(model)``
-    save it in the family's own format, and writes EXP/{dev,test}.logpost.ark (test last:
-    its presence marks the fold done) and EXP/train_history.json.
-    ``utts`` maps "dev"/"test" to utterance ids; ``scorer(model, split, device)`` returns
-    their natural-log posteriors. Returns the history."""
+    (resumed after a kill), restores the best-dev-UA checkpoint, saves it for inference
+    in EXP/model (family.save) and writes EXP/{dev,test}.logpost.ark (family.score; test
+    last: its presence marks the fold done) and EXP/train_history.json. Returns the history."""
     from pathlib import Path
 
-    from emorec import metrics
     from emorec.fileio import atomic_write_text, write_scores
     from emorec.runtime import pick_device
 
@@ -280,14 +264,13 @@ def train_and_score_fold(cfg: dict, family, exp_dir, utts: dict, scorer, ngpu: i
     model, _ = family.build_model(best)
     model.load_state_dict(best["model"])
     model.to(device).eval()
-    if export is not None:
-        export(model, best)
-    lps = {s: scorer(model, s, device) for s in ("dev", "test")}
-    classes = list(family.classes)
-    hist = {"best_epoch": best["epoch"], "best_dev_ua": best["metrics"]["dev_ua"], "config": cfg,
-            "classes": classes, "train_seconds": round(time.time() - t0, 2), **(info or {}),
-            "selected_dev_ua": metrics.unweighted_accuracy(family.y_dev, lps["dev"].argmax(1), len(classes))}
+    family.save(model, best, exp_dir / "model")
+    scores = {part: family.score(model, part, device) for part in ("dev", "test")}
+    dev = family.evaluate(model, device)
+    hist = {"family": family.name, "best_epoch": best["epoch"], "best_dev_ua": best["metrics"]["dev_ua"],
+            "config": cfg, "classes": list(family.classes), "train_seconds": round(time.time() - t0, 2),
+            **(info or {}), "selected_dev_ua": dev["ua"]}
     atomic_write_text(exp_dir / "train_history.json", json.dumps(hist, indent=2, default=str) + "\n")
-    write_scores(exp_dir / "dev.logpost.ark", utts["dev"], lps["dev"], classes)
-    write_scores(exp_dir / "test.logpost.ark", utts["test"], lps["test"], classes)
+    for part in ("dev", "test"):
+        write_scores(exp_dir / f"{part}.logpost.ark", *scores[part], list(family.classes))
     return hist

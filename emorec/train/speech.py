@@ -11,6 +11,10 @@ augment: policy none|conservative|aggressive, or a list of them (one augmented c
 
 Transfer (``transfer``): scratch; probe (trunk copied from ``init_from`` and frozen);
 finetune (trunk copied and trained with optim.lr_trunk, the new layers with optim.lr).
+
+For inference (emorec.train.families): a checkpoint, or the model dir ``save`` writes
+(model.pt + family.json), loads as a Predictor of raw log-mel features ("feats"),
+normalised per segment and scored on whole segments, as score_posteriors scores a data dir.
 """
 from __future__ import annotations
 
@@ -29,9 +33,10 @@ from emorec.fileio import read_kv
 from emorec.models import DEPTHS, build_model, count_parameters
 from emorec.models.resnet import before_compiled_step
 from emorec.train import checkpoint
+from emorec.train.families import Family, load_checkpoint, save_checkpoint
 from emorec.train.config import (LOOP_SCHEMA, integer, number, string, either, list_of, one_of,
                                  optional)
-from emorec.train.infer import run_model
+from emorec.train.infer import autocast_ctx, data_keys, run_model
 
 log = logging.getLogger("emorec.train")
 
@@ -101,9 +106,14 @@ def _transfer_init(model, init_from: str):
     return len(trunk)
 
 
-class ResNetFamily:
+class ResNetFamily(Family):
     name = "resnet"
     fixed_shapes = True  # one batch shape per chunk size: the loop's CUDA fast path pays
+    SCHEMA = SCHEMA
+    INPUTS = ("feats.scp",)
+    OPTIONS = {"--init-from": {"help": "checkpoint whose trunk initialises the model (a speaker model)"},
+               "--transfer": {"choices": TRANSFER_MODES, "default": None,
+                              "help": "default: finetune with --init-from, else scratch"}}
 
     def __init__(self, cfg: dict, data: str, labels: str, dev_data: str | None = None,
                  dev_labels: str | None = None, init_from: str | None = None,
@@ -133,6 +143,38 @@ class ResNetFamily:
             kw["transfer"] = ck.get("transfer", kw.get("transfer", "scratch"))
             kw["resume_classes"] = ck["classes"]
         return cls(cfg, **kw)
+
+    @classmethod
+    def for_fold(cls, cfg, parts, classes, opts):
+        transfer = opts.transfer or ("finetune" if opts.init_from else "scratch")
+        if transfer != "scratch" and not opts.init_from:
+            raise ValueError(f"--transfer {transfer} needs --init-from CKPT")
+        fam = cls.for_run(cfg, os.path.join(opts.exp_dir, "train"), True, data=str(parts["train"]),
+                          labels=os.path.join(parts["train"], "utt2emo"), dev_data=str(parts["dev"]),
+                          dev_labels=os.path.join(parts["dev"], "utt2emo"), init_from=opts.init_from,
+                          transfer=transfer, resume_classes=classes)
+        fam.parts = parts
+        return fam
+
+    def score(self, model, part, device):
+        keys = data_keys(self.parts[part])
+        d = self.cfg["data"]
+        return keys, FeaturePredictor(model, self.classes, device, None, d["eval_max_frames"],
+                                      d["eval_max_batch"]).score_keys(self.parts[part], keys)
+
+    def save(self, model, ckpt, out_dir):
+        save_checkpoint(self.name, ckpt, out_dir)
+
+    @staticmethod
+    def build_from_args(model_args):
+        return build_model(model_args)
+
+    @classmethod
+    def load(cls, path, device="cpu"):
+        ck = load_checkpoint(path)
+        model = build_model(ck["model_args"])
+        model.load_state_dict(ck["model"])
+        return FeaturePredictor(model.to(device).eval(), ck["classes"], device, ck["model_args"].get("in_dim"))
 
     # ---- model
     def build_model(self, ck):
@@ -170,7 +212,7 @@ class ResNetFamily:
                 f"{len(self.classes)} classes, {len(self.keys)} training segments")
 
     def extra_state(self):
-        return {"transfer": self.transfer, "family": self.name}
+        return {"transfer": self.transfer}
 
     # ---- data
     def train_batches(self, epoch, rank, world):
@@ -194,3 +236,33 @@ class ResNetFamily:
             return None
         return evaluate(model, self.dev_data, self.dev_labels or os.path.join(self.dev_data, "utt2spk"),
                         self.classes, device, self.cfg)
+
+
+class FeaturePredictor:
+    """A model of whole segments of log-mel features (B, T, F) + lengths -> logits."""
+
+    inputs = ("feats",)
+
+    def __init__(self, model, classes, device="cpu", in_dim=None, max_frames=20000, max_batch=32):
+        self.model, self.classes, self.device, self.in_dim = model, list(classes), torch.device(device), in_dim
+        self.max_frames, self.max_batch = max_frames, max_batch
+
+    def score_keys(self, data_dir, keys) -> np.ndarray:
+        out = {k: v.numpy() for k, v, _ in run_model(self.model, data_dir, "log_posteriors", keys,
+                                                     device=self.device, max_frames=self.max_frames,
+                                                     max_batch=self.max_batch)}
+        return np.stack([out[k] for k in keys]) if keys else np.zeros((0, len(self.classes)), np.float32)
+
+    def score_dir(self, data_dir, utt_list=None):
+        keys = data_keys(data_dir, utt_list)
+        return keys, self.score_keys(data_dir, keys)
+
+    @torch.no_grad()
+    def score_one(self, feats) -> np.ndarray:
+        """Log-posteriors of one segment's raw features (normalised as for training/scoring)."""
+        from emorec.data.dataset import collate_padded, normalise
+
+        _, xb, lengths, _ = collate_padded([("utt", torch.from_numpy(normalise(feats)), -1)])
+        with autocast_ctx(self.device, "none"):
+            out = self.model(xb.to(self.device), lengths.to(self.device)).float()
+        return torch.log_softmax(out, dim=-1)[0].cpu().numpy().astype(np.float64)

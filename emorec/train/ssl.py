@@ -26,23 +26,31 @@ layers are standardised with the statistics of the training utterances
 every training utterance, otherwise of the starting encoder's on at most STANDARDIZE_UTTS
 of them (evenly spaced, whole utterances); the joint model's text vectors: of those
 utterances' transcripts. Saved with the model; a resumed run keeps them.
+Saved for inference (``save``) as a model dir: speech_encoder/ (save_pretrained + its
+feature extractor), text_encoder/ (joint: BERT + tokenizer), model.pt (the whole model's
+weights, model_args, classes) and family.json; its Predictor scores 16 kHz audio ("wave";
+joint: and its transcript, "text").
 """
 from __future__ import annotations
 
 import copy
+import logging
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emorec import metrics
-from emorec.data.waveform import SAMPLE_RATE, WaveBatches, WaveSet, eval_batches
-from emorec.fileio import class_index
+from emorec.data.waveform import SAMPLE_RATE, WaveBatches, WaveSet, eval_batches, load_wave_set
+from emorec.fileio import atomic_dir, class_index
 from emorec.models.ssl import (MODES, POOLINGS, JointClassifier, SSLClassifier, SSLPooledEncoder,
                                load_ssl_encoder, takes_attention_mask)
 from emorec.train.config import LOOP_SCHEMA, integer, number, one_of, optional, string
+from emorec.train import checkpoint
+from emorec.train.families import Family, dev_metrics, write_family_file
 from emorec.train.infer import autocast_ctx
 
+log = logging.getLogger("emorec.train")
 _LOOP = copy.deepcopy(LOOP_SCHEMA)
 for _sec, _key, _value in (("optim", "name", "adamw"), ("optim", "lr", 5e-5), ("optim", "lr_trunk", 5e-5),
                            ("optim", "weight_decay", 0.01), ("sched", "name", "linear"),
@@ -72,10 +80,44 @@ def _split_decay(named, lr, weight_decay):
                         {"params": no_decay, "base_lr": lr, "weight_decay": 0.0}) if g["params"]]
 
 
-class SSLFamily:
+def _speech_encoder(mcfg):
+    """-> (SSLPooledEncoder, whether scoring must run one utterance at a time)."""
+    enc, do_normalize = load_ssl_encoder(mcfg["encoder"])
+    return SSLPooledEncoder(enc, mcfg["mode"], mcfg["pooling"], do_normalize), not takes_attention_mask(enc)
+
+
+def _build(mcfg, num_classes):
+    """-> (SSLClassifier or, with a model.text_encoder, JointClassifier; its tokenizer or
+    None; one-by-one scoring)."""
+    speech, one_by_one = _speech_encoder(mcfg)
+    if not mcfg.get("text_encoder"):
+        return SSLClassifier(speech, num_classes, mcfg["dropout"]), None, one_by_one
+    from emorec.models.text import load_encoder_and_tokenizer
+
+    text_enc, tok = load_encoder_and_tokenizer(mcfg["text_encoder"])
+    return JointClassifier(speech, text_enc, num_classes, mcfg["dropout"]), tok, one_by_one
+
+
+def _tokeniser(tok, texts, max_len):
+    def tokenise(idx):
+        return dict(tok([texts[i] for i in idx], padding=True, truncation=True, max_length=max_len,
+                        return_tensors="pt"))
+    return tokenise
+
+
+def _logits(model, inputs, device):
+    keep = ("input_ids", "attention_mask", "token_type_ids")
+    return model(inputs["wave"].to(device), inputs["lengths"].to(device),
+                 **{k: v.to(device) for k, v in inputs.items() if k in keep})
+
+
+class SSLFamily(Family):
     """The SSL encoder + linear classifier on waveforms (emorec.models.ssl)."""
 
     name = "ssl"
+    SCHEMA = SCHEMA
+    INPUTS = ("wav.scp",)
+    ENCODERS = {"encoder": "--ssl-model"}
     train_texts = dev_texts = None  # transcripts: the joint family's
     frozen_cache = True             # head mode: reuse the frozen encoder's outputs
 
@@ -89,18 +131,65 @@ class SSLFamily:
         self.y_dev = class_index(dev.labels, classes, "dev utt2emo")
         self.one_by_one = False
         self._standardized = False
+        self.tok = None
         self._cache = {}  # id(WaveSet) -> the frozen encoder's layer means (head mode)
 
-    def _speech_encoder(self):
-        mcfg = self.cfg["model"]
-        enc, do_normalize = load_ssl_encoder(mcfg["encoder"])
-        self.one_by_one = not takes_attention_mask(enc)
-        return SSLPooledEncoder(enc, mcfg["mode"], mcfg["pooling"], do_normalize)
+    @classmethod
+    def for_fold(cls, cfg, parts, classes, opts):
+        from emorec.data.text import load_text_set
+
+        sets = {p: load_wave_set(d) for p, d in parts.items()}
+        texts = {}
+        if "text" in cls.INPUTS:
+            for p, ws in sets.items():
+                ts = load_text_set(parts[p])
+                if ts.n_missing_text:
+                    log.warning("%s: %d utterances without transcript use empty text", parts[p], ts.n_missing_text)
+                by_utt = dict(zip(ts.utts, ts.texts))
+                texts[p] = [by_utt.get(u, "") for u in ws.utts]
+        fam = cls(cfg, sets["train"], sets["dev"], classes, *([texts["train"], texts["dev"]] if texts else []))
+        fam.sets, fam.texts = sets, texts
+        return fam
+
+    def score(self, model, part, device):
+        return self.sets[part].utts, self.logposteriors(model, self.sets[part], device, self.texts.get(part))
 
     def build_model(self, ck):
         mcfg = self.cfg["model"]
-        model = SSLClassifier(self._speech_encoder(), len(self.classes), mcfg["dropout"])
+        model, self.tok, self.one_by_one = _build(mcfg, len(self.classes))
         return model, {**mcfg, "num_classes": len(self.classes)}
+
+    def save(self, model, ckpt, out_dir):
+        from transformers import AutoFeatureExtractor
+
+        mcfg = self.cfg["model"]
+        with atomic_dir(out_dir) as tmp:
+            model.speech.encoder.save_pretrained(tmp / "speech_encoder", safe_serialization=True)
+            AutoFeatureExtractor.from_pretrained(mcfg["encoder"], local_files_only=True,
+                                                 trust_remote_code=False).save_pretrained(tmp / "speech_encoder")
+            args = {**mcfg, "encoder": "speech_encoder", "num_classes": len(self.classes)}
+            if self.tok is not None:
+                model.text.save_pretrained(tmp / "text_encoder", safe_serialization=True)
+                self.tok.save_pretrained(tmp / "text_encoder")
+                args["text_encoder"] = "text_encoder"
+            checkpoint.atomic_save({"family": self.name, "model": checkpoint.cpu_state_dict(model),
+                                    "model_args": args, "classes": list(self.classes), "epoch": ckpt["epoch"],
+                                    "eval": {k: self.cfg["data"][k] for k in ("eval_max_batch_seconds",)}},
+                                   str(tmp / "model.pt"))
+            write_family_file(tmp, self.name, self.classes)
+
+    @classmethod
+    def load(cls, path, device="cpu"):
+        path = Path(path)
+        ck = checkpoint.load(str(path / "model.pt"))
+        args = dict(ck["model_args"])
+        for key in ("encoder", "text_encoder"):
+            if args.get(key):
+                args[key] = str(path / args[key])
+        model, tok, one_by_one = _build(args, args["num_classes"])
+        model.load_state_dict(ck["model"])
+        return WavePredictor(model.to(device).eval(), tok, ck["classes"], device, one_by_one,
+                             args.get("max_len", 128), ck["eval"]["eval_max_batch_seconds"])
 
     def param_groups(self, model, ocfg):
         pretrained = [(n, p) for n, p in model.named_parameters() if n.startswith(("speech.encoder.", "text."))]
@@ -115,9 +204,6 @@ class SSLFamily:
         return (f"{self.name} model, encoder {self.cfg['model']['encoder']} ({model.speech.encoder.config.model_type}, "
                 f"mode {self.cfg['model']['mode']}, pooling {self.cfg['model']['pooling']}): {n} parameters, "
                 f"{k} trained; {len(self.classes)} classes, {len(self.train.utts)} training utterances ({hours:.2f} h)")
-
-    def extra_state(self):
-        return {"family": self.name}
 
     def _extra(self, texts):
         return None
@@ -199,13 +285,8 @@ class SSLFamily:
         else:
             batches = eval_batches(wset, self.cfg["data"]["eval_max_batch_seconds"], self.one_by_one,
                                    self.cfg["data"]["num_workers"])
-        for idx, inputs in batches:
-            inputs["index"] = idx
-            if extra is not None:
-                inputs.update(extra(idx))
-            with autocast_ctx(device, self.cfg["train"]["amp"]):
-                logits = self._logits(model, inputs, device, wset)
-            out[idx] = F.log_softmax(logits.float(), dim=-1).cpu().numpy()
+        _score_batches(out, batches, extra, lambda inputs: self._logits(model, inputs, device, wset), device,
+                       self.cfg["train"]["amp"])
         model.train(was_training)
         return out
 
@@ -213,10 +294,7 @@ class SSLFamily:
         if not self.dev.utts:
             return None
         lp = self.logposteriors(model, self.dev, device, self.dev_texts)
-        pred = lp.argmax(1)
-        return {"loss": float(F.nll_loss(torch.from_numpy(lp), torch.from_numpy(self.y_dev))),
-                "acc": metrics.weighted_accuracy(self.y_dev, pred),
-                "ua": metrics.unweighted_accuracy(self.y_dev, pred, len(self.classes)), "n": len(pred)}
+        return dev_metrics(lp, self.y_dev, len(self.classes))
 
 
 class JointFamily(SSLFamily):
@@ -224,6 +302,9 @@ class JointFamily(SSLFamily):
     (the data dir's ``text``), mean-pooled, concatenated, one linear layer, end to end."""
 
     name = "joint"
+    SCHEMA = JOINT_SCHEMA
+    INPUTS = ("wav.scp", "text")
+    ENCODERS = {"encoder": "--ssl-model", "text_encoder": "--text-model"}
     frozen_cache = False  # BERT trains: every batch goes through both encoders
 
     def __init__(self, cfg: dict, train: WaveSet, dev: WaveSet, classes, train_texts, dev_texts):
@@ -231,28 +312,12 @@ class JointFamily(SSLFamily):
             raise ValueError("no text encoder: the config's model.text_encoder is null and none was given")
         super().__init__(cfg, train, dev, classes)
         self.train_texts, self.dev_texts = list(train_texts), list(dev_texts)
-        self.tok = None
-
-    def build_model(self, ck):
-        from emorec.models.text import load_encoder_and_tokenizer
-
-        mcfg = self.cfg["model"]
-        text_enc, self.tok = load_encoder_and_tokenizer(mcfg["text_encoder"])
-        model = JointClassifier(self._speech_encoder(), text_enc, len(self.classes), mcfg["dropout"])
-        return model, {**mcfg, "num_classes": len(self.classes)}
 
     def describe(self, model):
         return super().describe(model) + f"; text encoder {self.cfg['model']['text_encoder']}"
 
     def _extra(self, texts):
-        if texts is None:
-            return None
-        max_len = self.cfg["model"]["max_len"]
-
-        def tokenise(idx):
-            return dict(self.tok([texts[i] for i in idx], padding=True, truncation=True, max_length=max_len,
-                                 return_tensors="pt"))
-        return tokenise
+        return None if texts is None else _tokeniser(self.tok, texts, self.cfg["model"]["max_len"])
 
     def _standardize(self, model, device):
         fresh = not model.text_standardize.fitted
@@ -271,6 +336,54 @@ class JointFamily(SSLFamily):
         model.text_standardize.fit(vecs)
 
     def _logits(self, model, inputs, device, wset):
-        keep = ("input_ids", "attention_mask", "token_type_ids")
-        return model(inputs["wave"].to(device), inputs["lengths"].to(device),
-                     **{k: v.to(device) for k, v in inputs.items() if k in keep})
+        return _logits(model, inputs, device)
+
+
+def _score_batches(out, batches, extra, logits_of, device, amp="none"):
+    """out[idx] = log-posteriors of each batch (idx, inputs); ``extra(idx)`` adds the
+    tokenised transcripts."""
+    for idx, inputs in batches:
+        inputs["index"] = idx
+        if extra is not None:
+            inputs.update(extra(idx))
+        with autocast_ctx(device, amp):
+            logits = logits_of(inputs)
+        out[idx] = F.log_softmax(logits.float(), dim=-1).cpu().numpy()
+
+
+class WavePredictor:
+    """A saved SSL or joint model: 16 kHz audio (and, joint, its transcript) -> log-posteriors."""
+
+    def __init__(self, model, tok, classes, device, one_by_one, max_len, max_batch_seconds):
+        self.model, self.tok, self.classes, self.device = model, tok, list(classes), torch.device(device)
+        self.one_by_one, self.max_len, self.max_batch_seconds = one_by_one, max_len, max_batch_seconds
+        self.inputs = ("wave", "text") if tok is not None else ("wave",)
+
+    @torch.no_grad()
+    def score_dir(self, data_dir, utt_list=None):
+        wset = load_wave_set(data_dir, labels=False)
+        if utt_list:
+            from emorec.fileio import read_key_list
+
+            want = set(read_key_list(utt_list))
+            keep = [i for i, u in enumerate(wset.utts) if u in want]
+            wset = WaveSet([wset.utts[i] for i in keep], [wset.wavs[i] for i in keep], wset.num_samples[keep], None)
+        extra = None
+        if self.tok is not None:
+            from emorec.data.text import load_text_set
+
+            ts = load_text_set(data_dir, require_labels=False)
+            by_utt = dict(zip(ts.utts, ts.texts))
+            extra = _tokeniser(self.tok, [by_utt.get(u, "") for u in wset.utts], self.max_len)
+        out = np.zeros((len(wset.utts), len(self.classes)), dtype=np.float32)
+        _score_batches(out, eval_batches(wset, self.max_batch_seconds, self.one_by_one), extra,
+                       lambda inputs: _logits(self.model, inputs, self.device), self.device)
+        return wset.utts, out
+
+    @torch.no_grad()
+    def score_one(self, wave, text=None) -> np.ndarray:
+        inputs = {"wave": torch.as_tensor(wave, dtype=torch.float32)[None], "lengths": torch.tensor([len(wave)])}
+        if self.tok is not None:
+            inputs.update(_tokeniser(self.tok, [text or ""], self.max_len)([0]))
+        logits = _logits(self.model, inputs, self.device).float()
+        return F.log_softmax(logits, dim=-1)[0].cpu().numpy().astype(np.float64)

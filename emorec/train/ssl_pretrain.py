@@ -39,6 +39,7 @@ from emorec.data.waveform import SAMPLE_RATE, WaveBatches, WaveSet, eval_batches
 from emorec.fileio import atomic_dir, atomic_write
 from emorec.models.ssl import normalize_waveform
 from emorec.train.config import LOOP_SCHEMA, integer, number
+from emorec.train.families import Family
 
 log = logging.getLogger("emorec.train")
 
@@ -193,7 +194,7 @@ class _MaskedTargets:
             yield inputs, y.reshape(-1)
 
 
-class HubertPretrainFamily:
+class HubertPretrainFamily(Family):
     """Masked prediction of k-means frame targets (not a classifier: see the module doc)."""
 
     name = "hubert_pretrain"
@@ -231,9 +232,6 @@ class HubertPretrainFamily:
         return (f"HuBERT pre-training: {self.config.num_hidden_layers} layers x {self.config.hidden_size}, "
                 f"{n} parameters; {len(self.classes)} k-means targets; {len(self.train.utts)} utterances "
                 f"({hours:.2f} h)")
-
-    def extra_state(self):
-        return {"family": self.name}
 
 
 def save_kmeans(path, km: dict, utts) -> None:

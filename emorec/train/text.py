@@ -5,19 +5,25 @@ defaults are the paper's: AdamW, constant LR 2e-5, batch 32, 4 epochs):
 model:  encoder (a local BERT-style directory or a model name in the local Hugging Face
         cache; null: none given, the caller must supply one), max_len, dropout
 data:   batch_size, eval_batch_size
+
+Saved for inference as a text model dir (emorec.models.text.save_text_classifier, plus
+family.json); its Predictor scores transcripts ("text").
 """
 from __future__ import annotations
 
 import copy
+import logging
 
-import torch
-import torch.nn.functional as F
+import numpy as np
 
-from emorec import metrics
-from emorec.data.text import TextBatches, TextSet
+from emorec.data.text import TextBatches, TextSet, load_text_set
 from emorec.fileio import class_index
-from emorec.models.text import TextClassifier, load_encoder_and_tokenizer, predict_logposteriors
+from emorec.models.text import (TextClassifier, load_encoder_and_tokenizer, load_text_classifier,
+                                predict_logposteriors, save_text_classifier)
+from emorec.train.families import Family, dev_metrics
 from emorec.train.config import LOOP_SCHEMA, number, integer, string, optional
+
+log = logging.getLogger("emorec.train")
 
 _LOOP = copy.deepcopy(LOOP_SCHEMA)
 for _sec, _key, _value in (("optim", "name", "adamw"), ("optim", "lr", 2e-5), ("sched", "name", "linear"),
@@ -33,8 +39,11 @@ SCHEMA = {
 del _sec, _key, _value
 
 
-class TextFamily:
+class TextFamily(Family):
     name = "text"
+    SCHEMA = SCHEMA
+    INPUTS = ("text",)
+    ENCODERS = {"encoder": "--text-model"}
 
     def __init__(self, cfg: dict, train: TextSet, dev: TextSet, classes):
         if not cfg["model"]["encoder"]:
@@ -45,6 +54,28 @@ class TextFamily:
         self.y_train = class_index(train.labels, classes, "train utt2emo")
         self.y_dev = class_index(dev.labels, classes, "dev utt2emo")
         self.tok = None
+
+    @classmethod
+    def for_fold(cls, cfg, parts, classes, opts):
+        sets = {p: load_text_set(d) for p, d in parts.items()}
+        for p, ts in sets.items():
+            if ts.n_missing_text:
+                log.warning("%s: %d utterances without transcript scored from empty text", parts[p],
+                            ts.n_missing_text)
+        fam = cls(cfg, sets["train"], sets["dev"], classes)
+        fam.sets = sets
+        return fam
+
+    def score(self, model, part, device):
+        return self.sets[part].utts, self.logposteriors(model, self.sets[part].texts, device)
+
+    def save(self, model, ckpt, out_dir):
+        save_text_classifier(model, self.tok, out_dir, self.classes, self.cfg["model"]["max_len"],
+                             extra={"text_model": self.cfg["model"]["encoder"], "best_epoch": ckpt["epoch"]})
+
+    @classmethod
+    def load(cls, path, device="cpu"):
+        return TextPredictor(*load_text_classifier(path, device), device)
 
     def build_model(self, ck):
         mcfg = self.cfg["model"]
@@ -64,9 +95,6 @@ class TextFamily:
         return (f"text model {self.cfg['model']['encoder']}: {n} parameters; {len(self.classes)} classes, "
                 f"{len(self.train.utts)} training transcripts")
 
-    def extra_state(self):
-        return {"family": self.name}
-
     def train_batches(self, epoch, rank, world):
         return TextBatches(self.train.texts, self.y_train, self.tok, self.cfg["model"]["max_len"],
                            self.cfg["data"]["batch_size"], self.cfg["train"]["seed"], epoch, rank, world)
@@ -83,8 +111,26 @@ class TextFamily:
         if not self.dev.utts:
             return None
         lp = self.logposteriors(model, self.dev.texts, device)
-        pred = lp.argmax(1)
-        return {"loss": float(F.nll_loss(torch.from_numpy(lp), torch.from_numpy(self.y_dev))),
-                "acc": metrics.weighted_accuracy(self.y_dev, pred),
-                "ua": metrics.unweighted_accuracy(self.y_dev, pred, len(self.classes)), "n": len(pred)}
+        return dev_metrics(lp, self.y_dev, len(self.classes))
 
+
+
+class TextPredictor:
+    inputs = ("text",)
+
+    def __init__(self, model, tok, meta, device):
+        self.model, self.tok, self.device = model, tok, device
+        self.classes, self.max_len = list(meta["classes"]), int(meta.get("max_len", 128))
+
+    def score_dir(self, data_dir, utt_list=None):
+        ts = load_text_set(data_dir, require_labels=False)
+        utts, texts = ts.utts, ts.texts
+        if utt_list:
+            from emorec.fileio import read_key_list
+
+            want = set(read_key_list(utt_list))
+            utts, texts = zip(*[(u, t) for u, t in zip(utts, texts) if u in want]) if want else ([], [])
+        return list(utts), predict_logposteriors(self.model, self.tok, list(texts), self.max_len, device=self.device)
+
+    def score_one(self, text) -> np.ndarray:
+        return predict_logposteriors(self.model, self.tok, [text], self.max_len, device=self.device)[0].astype(np.float64)
