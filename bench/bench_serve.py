@@ -48,6 +48,7 @@ def build_model(work: str) -> str:
 
     from emorec import fusion
     from emorec.models import text
+    from emorec.train import checkpoint, families
     from emorec.train.text_encoder import build_text_encoder
 
     exp = os.path.join(work, "exp")
@@ -62,6 +63,9 @@ def build_model(work: str) -> str:
     run([sys.executable, "-m", "emorec.bin.train", "--config", cfg, "--data", data, "--labels",
          os.path.join(data, "utt2emo"), "--dev-data", data, "--exp-dir", os.path.join(exp, "ser_finetune/fold1")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # the fold's model dir, as steps/train_fold.sh saves the selected model (emorec.train.families)
+    fold = os.path.join(exp, "ser_finetune/fold1")
+    families.save_checkpoint("resnet", checkpoint.load(os.path.join(fold, "best.pt")), os.path.join(fold, "model"))
     build_text_encoder(SENTENCES * 2, os.path.join(work, "enc"), vocab_size=100, hidden_size=16, num_layers=1,
                        num_heads=2, intermediate_size=32, max_position=32, mlm_epochs=0, log=lambda *a: None)
     enc, tok = text.load_encoder_and_tokenizer(os.path.join(work, "enc"))

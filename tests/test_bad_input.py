@@ -309,5 +309,5 @@ def test_train_ser_prints_the_failed_jobs_error_line(tmp_path, shell_env):
                         "--train-config", str(conf), str(tmp_path / "folds"), str(tmp_path / "exp")],
                        cwd=ROOT, env=shell_env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 1
-    assert f"train_ser.sh: train failed; see {tmp_path}/exp/log/train.*.log" in r.stderr
+    assert f"train_fold.sh: train failed; see {tmp_path}/exp/log/train.*.log" in r.stderr
     assert f"train: ERROR: {conf}" in r.stderr and "epochz" in r.stderr
