@@ -332,3 +332,16 @@ def test_report_table8_seeds_significance_ceiling_and_overlap(tmp_path):
     assert "`sad` never in training, UA at most 75.00%" in md
     assert "p (speakers)" in md and "`hubert` − `baseline handcrafted/knn`" in md
     assert "| strat | 12 of 24 | 50.00 |" in md                      # "line 0" seen in train
+
+
+def test_table9_section_reads_the_package_scores_and_says_ravdess_was_trained_on(tmp_path):
+    """Paper 004's Table 9 counterpart: the deployed model's RAVDESS score, labelled as not
+    held out (RAVDESS is in its training data) and pointing at the honest loco/ravdess row."""
+    from emorec.bin.report_baselines import table9_section
+
+    (tmp_path / "summary.txt").write_text("UA 41.50\nWA 43.25\nutterances 168\n")
+    md = "\n".join(table9_section(tmp_path, demo=True))
+    assert "| exported model (`steps/export_model.sh --system`), scored as deployed | 41.50 | 43.25 | 168 |" in md
+    assert "RAVDESS is in this model's training data" in md and "`loco/ravdess`" in md
+    assert "not comparable" in md
+    assert "not comparable" not in "\n".join(table9_section(tmp_path, demo=False))

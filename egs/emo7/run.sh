@@ -319,8 +319,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   done
 fi
 
-if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  stage_banner 5
+table8_report() {  # RESULTS.md with the Table 8 section (stage 5; stage 6 adds "$@": Table 9's counterpart)
   systems="hubert=exp/ssl:$folds/speech"
   for f in $cnn_systems; do systems+=" $f=exp/$f:$folds/speech"; done
   notes=("setup $setup: $ssl_config, $joint_config, $text_config; speech encoder $(
@@ -349,7 +348,12 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   overlap_opt=()
   [[ " $text_source " != *" ref "* ]] || overlap_opt=(--overlap-folds "$folds/text_ref")
   report --ssl-systems "$systems" --table8 conf/paper004_table8.tsv --seeds "$seeds" \
-    ${overlap_opt[@]+"${overlap_opt[@]}"} "${note_opts[@]}"
+    ${overlap_opt[@]+"${overlap_opt[@]}"} "${note_opts[@]}" "$@"
+}
+
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  stage_banner 5
+  table8_report
 fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
@@ -366,4 +370,5 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   rm -rf "$data/ravdess_eval"
   utils/subset_data_dir.sh --utt-list "$data/ravdess.list" "$data/all" "$data/ravdess_eval"
   steps/score_package.sh --cmd "$train_cmd" exp/model "$data/ravdess_eval" exp/model_ravdess
+  table8_report --package-scores exp/model_ravdess
 fi
