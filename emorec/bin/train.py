@@ -86,16 +86,19 @@ def main(argv=None):
         return 1
     if args.skip_done and stamp.done():
         return 0
+    launch = None
+    if (args.ngpu > 1 or args.nnodes > 1) and "LOCAL_RANK" not in os.environ:
+        # this command again under torchrun, one process per GPU (or CPU process) and node;
+        # a missing rendezvous fails here, before anything is written
+        from emorec.train.distributed import torchrun_command
+
+        launch = torchrun_command("emorec.bin.train", argv, max(args.ngpu, 1), args.nnodes)
     if int(os.environ.get("RANK", "0")) == 0:  # another fingerprint: no resuming its checkpoints
         stamp.begin(stale=[os.path.join(args.exp_dir, "best.pt")]
                     + [c for _, c in checkpoint.epoch_checkpoints(args.exp_dir)])
-    if (args.ngpu > 1 or args.nnodes > 1) and "LOCAL_RANK" not in os.environ:
-        # re-run this command under torchrun, one process per GPU (or CPU process) and node
-        from emorec.train.distributed import torchrun_command
-
-        cmd = torchrun_command("emorec.bin.train", argv, max(args.ngpu, 1), args.nnodes)
+    if launch:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
-        os.execvp(cmd[0], cmd)
+        os.execvp(launch[0], launch)
     if int(os.environ.get("RANK", "0")) == 0:
         atomic_write_text(os.path.join(args.exp_dir, "config.yaml"), dump_config(cfg))
     family = speech.ResNetFamily.for_run(cfg, args.exp_dir, args.resume, data=args.data, labels=labels,
