@@ -304,10 +304,12 @@ def test_train_ser_prints_the_failed_jobs_error_line(tmp_path, shell_env):
         (d / "feats.scp").write_text("s1-u0 /nonexistent.ark:5\n")
         (d / "utt2emo").write_text("s1-u0 ang\n")
     conf = tmp_path / "ser.yaml"
-    conf.write_text("train:\n  epochz: 1\n")
+    conf.write_text("train:\n  epochs: 1\n")
+    # a typo only the job sees (the step reads the config itself for the job's resources)
     r = subprocess.run(["bash", "steps/train_ser.sh", "--nfolds", "1", "--ngpu", "0", "--mode", "scratch",
+                        "--train-opts", "--set train.epochz=1",
                         "--train-config", str(conf), str(tmp_path / "folds"), str(tmp_path / "exp")],
                        cwd=ROOT, env=shell_env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 1
     assert f"train_fold.sh: train failed; see {tmp_path}/exp/log/train.*.log" in r.stderr
-    assert f"train: ERROR: {conf}" in r.stderr and "epochz" in r.stderr
+    assert "train_fold (resnet): ERROR: --set" in r.stderr and "epochz" in r.stderr

@@ -173,6 +173,9 @@ def _corpus_args(tmp_path, recipe):
     return args
 
 
+IMAGENET = "model.pretrained_weights file 'imagenet' (model.pretrained_weights of conf/mobilenet_paper.yaml)"
+
+
 @pytest.mark.parametrize("recipe_name, extra, missing", [
     ("iemocap", ["--text-source", "ref asr", "--asr-model", "openai/whisper-small"],
      ["text encoder 'bert-base-uncased' (model.encoder of conf/text_paper.yaml)",
@@ -186,12 +189,13 @@ def _corpus_args(tmp_path, recipe):
      ["text encoder 'bert-base-uncased' (model.encoder of conf/text_paper.yaml)",
       "encoder 'facebook/hubert-base-ls960' (model.encoder of conf/ssl_paper.yaml)",
       "encoder 'facebook/hubert-base-ls960' (model.encoder of conf/joint_paper.yaml)",
-      "text encoder 'bert-base-uncased' (model.text_encoder of conf/joint_paper.yaml)"]),
+      "text encoder 'bert-base-uncased' (model.text_encoder of conf/joint_paper.yaml)",
+      IMAGENET]),
     ("emo7", ["--text-source", "asr", "--asr-model", "openai/whisper-small", "--text-model", "my bert"],
      ["text encoder 'my bert' (--text-model)",
       "encoder 'facebook/hubert-base-ls960' (model.encoder of conf/ssl_paper.yaml)",
       "encoder 'facebook/hubert-base-ls960' (model.encoder of conf/joint_paper.yaml)",
-      "ASR model 'openai/whisper-small' (--asr-model)"]),
+      "ASR model 'openai/whisper-small' (--asr-model)", IMAGENET]),
 ])
 @pytest.mark.parametrize("dry_run", ["true", "false"])
 def test_preflight_names_every_missing_model(shell_env, tmp_path, recipe_name, extra, missing, dry_run):
@@ -201,6 +205,7 @@ def test_preflight_names_every_missing_model(shell_env, tmp_path, recipe_name, e
     hf_home.mkdir()
     env = {k: v for k, v in shell_env.items() if not k.startswith("HF_HUB_CACHE")}
     env["HF_HOME"] = str(hf_home)
+    env["TORCH_HOME"] = str(hf_home)  # an empty torch hub cache too (ImageNet weights)
     script = (IEMOCAP if recipe_name == "iemocap" else EMO7) / "run.sh"
     before = snapshot()
     r = subprocess.run([str(script), *_corpus_args(tmp_path, recipe_name), *extra, "--dry-run", dry_run],
@@ -210,7 +215,10 @@ def test_preflight_names_every_missing_model(shell_env, tmp_path, recipe_name, e
     assert len(errors) == len(missing), r.stderr
     for want, line in zip(missing, errors):
         assert want + " not found" in line
-        assert str(hf_home / "hub") in line and "huggingface-cli download" in line
+        if want == IMAGENET:
+            assert f"torch hub cache {hf_home / 'hub' / 'checkpoints'}" in line
+        else:
+            assert str(hf_home / "hub") in line and "huggingface-cli download" in line
     assert f"{len(missing)} of the {len(missing)} pretrained models this run loads are missing" in r.stderr
     assert "stage 0" not in r.stdout and "=== " not in r.stdout
     assert sorted(set(snapshot().items()) ^ set(before.items())) == []

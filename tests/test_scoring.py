@@ -33,7 +33,8 @@ def test_extract_and_score_end_to_end(tmp_path, shell_env):
     m = ResNetClassifier(3, in_dim=32, blocks=[1, 1, 1, 1], channels=4, emb_dim=16).eval()
     model = tmp_path / "my model.pt"
     checkpoint.atomic_save({"format": checkpoint.FORMAT, "epoch": 1, "model": checkpoint.cpu_state_dict(m),
-                            "model_args": m.args, "classes": ["a", "b", "c"], "config": {}}, str(model))
+                            "model_args": m.args, "classes": ["a", "b", "c"], "config": {}, "family": "resnet"},
+                           str(model))
     xv = tmp_path / "xvectors test"
     r = subprocess.run(["bash", "steps/extract_embeddings.sh", "--nj", "2", "--max-frames", "300",
                         str(model), str(data), str(xv)], cwd=root, env=shell_env, capture_output=True,

@@ -37,9 +37,9 @@ def main(argv=None):
     todo = []
     for data, out in zip(a.data, a.out):
         try:
-            stamp = Stamp(out, step="score_posteriors", version=1,
-                          inputs=[a.model, data] + ([a.utt_list] if a.utt_list else []),
-                          options={"max_frames": a.max_frames, "max_batch": a.max_batch})
+            # (the family scores with the model's own settings: no option changes the scores)
+            stamp = Stamp(out, step="score_posteriors", version=2,
+                          inputs=[a.model, data] + ([a.utt_list] if a.utt_list else []), options={})
         except FileNotFoundError as e:
             sys.exit(f"score_posteriors: ERROR: {e}")
         if a.skip_done and stamp.done():

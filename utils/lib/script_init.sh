@@ -21,7 +21,7 @@
 #   check_enum NAME VALUE...  the option NAME's value is one of VALUE...
 #   check_list NAME VALUE...  every word of the option NAME's value is one of VALUE...
 #   stage_banner N            "=== <UTC time> <script> stage N: <the header's stage N line>"
-#   job_errors LOG...         the first ERROR line (or Python exception) of each log, on
+#   job_errors LOG...         the first ERROR line ("prog: ERROR:", "prog (family): ERROR:") or Python exception of each log, on
 #                             stderr: why the jobs of a failed $cmd array failed
 
 EMOREC_ROOT=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
@@ -89,7 +89,7 @@ stage_banner() {
 }
 
 job_errors() {
-  grep -h -m 1 -E "^ERROR|^[A-Za-z_.]+: ERROR: |^[A-Za-z.]*Error: " "$@" 2>/dev/null | sort -u >&2 || true
+  grep -h -m 1 -E "^ERROR|^[A-Za-z_.]+( \([A-Za-z0-9_]+\))?: ERROR: |^[A-Za-z.]*Error: " "$@" 2>/dev/null | sort -u >&2 || true
 }
 
 # The variables that are not options (see utils/parse_options.sh).
