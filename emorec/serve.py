@@ -6,10 +6,14 @@ A FastAPI app with two routes:
   model card (what it was trained on, in words, its classes, the recipe's test UA/WA), an
   audio file upload and a 3 s browser recording (MediaRecorder, uploaded the same way),
   then playback of what was sent, a headline answer, the transcript, the warnings and the
-  speech, text and fused probabilities as bar charts, classes named in full;
+  probabilities of each system as bar charts, classes named in full: speech, text and
+  fused for a late-fusion package, the one system of a one-system package (e.g. paper
+  004's joint HuBERT + BERT model), headed by its name;
 * ``POST /api/score`` (multipart, field ``audio``): ``{"answer", "no_answer",
   "transcript", "classes", "class_names", "duration_s", "systems": {"speech"|"text"|"fused":
-  {"posteriors": {class: p}, "argmax"}}, "warnings"}`` (messages name the upload, never
+  {"posteriors": {class: p}, "argmax", "label"}}, "warnings"}`` (a one-system package's
+  system is in the slot of its inputs, "fused" when it reads audio and transcript, its
+  name the "label"; messages name the upload, never
   the server's temporary file, and carry no decoder's own words), or ``{"error": message}``
   with status 400 (unreadable or refused audio), 413 (over the size limit), 503 (the queue
   is full: try again), 504 (not scored within the time limit) or 500 (anything else; the
@@ -101,7 +105,7 @@ const NO_WORDS = "__NO_WORDS__";
 function show(data) {
   const names = data.class_names;
   if (data.answer) {
-    const p = (data.systems.fused || data.systems.speech).posteriors[data.answer];
+    const p = (data.systems.fused || data.systems.speech || data.systems.text).posteriors[data.answer];
     $("answer").textContent = "Most likely: " + names[data.answer] + " (" + (100 * p).toFixed(0) + "%)";
   } else {
     $("answer").textContent = "No answer: too little speech to tell an emotion (see the warning)";
@@ -117,7 +121,7 @@ function show(data) {
     const box = document.createElement("div");
     box.className = "system"; box.id = "system-" + name;
     const h = document.createElement("h3");
-    h.textContent = name + " (" + names[sys.argmax] + ")";
+    h.textContent = (sys.label || name) + " (" + names[sys.argmax] + ")";
     box.appendChild(h);
     for (const c of data.classes) {
       const p = sys.posteriors[c];
@@ -232,19 +236,29 @@ def score_upload(model, path: str, name: str, max_seconds: Optional[float], min_
            "transcript": res.transcript, "duration_s": res.duration_s, "classes": res.classes,
            "class_names": {c: CLASS_NAMES.get(c, c) for c in res.classes},
            "warnings": [named(w) for w in res.warnings], "systems": {}}
+    labels = system_labels(model)
     for sys_name in ("speech", "text", "fused"):
         lp = getattr(res, sys_name)
         if lp is not None:
-            out["systems"][sys_name] = _posteriors(res.classes, lp)
+            out["systems"][sys_name] = {**_posteriors(res.classes, lp), "label": labels.get(sys_name, sys_name)}
     return out
+
+
+def system_labels(model) -> dict:
+    """What the page calls each system of ``model``: a one-system package's own name (e.g.
+    "joint", paper 004's HuBERT + BERT model) in the slot its inputs give it."""
+    return {slot: d.get("system", slot) for slot, d in model.describe().items()}
 
 
 def model_card(model) -> dict:
     """What the page says about ``model`` (a package.PackagedModel)."""
     m = model.manifest
+    from emorec.package import SYSTEM_VERSION
+
+    one = m["systems"][0] if m["version"] == SYSTEM_VERSION else None  # a one-system package (export_system)
     return {"dir": str(model.dir), "classes": list(model.classes), "asr": m["asr"]["model"],
             "trained_on": m.get("trained_on") or "", "results": m.get("results") or [],
-            "members": len(model.members)}
+            "members": len(model.members), "system": one}
 
 
 def _worker(conn, model_dir: str, device: str, num_threads: int, max_seconds, min_speech_s) -> None:
@@ -438,8 +452,16 @@ def card_html(card: dict) -> str:
                 for t, r in [("th", rows[0])] + [("td", r) for r in rows[2:]]]
         out.append("</table>")
     n = card["members"]
-    out.append(f"<p>Speech, text and fused systems{f', each an ensemble of {n} fold models' if n > 1 else ''}; "
-               f"transcripts by {e(card['asr'])}. Model: {e(os.path.basename(card['dir'].rstrip('/')))}</p>")
+    ensemble = f"an ensemble of {n} fold models" if n > 1 else ""
+    one = card["system"]
+    if one is None:
+        systems = f"Speech, text and fused systems{', each ' + ensemble if ensemble else ''}"
+    else:
+        reads = " and its transcript" if "text" in one["inputs"] else ""
+        systems = (f"One system: {e(one['name'])}, a {e(one['family'])} model of the audio{reads}"
+                   f"{', ' + ensemble if ensemble else ''}")
+    asr = f"; transcripts by {e(card['asr'])}" if one is None or "text" in one["inputs"] else ""
+    out.append(f"<p>{systems}{asr}. Model: {e(os.path.basename(card['dir'].rstrip('/')))}</p>")
     return "\n".join(out)
 
 

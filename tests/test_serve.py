@@ -2,7 +2,8 @@
 a spoken wav to a server started on 127.0.0.1 with a small exported model and reads the
 transcript and the probabilities from the page (they equal the package's own scoring);
 a corrupt and an oversized file get a readable message, and the server keeps serving.
-The "Record 3 s" button records from chromium's fake microphone, which plays a spoken wav
+Paper 004's deployment, a one-system package of its joint HuBERT + BERT model, is served
+and read the same way. The "Record 3 s" button records from chromium's fake microphone, which plays a spoken wav
 (--use-file-for-fake-audio-capture), and the page shows what the server made of it."""
 import concurrent.futures
 import contextlib
@@ -84,6 +85,51 @@ def server(packaged, shell_env, tmp_path):
         pytest.skip("Debian's chromium and chromium-driver are not installed (tools/install.sh --test)")
     with running_server(packaged, shell_env, tmp_path / "server.log") as (url, _):
         yield url, packaged
+
+
+JOINT_RESULTS = """# Paper 004 (tiny test models)
+
+| system | UA % (mean ± std) | WA % (mean ± std) |
+| :--- | ---: | ---: |
+| `hubert` | 40.00 ± 1.00 | 41.00 ± 1.00 |
+| `joint` | 55.55 ± 2.00 | 56.66 ± 2.00 |
+"""
+
+
+@pytest.fixture(scope="module")
+def joint_packaged(tmp_path_factory):
+    """Paper 004's deployment: a joint HuBERT + BERT model (tiny random encoders, one epoch
+    on tones with class words) exported with the paper's whole pipeline (resample, noise
+    reduction, silence removal) and pocketsphinx for the transcript."""
+    from emorec.bin import train_fold
+    from emorec.package import export_system
+    from emorec.train.text_encoder import build_text_encoder
+    from ssl_data import make_random_encoder, make_wave_fold
+
+    root = tmp_path_factory.mktemp("joint package")
+    fold = make_wave_fold(root / "fold")
+    make_random_encoder("hubert", root / "hubert")
+    texts = [ln.split(" ", 1)[1] for ln in (fold / "train/text").read_text().splitlines()]
+    build_text_encoder(texts, root / "bert", vocab_size=60, hidden_size=16, num_layers=1, num_heads=2,
+                       intermediate_size=32, max_position=32, mlm_epochs=0, log=lambda *a: None)
+    cfg = root / "joint.yaml"
+    cfg.write_text("model: {mode: partial}\ndata: {batch_size: 4, max_batch_seconds: 2.0}\n"
+                   "train: {epochs: 1, num_threads: 1, keep_checkpoints: 0}\n")
+    exp = root / "recipe exp"
+    assert train_fold.main(["--family", "joint", "--config", str(cfg), "--ngpu", "0", "--ssl-model",
+                            str(root / "hubert"), "--text-model", str(root / "bert"), str(fold),
+                            str(exp / "joint/fold1")]) == 0
+    (root / "RESULTS.md").write_text(JOINT_RESULTS)
+    return export_system(exp, root / "joint model", "joint", ["1"], noise_reduction=True, trim_silence=True,
+                         results_md=root / "RESULTS.md", trained_on="tiny test models", log=lambda m: None)
+
+
+@pytest.fixture
+def joint_server(joint_packaged, shell_env, tmp_path):
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (tools/install.sh --test)")
+    with running_server(joint_packaged, shell_env, tmp_path / "server.log") as (url, _):
+        yield url, joint_packaged
 
 
 def _browser(*args):
@@ -223,13 +269,52 @@ def test_page_upload_and_errors(server, tmp_path):
         driver.quit()
 
 
-def test_page_records_3_s(server, tmp_path):
-    """Record 3 s from chromium's fake microphone playing a spoken wav: the page uploads
-    the recording (webm/opus, decoded by the server through ffmpeg) and shows about 3 s of
-    audio, a transcript and the three systems' probabilities."""
+def test_page_serves_the_joint_model_as_paper_004_deploys_it(joint_server, tmp_path):
+    """A one-system package (the joint HuBERT + BERT model, noise reduction and silence
+    removal in its pipeline): the card names the system, the page shows its transcript and
+    its probabilities, one chart headed by its name, equal to the package's own scoring."""
     from selenium.webdriver.common.by import By
 
-    url, model = server
+    from emorec.package import load_package
+    from emorec.serve import CLASS_NAMES
+
+    url, model = joint_server
+    wav = tmp_path / "said.wav"
+    _say("I love this wonderful day", wav)
+    expected = load_package(model).score(str(wav))
+    assert expected.speech is None and expected.text is None and expected.fused is not None
+    driver = _browser()
+    try:
+        driver.get(url)
+        card = driver.find_element(By.ID, "card").text
+        assert "Trained on: tiny test models" in card
+        assert "One system: joint, a joint model of the audio and its transcript; transcripts by pocketsphinx" in card
+        assert "joint 55.55 ± 2.00 56.66 ± 2.00" in card and "hubert" not in card
+        assert "Speech, text and fused" not in card
+        _upload(driver, wav)
+        assert driver.find_element(By.ID, "error").text == ""
+        assert driver.find_element(By.ID, "transcript").text == expected.transcript != ""
+        answer = CLASS_NAMES[expected.answer]
+        assert driver.find_element(By.ID, "answer").text.startswith(f"Most likely: {answer} (")
+        boxes = driver.find_elements(By.CSS_SELECTOR, "#result .system")
+        assert [b.get_attribute("id") for b in boxes] == ["system-fused"]
+        assert boxes[0].find_element(By.TAG_NAME, "h3").text == f"joint ({answer})"
+        classes, p = _page_posteriors(driver, "fused")
+        assert classes == expected.classes
+        np.testing.assert_allclose(p, np.exp(expected.fused) / np.exp(expected.fused).sum(), atol=2e-6)
+    finally:
+        driver.quit()
+
+
+@pytest.mark.parametrize("which", ["late fusion", "joint"])
+def test_page_records_3_s(which, request, tmp_path):
+    """Record 3 s from chromium's fake microphone playing a spoken wav: the page uploads
+    the recording (webm/opus, decoded by the server through ffmpeg) and shows about 3 s of
+    audio, a transcript and the probabilities of the package's systems (late fusion: three;
+    the joint model: one)."""
+    from selenium.webdriver.common.by import By
+
+    url, model = request.getfixturevalue({"late fusion": "server", "joint": "joint_server"}[which])
     said = tmp_path / "fake microphone.wav"
     _say("I love this wonderful day. I love this wonderful day.", said)
     driver = _browser("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
@@ -246,7 +331,7 @@ def test_page_records_3_s(server, tmp_path):
         # a window of the looped sentence, at whatever point the recording began: some of its words
         assert set(transcript.split()) & {"i", "love", "this", "wonderful", "day"}, transcript
         classes = read_classes(Path(model) / "classes.txt")
-        for name in ("speech", "text", "fused"):
+        for name in {"late fusion": ("speech", "text", "fused"), "joint": ("fused",)}[which]:
             got, p = _page_posteriors(driver, name)
             assert got == classes and p.sum() == pytest.approx(1, abs=1e-4) and (p >= 0).all()
     finally:

@@ -84,7 +84,19 @@ def test_named_imagenet_weights_that_are_missing_fail_naming_where(tmp_path, mon
         MobileNetClassifier(3, 32, pretrained_weights=str(tmp_path / "mobilenet_v2.pth"))
 
 
-def test_one_system_package_scores_as_its_model_and_scores_a_data_dir(fold, tmp_path, shell_env):
+@pytest.fixture(scope="module")
+def cnn1d_exp(fold, tmp_path_factory):
+    """A recipe's exp dir holding one epoch of a cnn1d model of fold 1."""
+    exp = tmp_path_factory.mktemp("cnn1d") / "exp dir"
+    exp.mkdir()
+    cfg = exp.parent / "c.yaml"
+    cfg.write_text(yaml.safe_dump({**CONFIGS["cnn1d"], "train": {"epochs": 1, "num_threads": 1}}))
+    assert train_fold.main(["--family", "cnn1d", "--config", str(cfg), "--ngpu", "0", str(fold / "fold1"),
+                            str(exp / "cnn1d/fold1")]) == 0
+    return exp
+
+
+def test_one_system_package_scores_as_its_model_and_scores_a_data_dir(fold, cnn1d_exp, tmp_path, shell_env):
     """steps/export_model.sh --system: any family's system as a package (its preprocessing,
     ASR, classes); emorec-infer's loader scores a recording as the fold's model scored it;
     steps/score_package.sh scores a data dir through it."""
@@ -92,11 +104,7 @@ def test_one_system_package_scores_as_its_model_and_scores_a_data_dir(fold, tmp_
 
     from emorec.package import load_package
 
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({**CONFIGS["cnn1d"], "train": {"epochs": 1, "num_threads": 1}}))
-    exp = tmp_path / "exp dir"
-    assert train_fold.main(["--family", "cnn1d", "--config", str(cfg), "--ngpu", "0", str(fold / "fold1"),
-                            str(exp / "cnn1d/fold1")]) == 0
+    exp = cnn1d_exp
     root = Path(__file__).resolve().parents[1]
     for trim in ("false", "true"):
         r = subprocess.run([str(root / "steps/export_model.sh"), "--system", "cnn1d", "--folds", "1",
@@ -159,6 +167,51 @@ def test_one_system_package_scores_as_its_model_and_scores_a_data_dir(fold, tmp_
     assert list(out["systems"]) == ["speech"]
     got = [out["systems"]["speech"]["posteriors"][c] for c in CLASSES]
     np.testing.assert_allclose(got, np.exp(sc.mat[0]), atol=1e-5)
+
+
+def test_the_package_reduces_noise_as_the_recipe_s_stage_1_does(cnn1d_exp, tmp_path):
+    """A package exported with noise reduction (egs/emo7 --noise-reduction) runs the recipe's
+    preprocessing on each recording: resample, noise reduction with the VAD's non-speech as
+    the noise profile, silence removal. What it scores is what stage 1
+    (emorec.bin.trim_silence --noise-reduction) writes for the same recording (to 16-bit
+    rounding): the white noise above the voice band drops by 10 dB or more, the voice band
+    keeps its level; without the step the package scores the noisy speech."""
+    import kaldiio
+    from test_emo7_vad import bursts_in_noise
+
+    from emorec.bin import trim_silence
+    from emorec.inference import read_recording
+    from emorec.package import export_system, load_package
+    from emorec.vad import Vad
+
+    x, _ = bursts_in_noise(3, snr_db=10.0)
+    src = tmp_path / "src"
+    src.mkdir()
+    soundfile.write(src / "a.wav", x, 16000, subtype="FLOAT")
+    (src / "wav.scp").write_text(f"s1-a {src / 'a.wav'}\n")
+    (src / "utt2spk").write_text("s1-a s1\n")
+    (src / "spk2utt").write_text("s1 s1-a\n")
+    with kaldiio.WriteHelper(f"ark,scp:{src / 'vad.ark'},{src / 'vad.scp'}") as w:
+        w("s1-a", Vad()(x))
+    assert trim_silence.main(["--noise-reduction", str(src), str(tmp_path / "trimmed"), str(tmp_path / "wav")]) == 0
+    stage1, _ = soundfile.read(tmp_path / "wav" / "s1-a.wav")
+
+    kept = {}
+    for nr in (True, False):
+        pkg = load_package(export_system(cnn1d_exp, tmp_path / f"model nr {nr}", "cnn1d", ["1"], noise_reduction=nr,
+                                         trim_silence=True, log=lambda m: None))
+        assert [(s["step"], s.get("enabled")) for s in pkg.manifest["preprocessing"]][1] == ("noise_reduction", nr)
+        kept[nr], seconds, warnings = pkg.audio(read_recording(str(src / "a.wav")))
+        assert seconds == pytest.approx(x.size / 16000) and warnings == []
+    assert kept[True].shape == kept[False].shape == stage1.shape and stage1.size < x.size
+    np.testing.assert_allclose(kept[True], stage1, atol=1.5 / 2 ** 15)
+
+    def band_db(y, lo, hi):  # power in [lo, hi) Hz
+        spec = np.abs(np.fft.rfft(y)) ** 2
+        f = np.fft.rfftfreq(y.size, 1 / 16000)
+        return 10 * np.log10(spec[(f >= lo) & (f < hi)].sum())
+    assert band_db(kept[True], 6500, 8000) < band_db(kept[False], 6500, 8000) - 10
+    assert abs(band_db(kept[True], 100, 1000) - band_db(kept[False], 100, 1000)) < 1.5
 
 
 def test_imagenet_weights_from_the_torch_hub_cache_initialise_the_trunk(tmp_path, monkeypatch):

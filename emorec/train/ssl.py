@@ -7,7 +7,9 @@ are paper 004's Table 7: AdamW, LR 5e-5, weight decay 0.01, 500 warm-up steps, b
 with 4 accumulation steps, 6 epochs):
 model:  encoder (a local HubertModel / Wav2Vec2Model / WavLMModel directory or a model
         name in the local Hugging Face cache; null: the caller must supply one),
-        mode head|partial|entire, pooling mean|weighted, dropout;
+        mode head|partial|entire, pooling mean|weighted, dropout, spec_augment (true/false:
+        the encoder's own time masking while it trains, transformers' apply_spec_augment;
+        null: as the encoder's config says);
         joint family only: text_encoder (a BERT-style directory or cached name), max_len
 data:   batch_size (utterances a batch; 0: no limit), max_batch_seconds (padded audio a
         batch; 0: no limit), max_seconds (longer training utterances are cropped to a
@@ -15,6 +17,9 @@ data:   batch_size (utterances a batch; 0: no limit), max_batch_seconds (padded 
 
 Learning rates: the pretrained encoders' parameters train at optim.lr_trunk, the new
 layers (classifier, layer weights) at optim.lr; biases and norms without weight decay.
+The joint family's text encoder trains at optim.lr_text (null: lr_trunk): a BERT may need
+another rate than the speech encoder (the demo's, built from a few hundred transcripts,
+trains at 5e-4, while 5e-4 on the demo HuBERT's transformer wrecks its pooled vectors).
 
 Head mode (SSL family, no cropping): the frozen encoder's per-layer means over valid
 frames of every utterance are computed once and reused each epoch (the pooling is linear
@@ -45,7 +50,7 @@ from emorec.data.waveform import SAMPLE_RATE, WaveBatches, WaveSet, eval_batches
 from emorec.fileio import atomic_dir, class_index
 from emorec.models.ssl import (MODES, POOLINGS, JointClassifier, SSLClassifier, SSLPooledEncoder,
                                load_ssl_encoder, takes_attention_mask)
-from emorec.train.config import LOOP_SCHEMA, integer, number, one_of, optional, string
+from emorec.train.config import LOOP_SCHEMA, boolean, integer, number, one_of, optional, string
 from emorec.train import checkpoint
 from emorec.train.families import Family, dev_metrics, write_family_file
 from emorec.train.infer import autocast_ctx
@@ -60,7 +65,8 @@ for _sec, _key, _value in (("optim", "name", "adamw"), ("optim", "lr", 5e-5), ("
 del _sec, _key, _value
 
 _MODEL = {"encoder": (optional(string), None), "mode": (one_of(*MODES), "head"),
-          "pooling": (one_of(*POOLINGS), "mean"), "dropout": (number, 0.1)}
+          "pooling": (one_of(*POOLINGS), "mean"), "dropout": (number, 0.1),
+          "spec_augment": (optional(boolean), None)}
 _DATA = {"batch_size": (integer, 4), "max_batch_seconds": (number, 0.0), "max_seconds": (number, 0.0),
          "eval_max_batch_seconds": (number, 120.0), "num_workers": (integer, 0)}
 
@@ -69,6 +75,7 @@ STANDARDIZE_UTTS = 256
 SCHEMA = {"model": dict(_MODEL), "data": dict(_DATA), **_LOOP}
 JOINT_SCHEMA = {"model": {**_MODEL, "text_encoder": (optional(string), None), "max_len": (integer, 128)},
                 "data": dict(_DATA), **copy.deepcopy(_LOOP)}
+JOINT_SCHEMA["optim"]["lr_text"] = (optional(number), None)
 
 
 def _split_decay(named, lr, weight_decay):
@@ -83,6 +90,8 @@ def _split_decay(named, lr, weight_decay):
 def _speech_encoder(mcfg):
     """-> (SSLPooledEncoder, whether scoring must run one utterance at a time)."""
     enc, do_normalize = load_ssl_encoder(mcfg["encoder"])
+    if mcfg.get("spec_augment") is not None:
+        enc.config.apply_spec_augment = mcfg["spec_augment"]
     return SSLPooledEncoder(enc, mcfg["mode"], mcfg["pooling"], do_normalize), not takes_attention_mask(enc)
 
 
@@ -191,11 +200,16 @@ class SSLFamily(Family):
         return WavePredictor(model.to(device).eval(), tok, ck["classes"], device, one_by_one,
                              args.get("max_len", 128), ck["eval"]["eval_max_batch_seconds"])
 
+    def encoder_lrs(self, ocfg) -> dict:
+        """The learning rate of each pretrained encoder, by parameter-name prefix."""
+        return {"speech.encoder.": ocfg["lr_trunk"]}
+
     def param_groups(self, model, ocfg):
-        pretrained = [(n, p) for n, p in model.named_parameters() if n.startswith(("speech.encoder.", "text."))]
-        new = [(n, p) for n, p in model.named_parameters() if not n.startswith(("speech.encoder.", "text."))]
-        return (_split_decay(pretrained, ocfg["lr_trunk"], ocfg["weight_decay"])
-                + _split_decay(new, ocfg["lr"], ocfg["weight_decay"]))
+        lrs, named = self.encoder_lrs(ocfg), list(model.named_parameters())
+        groups = [g for prefix, lr in lrs.items()
+                  for g in _split_decay([(n, p) for n, p in named if n.startswith(prefix)], lr, ocfg["weight_decay"])]
+        new = [(n, p) for n, p in named if not n.startswith(tuple(lrs))]
+        return groups + _split_decay(new, ocfg["lr"], ocfg["weight_decay"])
 
     def describe(self, model):
         n = sum(p.numel() for p in model.parameters())
@@ -315,6 +329,10 @@ class JointFamily(SSLFamily):
 
     def describe(self, model):
         return super().describe(model) + f"; text encoder {self.cfg['model']['text_encoder']}"
+
+    def encoder_lrs(self, ocfg) -> dict:
+        return {**super().encoder_lrs(ocfg),
+                "text.": ocfg["lr_text"] if ocfg["lr_text"] is not None else ocfg["lr_trunk"]}
 
     def _extra(self, texts):
         return None if texts is None else _tokeniser(self.tok, texts, self.cfg["model"]["max_len"])
