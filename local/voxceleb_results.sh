@@ -5,11 +5,11 @@
 #          "Vox1-O (cleaned)=exp/resnet_demo/scores_vox1_o"
 #
 # Writes this experiment's section of the recipe's RESULTS.md: one row per trial list
-# (EER, minDCF from steps/score_trials.sh's SCORE_DIR/results.txt), the parameter count
-# from the training log, the training speakers, and the command that made it (quoted so
-# it can be pasted back). RESULTS.md holds one section per experiment ("## setup S,
-# corpus C"); a rerun replaces its own section and keeps the others. Written through a
-# .tmp name.
+# (EER, minDCF from steps/score_trials.sh's SCORE_DIR/results.txt), the model's parameter
+# count (python -m emorec.bin.model_info), the training speakers, and the command that
+# made it (quoted so it can be pasted back). RESULTS.md holds one section per experiment
+# ("## setup S, corpus C"); a rerun replaces its own section and keeps the others.
+# Written through a .tmp name.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/lib/script_init.sh"
 
@@ -25,11 +25,12 @@ train_data=$3
 out=$4
 shift 4
 [ -n "$setup" ] && [ -n "$corpus" ] || usage_error "--setup and --corpus are needed"
-log=$(dirname "$model")/log/train.log
-for f in "$log" "$train_data/spk2utt"; do
+for f in "$model" "$train_data/spk2utt"; do
   [ -s "$f" ] || { echo "$0: missing $f" >&2; exit 1; }
 done
-params=$(grep -o '[0-9]* parameters' "$log" | head -n 1)
+# from the checkpoint: a rerun that finds the model up to date rewrites the training log
+params=$(python -m emorec.bin.model_info "$model" | awk '$1 == "parameters" {print $2}')
+[ -n "$params" ] || { echo "$0: no parameter count for $model (python -m emorec.bin.model_info)" >&2; exit 1; }
 heading="## setup $setup, corpus $corpus"
 section=$(
   echo "$heading"
@@ -44,7 +45,7 @@ section=$(
   for x in "$@"; do
     res=${x#*=}/results.txt
     [ -s "$res" ] || { echo "$0: missing $res" >&2; exit 1; }
-    echo "| ${x%%=*} | \`$model\` | \`$config\` | ${params% parameters} | $(awk '/^trials:/ {print $2}' "$res")" \
+    echo "| ${x%%=*} | \`$model\` | \`$config\` | $params | $(awk '/^trials:/ {print $2}' "$res")" \
          "| $(awk '/^EER:/ {print $2}' "$res") | $(awk '/^minDCF/ {print $2}' "$res") |"
   done
   echo

@@ -79,12 +79,17 @@ def packaged(recipe, shell_env):  # noqa: F811
     return model
 
 
-@pytest.fixture
-def server(packaged, shell_env, tmp_path):
+def _page_server(model, shell_env, tmp_path):
+    """(url, model) of emorec-serve of ``model`` for a browser test."""
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.skip("Debian's chromium and chromium-driver are not installed (tools/install.sh --test)")
-    with running_server(packaged, shell_env, tmp_path / "server.log") as (url, _):
-        yield url, packaged
+    with running_server(model, shell_env, tmp_path / "server.log") as (url, _):
+        yield url, model
+
+
+@pytest.fixture
+def server(packaged, shell_env, tmp_path):
+    yield from _page_server(packaged, shell_env, tmp_path)
 
 
 JOINT_RESULTS = """# Paper 004 (tiny test models)
@@ -126,10 +131,7 @@ def joint_packaged(tmp_path_factory):
 
 @pytest.fixture
 def joint_server(joint_packaged, shell_env, tmp_path):
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("Debian's chromium and chromium-driver are not installed (tools/install.sh --test)")
-    with running_server(joint_packaged, shell_env, tmp_path / "server.log") as (url, _):
-        yield url, joint_packaged
+    yield from _page_server(joint_packaged, shell_env, tmp_path)
 
 
 def _browser(*args):

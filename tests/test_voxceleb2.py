@@ -122,9 +122,22 @@ def test_vox1_o_cleaned_trials_scored(recipe, shell_env, tmp_path):
 
 
 def test_results_one_section_per_experiment(tmp_path, shell_env):
+    """The parameter count comes from the checkpoint: a rerun that finds the model up to
+    date has rewritten the training log with one line (the main job's rerun once stopped
+    here, silently)."""
+    import torch
+
+    from emorec.models.resnet import count_parameters
+    from emorec.train.families import family_class
+
     exp = tmp_path / "exp" / "resnet_demo"
     (exp / "log").mkdir(parents=True)
-    (exp / "log" / "train.log").write_text("model: 1234 parameters\n")
+    (exp / "log" / "train.log").write_text("LOG: train: exp/resnet_demo/final.pt is up to date; skipping\n")
+    args = {"blocks": [1, 1, 1, 1], "channels": 4, "emb_dim": 8, "in_dim": 16, "num_classes": 3, "pooling": "stats"}
+    model = family_class("resnet").build_from_args(args)
+    torch.save({"family": "resnet", "model_args": args, "model": model.state_dict(), "epoch": 2},
+               exp / "avg_model.pt")
+    n_params = count_parameters(model)
     data = tmp_path / "data"
     data.mkdir()
     (data / "spk2utt").write_text("a a-1\nb b-1\n")
@@ -145,4 +158,4 @@ def test_results_one_section_per_experiment(tmp_path, shell_env):
     assert md.count("## setup demo, corpus demo") == 1 and md.count("## setup paper, corpus demo") == 1
     assert "4.00%" in md and "5.00%" not in md and "2.00%" in md
     assert "    ./run.sh --voxceleb-root /c/Vox\\ 1" in md    # quoted as run, pasteable
-    assert "| 1234 | 10 | 4.00% | 0.5000 |" in md
+    assert f"| {n_params} | 10 | 4.00% | 0.5000 |" in md
