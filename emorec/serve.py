@@ -267,8 +267,10 @@ def _worker(conn, model_dir: str, device: str, num_threads: int, max_seconds, mi
     import torch
 
     from emorec.package import load_package
+    from emorec.runtime import quiet_transformers
 
     torch.set_num_threads(max(num_threads, 1))
+    quiet_transformers()
     try:
         model = load_package(model_dir, device=device)
     except InferError as e:

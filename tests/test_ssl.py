@@ -165,7 +165,7 @@ def test_joint_model_gradients_reach_both_encoders(work):
     assert all(g is None for n, g in grads.items() if n.startswith("speech.encoder.feature_extractor."))
 
 
-def test_joint_family_through_the_entry_point(work, tmp_path):
+def test_joint_family_through_the_entry_point(work, tmp_path, capsys):
     exp = tmp_path / "exp"
     assert train_fold.main(["--family", "joint", "--config", str(_config(tmp_path / "c.yaml", mode="partial")),
                            "--ngpu", "0", "--ssl-model", str(work / "hubert"), "--text-model", str(work / "bert"),
@@ -191,6 +191,15 @@ def test_joint_family_through_the_entry_point(work, tmp_path):
     wav = dict(ln.split(" ", 1) for ln in (work / "fold/dev/wav.scp").read_text().splitlines())
     res = pkg.score(wav[dev.utts[0]], text[dev.utts[0]])
     assert res.speech is None and res.text is None and np.allclose(res.fused, dev.mat[0], atol=1e-4)
+    # emorec-infer's table heads the column with the system's name
+    from emorec.bin import infer
+
+    capsys.readouterr()
+    assert infer.main(["--model", str(tmp_path / "package"), "--transcript", text[dev.utts[0]],
+                       wav[dev.utts[0]]]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[2].split() == ["class", "joint"]
+    assert table[-2].split() == ["argmax", res.classes[int(np.argmax(res.fused))]]
 
 
 def test_a_missing_encoder_fails_naming_it(work, tmp_path, capsys):

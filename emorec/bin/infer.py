@@ -75,8 +75,9 @@ def to_json(res: Result, rec) -> dict:
 def format_table(res: dict) -> str:
     classes = res["classes"]
     systems = [s for s in ("speech", "text", "fused") if s in res]
-    heads = {"speech": "speech", "text": "text",
-             "fused": f"fused({res['fused']['method']})" if "fused" in res else "fused"}
+    # a one-system package's system by its name (e.g. "joint"), a late fusion's by its method
+    heads = {s: res[s].get("system") or (f"fused({res[s]['method']})" if "method" in res[s] else s)
+             for s in systems}
     w0 = max(8, *(len(c) for c in classes))
     ws = {s: max(8, len(heads[s])) for s in systems}
     lines = [f"{res['wav']}  ({res['duration_s']:.2f} s)"]
@@ -186,11 +187,12 @@ def _inputs(a) -> None:
 def run(a) -> int:
     import torch
 
-    from emorec.runtime import pick_device
+    from emorec.runtime import pick_device, quiet_transformers
 
     _inputs(a)
     if a.num_threads:
         torch.set_num_threads(a.num_threads)
+    quiet_transformers()
     transcripts = _transcripts(a)
     if a.model:
         from emorec.package import load_package

@@ -56,12 +56,11 @@ def main(argv=None) -> int:
         return 0
     stamp.begin()
     import torch
-    from transformers.utils import logging as hf_logging
 
+    from emorec.runtime import quiet_transformers
     from emorec.train.text_encoder import build_text_encoder
 
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
+    quiet_transformers()
     if a.num_threads > 0:
         torch.set_num_threads(a.num_threads)
     texts = []

@@ -62,13 +62,12 @@ def main(argv=None) -> int:
 
     import numpy as np
     import torch
-    from transformers.utils import logging as hf_logging
 
     from emorec.data.waveform import SAMPLE_RATE, load_wave_set
+    from emorec.runtime import quiet_transformers
     from emorec.train import checkpoint, loop
 
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
+    quiet_transformers()
     if cfg["train"]["num_threads"]:
         torch.set_num_threads(cfg["train"]["num_threads"])
     try:

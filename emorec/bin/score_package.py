@@ -33,7 +33,9 @@ def main(argv=None) -> int:
     from emorec.fileio import atomic_write_text, read_kv, write_scores
     from emorec.inference import InferError
     from emorec.package import load_package
+    from emorec.runtime import quiet_transformers
 
+    quiet_transformers()
     data, out = Path(a.data_dir), Path(a.out_dir)
     try:
         model = load_package(a.model_dir, device=a.device)

@@ -141,10 +141,9 @@ def main(argv=None) -> int:
         return 0
     stamp.begin(stale=[exp / "train"])
     if fam_cls.ENCODERS:
-        from transformers.utils import logging as hf_logging
+        from emorec.runtime import quiet_transformers
 
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
+        quiet_transformers()
 
     from emorec.fileio import read_kv
     from emorec.train import loop
