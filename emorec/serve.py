@@ -13,8 +13,8 @@ A FastAPI app with two routes:
   "transcript", "classes", "class_names", "duration_s", "systems": {"speech"|"text"|"fused":
   {"posteriors": {class: p}, "argmax", "label"}}, "warnings"}`` (a one-system package's
   system is in the slot of its inputs, "fused" when it reads audio and transcript, its
-  name the "label"; messages name the upload, never
-  the server's temporary file, and carry no decoder's own words), or ``{"error": message}``
+  name the "label"; messages name the upload, never the server's temporary file, and
+  carry no decoder's own words), or ``{"error": message}``
   with status 400 (unreadable or refused audio), 413 (over the size limit), 503 (the queue
   is full: try again), 504 (not scored within the time limit) or 500 (anything else; the
   traceback goes to the server's log, never to the page).
