@@ -81,14 +81,16 @@ def results_rows(results_md: Path, systems: Sequence[str]) -> List[str]:
 def export_model(exp_dir, out_dir, fbank_config, folds: Sequence[str], speech_system: str = "ser_finetune",
                  text_system: str = "text", fusion_system: str = "fusion", fusion_method: str = "w1",
                  asr_model: str = "pocketsphinx", results_md=None, trained_on: str = "", use_vad: bool = False,
-                 vad_config: Optional[str] = None, log=print) -> Path:
+                 vad_config: Optional[str] = None, corpus: str = "", log=print) -> Path:
     """Copy fold models of a recipe's experiment dir into a package at ``out_dir``
     (written beside it, then renamed into place). The systems are read from
     EXP/<speech_system>/foldK/model, EXP/<text_system>/foldK/model and
     EXP/<fusion_system>/<fusion_method>/foldK; README.md quotes their RESULTS.md rows,
     named as the recipe reports them (speech_finetune, text_asr, fusion_w1_asr ...).
     ``use_vad``/``vad_config``: the recipe's features went through steps/compute_vad.sh
-    (with that options file; None: the defaults); the package then keeps every VAD option."""
+    (with that options file; None: the defaults); the package then keeps every VAD option.
+    ``corpus``: demo, real or mixed (emorec.report.corpus_kind of the data prep's
+    corpus_roots), "" when not known; the page warns of a demo corpus."""
     exp, out_dir = Path(exp_dir), Path(out_dir)
     if fusion_method not in FUSION_FILES:
         raise InferError(f"unknown fusion method {fusion_method!r} ({', '.join(FUSION_FILES)})")
@@ -133,7 +135,7 @@ def export_model(exp_dir, out_dir, fbank_config, folds: Sequence[str], speech_sy
                 {"name": "fused", "kind": KINDS["fused"], "inputs": ["speech", "text"],
                  "method": fusion_method, "members": members["fused"]},
             ],
-            "trained_on": trained_on, "exp_systems": [speech_system, text_system, f"{fusion_system}/{fusion_method}"], "source_exp": str(exp.resolve()), "folds": [f"fold{k}" for k in folds],
+            "trained_on": trained_on, "corpus": corpus, "exp_systems": [speech_system, text_system, f"{fusion_system}/{fusion_method}"], "source_exp": str(exp.resolve()), "folds": [f"fold{k}" for k in folds],
             "results": rows[1:],
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -162,13 +164,14 @@ def _write_asr(tmp: Path, asr_model: str) -> dict:
 
 def export_system(exp_dir, out_dir, system: str, folds: Sequence[str], asr_model: str = "pocketsphinx",
                   vad_config: Optional[str] = None, trim_silence: bool = True, noise_reduction: bool = False,
-                  results_md=None, trained_on: str = "", system_dir=None, log=print) -> Path:
+                  results_md=None, trained_on: str = "", system_dir=None, corpus: str = "", log=print) -> Path:
     """A package of one system of any model family (e.g. egs/emo7's joint HuBERT+BERT, as
     paper 004 deploys it): the fold model dirs EXP/<system>/foldK/model (an ensemble when
     several), the preprocessing of the recipe's audio (16 kHz mono; silence removal with
     ``vad_config``'s options, as its stage 1 trims, after spectral-gating noise reduction
     when the recipe used it: emorec.denoise), its ASR and its classes. ``system_dir``: where
-    the system's foldK dirs are (default EXP/<system>; e.g. one seed's, EXP/<system>/seedS)."""
+    the system's foldK dirs are (default EXP/<system>; e.g. one seed's, EXP/<system>/seedS).
+    ``corpus``: as export_model's."""
     from emorec.train import families
 
     exp, out_dir = Path(exp_dir), Path(out_dir)
@@ -199,7 +202,7 @@ def export_system(exp_dir, out_dir, system: str, folds: Sequence[str], asr_model
                     "asr": _write_asr(tmp, asr_model),
                     "ensemble": "mean of the members' natural-log posteriors, renormalised",
                     "systems": [{"name": system, "family": family, "inputs": inputs, "members": members}],
-                    "trained_on": trained_on, "source_exp": str(exp.resolve()), "folds": [f"fold{k}" for k in folds],
+                    "trained_on": trained_on, "corpus": corpus, "source_exp": str(exp.resolve()), "folds": [f"fold{k}" for k in folds],
                     "results": rows[1:]}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         desc = (f"{system}: a {family} model of {' + '.join(inputs)}; preprocessing: 16 kHz mono"

@@ -372,6 +372,14 @@ def is_scripted(utt: str) -> bool:
     return utt_play(utt) is not None
 
 
+def corpus_kind(roots_file) -> str:
+    """"demo", "real" or "mixed": the trees of a corpus_roots file (emorec.data.datadir)."""
+    from emorec.data.datadir import read_corpus_roots
+
+    kinds = {kind for kind, _ in read_corpus_roots(roots_file).values()}
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
 def describe_corpus(roots_file) -> str:
     """The corpus a RESULTS.md names, from the corpus_roots file its data prep wrote
     (emorec.data.datadir.write_corpus_roots): each corpus's root, and whether the tree
@@ -379,14 +387,10 @@ def describe_corpus(roots_file) -> str:
     from emorec.data.datadir import read_corpus_roots
 
     roots = read_corpus_roots(roots_file)
-    kinds = {kind for kind, _ in roots.values()}
-    if kinds == {"demo"}:
-        head = "DEMO (synthetic, not the real corpus): "
-    elif kinds == {"real"}:
-        head = "real: "
-    else:
-        head = "MIXED, demo and real trees: "
-    show_kind = len(kinds) > 1
+    kind = corpus_kind(roots_file)
+    head = {"demo": "DEMO (synthetic, not the real corpus): ", "real": "real: ",
+            "mixed": "MIXED, demo and real trees: "}[kind]
+    show_kind = kind == "mixed"
     return head + ", ".join(f"{name}{f' ({kind})' if show_kind else ''} {root}"
                             for name, (kind, root) in roots.items()) + f" (recorded in {roots_file})"
 

@@ -257,8 +257,8 @@ def model_card(model) -> dict:
 
     one = m["systems"][0] if m["version"] == SYSTEM_VERSION else None  # a one-system package (export_system)
     return {"dir": str(model.dir), "classes": list(model.classes), "asr": m["asr"]["model"],
-            "trained_on": m.get("trained_on") or "", "results": m.get("results") or [],
-            "members": len(model.members), "system": one}
+            "trained_on": m.get("trained_on") or "", "corpus": m.get("corpus") or "",
+            "results": m.get("results") or [], "members": len(model.members), "system": one}
 
 
 def _worker(conn, model_dir: str, device: str, num_threads: int, max_seconds, min_speech_s) -> None:
@@ -442,8 +442,9 @@ def card_html(card: dict) -> str:
     e = html.escape
     trained = card["trained_on"] or "not stated in the model's manifest"
     out = [f"<p><b>Trained on:</b> {e(trained)}</p>"]
-    if "demo corpus" in trained:
-        out.append('<p class="demo">This model was trained on a synthetic demo corpus (computer voices): '
+    if card["corpus"] in ("demo", "mixed"):  # from the data prep's corpus_roots (export_model --corpus-roots)
+        partly = "partly " if card["corpus"] == "mixed" else ""
+        out.append(f'<p class="demo">This model was trained {partly}on a synthetic demo corpus (computer voices): '
                    "it shows that the system runs, its answers say nothing about real emotional speech.</p>")
     out.append("<p><b>Classes:</b> " + ", ".join(f"{e(CLASS_NAMES.get(c, c))}" for c in card["classes"]) + "</p>")
     rows = [[c.strip() for c in r.strip().strip("|").split("|")] for r in card["results"]]

@@ -126,7 +126,8 @@ def joint_packaged(tmp_path_factory):
                             str(exp / "joint/fold1")]) == 0
     (root / "RESULTS.md").write_text(JOINT_RESULTS)
     return export_system(exp, root / "joint model", "joint", ["1"], noise_reduction=True, trim_silence=True,
-                         results_md=root / "RESULTS.md", trained_on="tiny test models", log=lambda m: None)
+                         results_md=root / "RESULTS.md", trained_on="tiny test models", corpus="demo",
+                         log=lambda m: None)
 
 
 @pytest.fixture
@@ -213,6 +214,7 @@ def test_page_upload_and_errors(server, tmp_path):
         card = driver.find_element(By.ID, "card").text
         assert "Trained on: tiny test models" in card and "happy" in card and "angry" in card
         assert "fusion_w1 87.37 ± 3.46 87.29 ± 3.42" in card and "speech_scratch" not in card
+        assert "synthetic demo corpus" not in card  # exported without --corpus-roots: not known to be the demo
         _upload(driver, wav)
         assert driver.find_element(By.ID, "error").text == ""
         assert driver.find_element(By.ID, "warnings").text == ""
@@ -293,6 +295,7 @@ def test_page_serves_the_joint_model_as_paper_004_deploys_it(joint_server, tmp_p
         assert "One system: joint, a joint model of the audio and its transcript; transcripts by pocketsphinx" in card
         assert "joint 55.55 ± 2.00 56.66 ± 2.00" in card and "hubert" not in card
         assert "Speech, text and fused" not in card
+        assert "trained on a synthetic demo corpus (computer voices)" in card  # the manifest's corpus: demo
         _upload(driver, wav)
         assert driver.find_element(By.ID, "error").text == ""
         assert driver.find_element(By.ID, "transcript").text == expected.transcript != ""

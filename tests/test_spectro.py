@@ -106,14 +106,18 @@ def test_one_system_package_scores_as_its_model_and_scores_a_data_dir(fold, cnn1
 
     exp = cnn1d_exp
     root = Path(__file__).resolve().parents[1]
+    roots = tmp_path / "corpus_roots"  # what the data prep wrote: the corpus is named from it
+    roots.write_text("cremad demo /c/CREMA-D\ntess demo /c/TESS\n")
     for trim in ("false", "true"):
         r = subprocess.run([str(root / "steps/export_model.sh"), "--system", "cnn1d", "--folds", "1",
-                            "--trim-silence", trim, str(exp), str(tmp_path / f"model {trim}")], env=shell_env,
+                            "--trim-silence", trim, "--corpus-roots", str(roots), str(exp),
+                            str(tmp_path / f"model {trim}")], env=shell_env,
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
     pkg = load_package(tmp_path / "model false")
     manifest = pkg.manifest
     assert manifest["systems"][0]["family"] == "cnn1d" and manifest["classes"] == CLASSES
+    assert manifest["corpus"] == "demo" and manifest["trained_on"].startswith("DEMO (synthetic, not the real corpus)")
     assert [s["step"] for s in manifest["preprocessing"]] == ["resample", "noise_reduction"]
     assert [s["step"] for s in load_package(tmp_path / "model true").manifest["preprocessing"]][-1] == \
         "silence_removal"

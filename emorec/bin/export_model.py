@@ -51,22 +51,24 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if not a.system and not a.fbank_config:
         p.error("--fbank-config is required (unless --system)")
+    corpus = ""
     if a.corpus_roots:  # the corpus from the data, never from the command line
-        from emorec.report import describe_corpus
+        from emorec.report import corpus_kind, describe_corpus
 
         a.trained_on = "; ".join(x for x in (describe_corpus(a.corpus_roots), a.trained_on) if x)
+        corpus = corpus_kind(a.corpus_roots)
     try:
         if a.system:
             export_system(a.exp_dir, a.out_dir, a.system, a.folds.split(), asr_model=a.asr_model,
                           vad_config=a.vad_config, trim_silence=a.trim_silence == "true",
                           noise_reduction=a.noise_reduction == "true", results_md=a.results,
-                          system_dir=a.system_dir,
+                          system_dir=a.system_dir, corpus=corpus,
                           trained_on=a.trained_on, log=lambda m: print(m, file=sys.stderr))
             return 0
         export_model(a.exp_dir, a.out_dir, a.fbank_config, a.folds.split(), speech_system=a.speech_system,
                      text_system=a.text_system, fusion_system=a.fusion_system,
                      fusion_method=a.fusion, asr_model=a.asr_model, results_md=a.results, trained_on=a.trained_on,
-                     use_vad=a.use_vad == "true", vad_config=a.vad_config,
+                     use_vad=a.use_vad == "true", vad_config=a.vad_config, corpus=corpus,
                      log=lambda m: print(m, file=sys.stderr))
     except (InferError, OSError) as e:
         print(f"ERROR: export_model: {e}", file=sys.stderr)
