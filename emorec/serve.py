@@ -449,7 +449,7 @@ def card_html(card: dict) -> str:
     out.append("<p><b>Classes:</b> " + ", ".join(f"{e(CLASS_NAMES.get(c, c))}" for c in card["classes"]) + "</p>")
     rows = [[c.strip() for c in r.strip().strip("|").split("|")] for r in card["results"]]
     if len(rows) > 2:
-        out.append("<p><b>Test results of the recipe</b> (each fold model on its held-out test session; "
+        out.append("<p><b>Test results of the recipe</b> (its RESULTS.md: held-out test parts only; "
                    "UA: mean recall of the classes, WA: accuracy):</p><table>")
         out += ["<tr>" + "".join(f"<{t}>{e(c.strip('`'))}</{t}>" for c in r[:3]) + "</tr>"
                 for t, r in [("th", rows[0])] + [("td", r) for r in rows[2:]]]

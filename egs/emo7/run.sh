@@ -363,7 +363,7 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   seed1=${seeds%% *}
   steps/export_model.sh --system joint$sfx ${seed1:+--system-dir exp/joint$sfx/seed$seed1} --folds 1 \
     --vad-config conf/vad.conf --noise-reduction $noise_reduction --asr-model "$asr_model" \
-    --corpus-roots "$data/all/corpus_roots" \
+    --corpus-roots "$data/all/corpus_roots" --results RESULTS.md \
     --trained-on "protocol $protocol (fold1 of $folds/text_$src), transcripts: $src${seed1:+, seed $seed1}" exp exp/model
   # Table 9's counterpart: the package on RAVDESS, each recording through its preprocessing and ASR
   awk '$2 == "ravdess" { print $1 }' "$data/all/utt2corpus" > "$data/ravdess.list"
