@@ -375,8 +375,11 @@ def is_scripted(utt: str) -> bool:
 def corpus_kind(roots_file) -> str:
     """"demo", "real" or "mixed": the trees of a corpus_roots file (emorec.data.datadir)."""
     from emorec.data.datadir import read_corpus_roots
+    from emorec.fileio import DataDirError
 
     kinds = {kind for kind, _ in read_corpus_roots(roots_file).values()}
+    if not kinds:
+        raise DataDirError(f"{roots_file}: names no corpus")
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 

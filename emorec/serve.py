@@ -252,9 +252,9 @@ def system_labels(model) -> dict:
 
 def model_card(model) -> dict:
     """What the page says about ``model`` (a package.PackagedModel)."""
-    m = model.manifest
     from emorec.package import SYSTEM_VERSION
 
+    m = model.manifest
     one = m["systems"][0] if m["version"] == SYSTEM_VERSION else None  # a one-system package (export_system)
     return {"dir": str(model.dir), "classes": list(model.classes), "asr": m["asr"]["model"],
             "trained_on": m.get("trained_on") or "", "corpus": m.get("corpus") or "",

@@ -241,3 +241,19 @@ def test_plot_titles_in_words_with_the_corpus_and_seeds():
     assert "UA 50.00%, WA 25.00% (pooled, mean of 2 seeds)" in t
     assert report.system_words("egemaps/knn") == "k nearest neighbours on eGeMAPS functionals"
     assert report.system_words("my_system") == "my_system"
+
+
+def test_corpus_kind_of_the_data_prep_record(tmp_path):
+    """demo, real or mixed from corpus_roots (the page's warning and the reports' labels
+    rest on it); a record naming no corpus is an error naming the file."""
+    from emorec.report import corpus_kind, describe_corpus
+
+    roots = tmp_path / "corpus_roots"
+    for text, kind in (("a demo /d/A\nb demo /d/B\n", "demo"), ("a real /r/A\n", "real"),
+                       ("a demo /d/A\nb real /r/B\n", "mixed")):
+        roots.write_text(text)
+        assert corpus_kind(roots) == kind
+    assert describe_corpus(roots).startswith("MIXED, demo and real trees: a (demo) /d/A, b (real) /r/B")
+    roots.write_text("")
+    with pytest.raises(ValueError, match="corpus_roots: names no corpus"):
+        corpus_kind(roots)

@@ -368,10 +368,9 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     from emorec import report
-    from emorec.data.datadir import read_corpus_roots
 
-    # demo or real from the data prep's record, never from the command line
-    a.demo = any(kind == "demo" for kind, _ in read_corpus_roots(a.corpus_roots).values())
+    # demo (or partly demo) from the data prep's record, never from the command line
+    a.demo = report.corpus_kind(a.corpus_roots) != "real"
     from emorec.fileio import atomic_write_text, read_kv
 
     exp, data, out_md = Path(a.exp_dir), Path(a.data), Path(a.out_md)
